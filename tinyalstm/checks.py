@@ -1,0 +1,66 @@
+"""Input validation for the public entry points (models, optimisers, data loaders, CLIs).
+
+Every error names the argument, what was expected and what was received. Inner layer functions do not validate:
+they are called with arrays these checks have already passed.
+"""
+import numpy as np
+
+from .backend import array_module
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def check_float_array(name, x, ndim, sizes=None):
+    """Require a float32/float64 array of rank ``ndim`` with finite values.
+
+    ``sizes`` maps an axis to the size it must have, e.g. ``{2: 128}``; returns the array unchanged.
+    """
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+        raise TypeError(f"{name}: expected an array, got {type(x).__name__}")
+    if x.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-d array, got shape {tuple(x.shape)} ({x.ndim}-d)")
+    if x.dtype.type not in FLOAT_DTYPES:
+        raise TypeError(f"{name}: expected dtype float32 or float64, got {x.dtype}")
+    for axis, size in (sizes or {}).items():
+        if x.shape[axis] != size:
+            raise ValueError(f"{name}: expected size {size} on axis {axis}, got shape {tuple(x.shape)}")
+    if 0 in x.shape:
+        raise ValueError(f"{name}: expected a non-empty array, got shape {tuple(x.shape)}")
+    xp = array_module(x)
+    if not bool(xp.isfinite(x).all()):
+        bad = int((~xp.isfinite(x)).sum())
+        raise ValueError(f"{name}: expected finite values, got {bad} NaN or infinite entries")
+    return x
+
+
+def check_labels(name, y, batch, n_classes):
+    """Require integer class labels y (batch,) in [0, n_classes)."""
+    if not hasattr(y, "shape") or not hasattr(y, "dtype"):
+        raise TypeError(f"{name}: expected an integer array, got {type(y).__name__}")
+    if y.ndim != 1 or y.shape[0] != batch:
+        raise ValueError(f"{name}: expected shape ({batch},), got {tuple(y.shape)}")
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{name}: expected an integer dtype, got {y.dtype}")
+    if batch and (int(y.min()) < 0 or int(y.max()) >= n_classes):
+        raise ValueError(f"{name}: expected labels in [0, {n_classes}), got min {int(y.min())}, max {int(y.max())}")
+    return y
+
+
+def check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {tuple(choices)}, got {value!r}")
+    return value
+
+
+def check_positive(name, value, allow_zero=False):
+    ok = value >= 0 if allow_zero else value > 0
+    if not np.isfinite(value) or not ok:
+        raise ValueError(f"{name}: expected a {'non-negative' if allow_zero else 'positive'} finite number, "
+                         f"got {value!r}")
+    return value
+
+
+def check_probability(name, value):
+    if not (0.0 <= value < 1.0):
+        raise ValueError(f"{name}: expected a probability in [0, 1), got {value!r}")
+    return value
