@@ -1,0 +1,49 @@
+"""Shared test helpers: hypothesis profile, and a per-op record of the worst gradient error seen in the run.
+
+At the end of the session pytest prints the table "worst relative gradient error per op" (finite differences
+vs the hand-written backward pass), the figure the closing notes quote.
+"""
+import os
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+from tinyalstm.gradcheck import numeric_gradient_projected, rel_error
+
+settings.register_profile("ci", max_examples=12, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=200, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+GRAD_TOL = 1e-7          # CONVENTIONS.md: smooth ops, float64 central differences
+REF_TOL = 1e-12          # library vs reference/, both float64: only summation order differs
+_worst = defaultdict(float)
+
+
+def check_gradients(op, forward, inputs, analytic, dout, tol=GRAD_TOL):
+    """Compare ``analytic[name]`` with the finite-difference gradient of sum(forward() * dout) with respect to
+    ``inputs[name]`` for every name; record the worst error under ``op`` and assert it is within ``tol``."""
+    for name, x in inputs.items():
+        num = numeric_gradient_projected(forward, x, dout)
+        err = rel_error(num, analytic[name])
+        _worst[op] = max(_worst[op], err)
+        assert err <= tol, f"{op}: d/d{name} relative error {err:.2e} > {tol:.0e}"
+
+
+def record(op, err, tol=GRAD_TOL):
+    _worst[op] = max(_worst[op], err)
+    assert err <= tol, f"{op}: relative error {err:.2e} > {tol:.0e}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _worst:
+        terminalreporter.write_sep("-", "worst relative gradient error per op (finite differences, float64)")
+        for op in sorted(_worst):
+            terminalreporter.write_line(f"{op:40s} {_worst[op]:.2e}")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
