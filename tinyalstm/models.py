@@ -51,7 +51,8 @@ class _Classifier:
 
     # -- inputs ---------------------------------------------------------------------------------------------
     def _inputs(self, V, A):
-        V = check_float_array("V", backend.to_device(V), 3, {2: self.params["W_in"].shape[0]}).astype(self.dtype)
+        V = check_float_array("V", V, 3, {2: self.params["W_in"].shape[0]})
+        V = backend.to_device(V, self.dtype)
         if not self.uses_attended:
             if A is not None:
                 raise ValueError(f"A: {type(self).__name__} reads no attended data, got an array of shape "
@@ -59,8 +60,8 @@ class _Classifier:
             return V, None
         if A is None:
             raise ValueError(f"A: {type(self).__name__} needs attended data (B, T, da), got None")
-        A = check_float_array("A", backend.to_device(A), 3, {0: V.shape[0], 2: self.params["Waa"].shape[0]})
-        return V, A.astype(self.dtype)
+        A = check_float_array("A", A, 3, {0: V.shape[0], 2: self.params["Waa"].shape[0]})
+        return V, backend.to_device(A, self.dtype)
 
     def _masks(self, V, rng):
         """Dropout keep-masks for the input X and the classifier's hidden states (None outside training)."""
@@ -85,7 +86,7 @@ class _Classifier:
     def loss_and_input_grads(self, V, y, A=None, rng=None):
         """As ``loss``, plus the gradients with respect to the inputs: -> (loss, grads, {"V": dV, "A": dA})."""
         V, A = self._inputs(V, A)
-        y = check_labels("y", backend.to_device(y), V.shape[0], self.n_classes)
+        y = backend.to_device(check_labels("y", y, V.shape[0], self.n_classes))
         scores, _, cache = self._forward(V, A, *self._masks(V, rng))
         loss, dscores = stepwise_softmax_loss(scores, y)
         grads, dinputs = self._backward(dscores, cache)

@@ -69,7 +69,7 @@ class SGD:
     def load_state_dict(self, state, like):
         """Restore from ``state_dict()`` output; ``like`` is the params dict (gives device and dtype)."""
         self.t = int(state["t"])
-        self.velocity = {k: array_module(p).asarray(state[f"velocity/{k}"], dtype=p.dtype) for k, p in like.items()
+        self.velocity = {k: array_module(p).array(state[f"velocity/{k}"], dtype=p.dtype) for k, p in like.items()
                          if f"velocity/{k}" in state}
 
 
@@ -102,5 +102,5 @@ class RMSprop:
 
     def load_state_dict(self, state, like):
         self.t = int(state["t"])
-        self.acc = {k: array_module(p).asarray(state[f"acc/{k}"], dtype=p.dtype) for k, p in like.items()
+        self.acc = {k: array_module(p).array(state[f"acc/{k}"], dtype=p.dtype) for k, p in like.items()
                     if f"acc/{k}" in state}
