@@ -24,12 +24,21 @@ _worst = defaultdict(float)
 
 def check_gradients(op, forward, inputs, analytic, dout, tol=GRAD_TOL):
     """Compare ``analytic[name]`` with the finite-difference gradient of sum(forward() * dout) with respect to
-    ``inputs[name]`` for every name; record the worst error under ``op`` and assert it is within ``tol``."""
-    for name, x in inputs.items():
-        num = numeric_gradient_projected(forward, x, dout)
-        err = rel_error(num, analytic[name])
-        _worst[op] = max(_worst[op], err)
-        assert err <= tol, f"{op}: d/d{name} relative error {err:.2e} > {tol:.0e}"
+    ``inputs[name]`` for every name; record the worst error under ``op`` and assert it is within ``tol``.
+
+    The error is ``rel_error`` over the op's whole gradient (all inputs and parameters as one vector). Per input
+    it would measure finite-difference noise, not the backward pass, whenever one input's gradient is ~1e-5 of the
+    others' (hypothesis finds such cases: a near-uniform softmax over T = 2 frames with M = 1 leaves d/dprev_h at
+    5e-6 while d/dA is 0.3): the difference's absolute error, ~1e-12 here, is set by |f|, shared by all inputs.
+    """
+    names = list(inputs)
+    num = {name: numeric_gradient_projected(forward, inputs[name], dout) for name in names}
+    err = rel_error(np.concatenate([num[n].ravel() for n in names]),
+                    np.concatenate([np.asarray(analytic[n]).ravel() for n in names]))
+    _worst[op] = max(_worst[op], err)
+    if err > tol:
+        detail = ", ".join(f"d/d{n} {rel_error(num[n], analytic[n]):.1e}" for n in names)
+        raise AssertionError(f"{op}: relative error {err:.2e} > {tol:.0e} (per input: {detail})")
 
 
 def record(op, err, tol=GRAD_TOL):
