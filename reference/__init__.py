@@ -1,8 +1,9 @@
 """Plain NumPy float64 forward references written from the equations.
 
 Every function here is a slow, loop-based, float64 forward pass written
-directly from the equations of Torabi & Sigal, "aLSTM" (arXiv 1708.09522),
-independently of the library; the library and kernels are checked against
+directly from the equations of Torabi & Sigal, "aLSTM" (arXiv 1708.09522)
+(ops.py, models.py) and from the definition of a stride-1 "same" convolution
+and 2x2 max-pooling (conv.py), independently of the library; the library and kernels are checked against
 them. No classes, no global state, forward passes only. Installed as
 tinyalstm.reference.
 """
@@ -25,10 +26,16 @@ from .models import (
     alstm_model_loss,
     alstm_b_model_loss,
 )
+from .conv import (
+    conv2d,
+    relu,
+    maxpool2x2,
+)
 
 __all__ = [
     'affine', 'sigmoid', 'tanh', 'lstm_step', 'lstm', 'temporal_attention',
     'alstm_step', 'sigmoid_input_layer', 'dropout', 'softmax',
     'stepwise_cross_entropy', 'initial_state',
     'lstm_model_loss', 'alstm_model_loss', 'alstm_b_model_loss',
+    'conv2d', 'relu', 'maxpool2x2',
 ]

@@ -96,3 +96,14 @@ def test_float32_input_is_accepted_by_a_float64_model(model):
     V, y, A = _good()
     loss, _ = model.loss(V.astype(np.float32), y.astype(np.int32), A.astype(np.float32))
     assert np.isfinite(loss)
+
+
+@pytest.mark.parametrize("argv, message", [(["--epochs", "0"], "--epochs: expected a positive integer, got 0"),
+                                           (["--lr", "-1"], "--lr: expected a positive number, got -1.0"),
+                                           (["--models", "gru"], "argument --models: invalid choice: 'gru'")])
+def test_demo_cli_rejects_bad_arguments(argv, message, capsys):
+    from tinyalstm.demo import main
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

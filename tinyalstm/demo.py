@@ -70,6 +70,10 @@ def main(argv=None):
     for flag in ("train", "test", "epochs", "batch_size", "hidden"):
         if getattr(args, flag) < 1:
             ap.error(f"--{flag.replace('_', '-')}: expected a positive integer, got {getattr(args, flag)}")
+    if not args.lr > 0:
+        ap.error(f"--lr: expected a positive number, got {args.lr}")
+    if not args.noise >= 0:
+        ap.error(f"--noise: expected a non-negative number, got {args.noise}")
     if args.device:
         backend.set_device(args.device)
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))

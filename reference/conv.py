@@ -1,0 +1,76 @@
+"""Plain NumPy float64 forward references of convolution-layer ops.
+
+Images and feature maps are NCHW: (batch B, channels C, height H, width W).
+Written from the definitions below, independently of the library. Explicit
+loops over output positions are used on purpose: clarity over speed.
+"""
+import numpy as np
+
+from .ops import _f64
+
+
+def conv2d(x, w, b):
+    """Stride-1 "same" 2-D cross-correlation with zero padding (deep-learning "convolution").
+
+    xpad = x zero-padded by kh//2 rows top and bottom and kw//2 columns left and right;
+    out[n, k, i, j] = b[k] + sum_{c, p, q} w[k, c, p, q] * xpad[n, c, i + p, j + q]
+    for p = 0..kh-1, q = 0..kw-1 (no kernel flip).
+
+    x: (B, C, H, W), w: (K, C, kh, kw) with kh, kw odd, b: (K,)  ->  out: (B, K, H, W)
+    Raises ValueError on an even kernel size, a channel mismatch or bad shapes.
+    """
+    x, w, b = _f64(x), _f64(w), _f64(b)
+    if x.ndim != 4:
+        raise ValueError(f"x must be (B, C, H, W), got shape {x.shape}")
+    if w.ndim != 4:
+        raise ValueError(f"w must be (K, C, kh, kw), got shape {w.shape}")
+    B, C, H, W = x.shape
+    K, Cw, kh, kw = w.shape
+    if kh % 2 == 0 or kw % 2 == 0:
+        raise ValueError(f"kernel size must be odd, got ({kh}, {kw})")
+    if Cw != C:
+        raise ValueError(f"channel mismatch: x has {C} channels, w expects {Cw}")
+    if b.shape != (K,):
+        raise ValueError(f"b must be ({K},), got shape {b.shape}")
+    ph, pw = kh // 2, kw // 2
+    xpad = np.zeros((B, C, H + 2 * ph, W + 2 * pw), dtype=np.float64)
+    xpad[:, :, ph:ph + H, pw:pw + W] = x
+    out = np.empty((B, K, H, W), dtype=np.float64)
+    for n in range(B):
+        for k in range(K):
+            for i in range(H):
+                for j in range(W):
+                    window = xpad[n, :, i:i + kh, j:j + kw]  # (C, kh, kw)
+                    out[n, k, i, j] = b[k] + np.sum(w[k] * window)
+    return out
+
+
+def relu(x):
+    """Rectified linear unit, elementwise: relu(x) = max(x, 0).
+
+    x: any shape  ->  same shape
+    """
+    return np.maximum(_f64(x), 0.0)
+
+
+def maxpool2x2(x):
+    """Non-overlapping 2x2 max pooling, stride 2.
+
+    out[n, c, i, j] = max(x[n, c, 2i, 2j], x[n, c, 2i, 2j+1],
+                          x[n, c, 2i+1, 2j], x[n, c, 2i+1, 2j+1])
+    An odd trailing row/column is dropped (floor), as in most libraries.
+
+    x: (B, C, H, W)  ->  out: (B, C, H//2, W//2)
+    """
+    x = _f64(x)
+    if x.ndim != 4:
+        raise ValueError(f"x must be (B, C, H, W), got shape {x.shape}")
+    B, C, H, W = x.shape
+    Ho, Wo = H // 2, W // 2
+    out = np.empty((B, C, Ho, Wo), dtype=np.float64)
+    for n in range(B):
+        for c in range(C):
+            for i in range(Ho):
+                for j in range(Wo):
+                    out[n, c, i, j] = np.max(x[n, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2])
+    return out

@@ -1,0 +1,92 @@
+"""Stride-1 "same" convolution, ReLU and 2x2 max-pooling, hand-written forward/backward pairs (NCHW).
+
+These are the building blocks of VideoLSTM's convolutional gates (eqs. 1-9) and of the small frame encoders.
+The CPU path is im2col + one batched matrix product: the kh*kw shifted views of the zero-padded input are stacked
+into columns (B, C kh kw, H W) and multiplied by the weights viewed as (K, C kh kw). The stacking loops over the
+kh*kw kernel offsets, not over pixels, so it costs kh*kw array copies, and the same code runs on CuPy arrays.
+"""
+from .backend import array_module
+
+
+def _im2col(x, kh, kw):
+    """x (B, C, H, W) -> columns (B, C*kh*kw, H*W) of the zero-padded "same" windows (row order c, p, q)."""
+    xp = array_module(x)
+    B, C, H, W = x.shape
+    ph, pw = kh // 2, kw // 2
+    xpad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    cols = xp.empty((B, C, kh, kw, H, W), dtype=x.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            cols[:, :, p, q] = xpad[:, :, p:p + H, q:q + W]
+    return cols.reshape(B, C * kh * kw, H * W)
+
+
+def _col2im(dcols, shape, kh, kw):
+    """Adjoint of ``_im2col``: columns (B, C*kh*kw, H*W) -> (B, C, H, W), overlapping windows summed."""
+    xp = array_module(dcols)
+    B, C, H, W = shape
+    ph, pw = kh // 2, kw // 2
+    dcols = dcols.reshape(B, C, kh, kw, H, W)
+    dxpad = xp.zeros((B, C, H + 2 * ph, W + 2 * pw), dtype=dcols.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            dxpad[:, :, p:p + H, q:q + W] += dcols[:, :, p, q]
+    return dxpad[:, :, ph:ph + H, pw:pw + W]
+
+
+def conv2d_forward(x, w, b):
+    """Stride-1 "same" convolution (cross-correlation, zero padding), VideoLSTM's '*' in eqs. 1-9.
+
+    out[n, k, i, j] = b[k] + sum_{c,p,q} w[k, c, p, q] x[n, c, i + p - kh//2, j + q - kw//2]
+    x (B, C, H, W), w (K, C, kh, kw) with odd kh and kw, b (K,) -> out (B, K, H, W), cache.
+    """
+    B, C, H, W = x.shape
+    K, _, kh, kw = w.shape
+    cols = _im2col(x, kh, kw)
+    out = w.reshape(K, -1) @ cols + b[:, None]
+    return out.reshape(B, K, H, W), (x.shape, cols, w)
+
+
+def conv2d_backward(dout, cache):
+    """Gradients of ``conv2d_forward``: dout (B, K, H, W) -> dx (B, C, H, W), dw (K, C, kh, kw), db (K,)."""
+    xp = array_module(dout)
+    shape, cols, w = cache
+    K, _, kh, kw = w.shape
+    B = dout.shape[0]
+    d = dout.reshape(B, K, -1)
+    dw = xp.tensordot(d, cols, axes=([0, 2], [0, 2])).reshape(w.shape)
+    dx = _col2im(w.reshape(K, -1).T @ d, shape, kh, kw)
+    return dx, dw, d.sum(axis=(0, 2))
+
+
+def relu_forward(x):
+    """max(x, 0) elementwise; any shape."""
+    xp = array_module(x)
+    return xp.maximum(x, 0), x > 0
+
+
+def relu_backward(dout, cache):
+    return dout * cache
+
+
+def maxpool2x2_forward(x):
+    """Non-overlapping 2x2 max-pooling: x (B, C, H, W) -> (B, C, H//2, W//2); odd last rows/columns dropped."""
+    B, C, H, W = x.shape
+    Ho, Wo = H // 2, W // 2
+    win = x[:, :, :2 * Ho, :2 * Wo].reshape(B, C, Ho, 2, Wo, 2).transpose(0, 1, 2, 4, 3, 5).reshape(
+        B, C, Ho, Wo, 4)
+    arg = win.argmax(axis=-1)
+    out = array_module(x).take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+    return out, (x.shape, arg)
+
+
+def maxpool2x2_backward(dout, cache):
+    """The gradient goes to the (first) maximum of each window; dropped rows/columns get zero."""
+    xp = array_module(dout)
+    (B, C, H, W), arg = cache
+    Ho, Wo = H // 2, W // 2
+    dwin = (xp.arange(4) == arg[..., None]) * dout[..., None]
+    dx = xp.zeros((B, C, H, W), dtype=dout.dtype)
+    dx[:, :, :2 * Ho, :2 * Wo] = dwin.reshape(B, C, Ho, Wo, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(
+        B, C, 2 * Ho, 2 * Wo)
+    return dx
