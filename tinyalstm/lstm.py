@@ -18,9 +18,13 @@ from .layers import sigmoid
 
 
 def lstm_cell_forward(a, prev_c):
-    """Eqs. 7-12 given the pre-activation: a (B, 4H), prev_c (B, H) -> next_h (B, H), next_c (B, H), cache."""
+    """Eqs. 7-12 given the pre-activation: a (B, 4H), prev_c (B, H) -> next_h (B, H), next_c (B, H), cache.
+
+    Gates are stacked on axis 1, so the same code serves convolutional gates (VideoLSTM eqs. 1-6):
+    a (B, 4K, N, N), prev_c (B, K, N, N).
+    """
     xp = array_module(a)
-    H = prev_c.shape[-1]
+    H = prev_c.shape[1]
     ifo = sigmoid(a[:, :3 * H])
     i, f, o = ifo[:, :H], ifo[:, H:2 * H], ifo[:, 2 * H:]
     g = xp.tanh(a[:, 3 * H:])
