@@ -30,6 +30,8 @@ from .conv import (
     conv2d,
     relu,
     maxpool2x2,
+    conv_lstm_step,
+    conv_lstm,
 )
 
 __all__ = [
@@ -37,5 +39,5 @@ __all__ = [
     'alstm_step', 'sigmoid_input_layer', 'dropout', 'softmax',
     'stepwise_cross_entropy', 'initial_state',
     'lstm_model_loss', 'alstm_model_loss', 'alstm_b_model_loss',
-    'conv2d', 'relu', 'maxpool2x2',
+    'conv2d', 'relu', 'maxpool2x2', 'conv_lstm_step', 'conv_lstm',
 ]

@@ -6,7 +6,7 @@ loops over output positions are used on purpose: clarity over speed.
 """
 import numpy as np
 
-from .ops import _f64
+from .ops import _f64, sigmoid, tanh
 
 
 def conv2d(x, w, b):
@@ -74,3 +74,35 @@ def maxpool2x2(x):
                 for j in range(Wo):
                     out[n, c, i, j] = np.max(x[n, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2])
     return out
+
+
+def conv_lstm_step(x, prev_h, prev_c, Wx, Wh, b):
+    """One ConvLSTM step (VideoLSTM eqs. 1-6), written per gate from the equations.
+
+    x: (B, C, N, N), prev_h, prev_c: (B, K, N, N), Wx: (4K, C, k, k), Wh: (4K, K, k, k), b: (4K,);
+    gate blocks of K output channels in order i, f, o, g.
+      I = sigmoid(Wxi * X + Whi * H + bi)  (1)   F = sigmoid(Wxf * X + Whf * H + bf)  (2)
+      O = sigmoid(Wxo * X + Who * H + bo)  (3)   G = tanh(Wxc * X + Whc * H + bc)     (4)
+      C = F . C_prev + I . G               (5)   H = O . tanh(C)                      (6)
+    Returns (next_h, next_c), each (B, K, N, N).
+    """
+    K = _f64(prev_c).shape[1]
+    zeros = np.zeros(K)
+    gate = {}
+    for n, name in enumerate("ifog"):
+        blk = slice(n * K, (n + 1) * K)
+        pre = conv2d(x, Wx[blk], _f64(b)[blk]) + conv2d(prev_h, Wh[blk], zeros)
+        gate[name] = tanh(pre) if name == "g" else sigmoid(pre)
+    c = gate["f"] * _f64(prev_c) + gate["i"] * gate["g"]
+    return gate["o"] * tanh(c), c
+
+
+def conv_lstm(x, h0, c0, Wx, Wh, b):
+    """ConvLSTM over time: x (B, T, C, N, N), h0, c0 (B, K, N, N) -> all h, c (B, T, K, N, N)."""
+    x = _f64(x)
+    h, c, hs, cs = _f64(h0), _f64(c0), [], []
+    for t in range(x.shape[1]):
+        h, c = conv_lstm_step(x[:, t], h, c, Wx, Wh, b)
+        hs.append(h)
+        cs.append(c)
+    return np.stack(hs, axis=1), np.stack(cs, axis=1)
