@@ -32,6 +32,7 @@ from .conv import (
     maxpool2x2,
     conv_lstm_step,
     conv_lstm,
+    spatial_attention,
 )
 
 __all__ = [
@@ -40,4 +41,5 @@ __all__ = [
     'stepwise_cross_entropy', 'initial_state',
     'lstm_model_loss', 'alstm_model_loss', 'alstm_b_model_loss',
     'conv2d', 'relu', 'maxpool2x2', 'conv_lstm_step', 'conv_lstm',
+    'spatial_attention',
 ]

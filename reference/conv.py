@@ -106,3 +106,29 @@ def conv_lstm(x, h0, c0, Wx, Wh, b):
         hs.append(h)
         cs.append(c)
     return np.stack(hs, axis=1), np.stack(cs, axis=1)
+
+
+def spatial_attention(x, h, Wxa, Wha, ba, Wz):
+    """Spatial softmax attention (VideoLSTM eqs. 7-9), position by position.
+
+    x: (B, C, N, N), h: (B, K, N, N), Wxa: (Ka, C, k, k), Wha: (Ka, K, k, k), ba: (Ka,), Wz: (1, Ka, kz, kz).
+      Z = Wz * tanh(Wxa * X + Wha * H + ba)           (7)
+      A[i, j] = exp(Z[i, j]) / sum_{i', j'} exp(Z)    (8)
+      X~[c, i, j] = A[i, j] X[c, i, j]                (9)
+    Returns (x_att (B, C, N, N), A (B, N, N)).
+    """
+    x = _f64(x)
+    Ka = _f64(ba).shape[0]
+    e = tanh(conv2d(x, Wxa, ba) + conv2d(h, Wha, np.zeros(Ka)))
+    z = conv2d(e, Wz, np.zeros(1))[:, 0]
+    B, N1, N2 = z.shape
+    A = np.empty_like(z)
+    x_att = np.empty_like(x)
+    for n in range(B):
+        zmax = max(z[n, i, j] for i in range(N1) for j in range(N2))
+        total = sum(np.exp(z[n, i, j] - zmax) for i in range(N1) for j in range(N2))
+        for i in range(N1):
+            for j in range(N2):
+                A[n, i, j] = np.exp(z[n, i, j] - zmax) / total
+                x_att[n, :, i, j] = A[n, i, j] * x[n, :, i, j]
+    return x_att, A
