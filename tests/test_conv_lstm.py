@@ -61,3 +61,27 @@ def test_conv_lstm_sequence(B, T, C, K, n, k, seed):
     grads = dict(zip(["x", "h0", "c0", "Wx", "Wh", "b"], conv_lstm_backward(dh, cache)))
     check_gradients("conv_lstm sequence (BPTT)", lambda: conv_lstm_forward(x, h0, c0, Wx, Wh, b)[0],
                     {"x": x, "h0": h0, "c0": c0, "Wx": Wx, "Wh": Wh, "b": b}, grads, dh)
+
+
+@given(B=small, T=st.integers(1, 3), C=small, K=small, n=st.integers(1, 4), k=st.sampled_from([1, 3]),
+       ka=st.sampled_from([1, 3]), seed=st.integers(0, 2**31))
+def test_conv_alstm_sequence(B, T, C, K, n, k, ka, seed):
+    """ConvALSTM (eqs. 7-9 then 1-6): the sequence path equals the reference composed step by step, and its BPTT
+    matches finite differences of the whole recurrence."""
+    from tinyalstm.conv_alstm import conv_alstm_backward, conv_alstm_forward
+    r = np.random.default_rng(seed)
+    x, h0, c0, Wx, Wh, b = _setup(r, B, T, C, K, n, k)
+    Ka = 2
+    att = [r.normal(size=(Ka, C, ka, ka)), r.normal(size=(Ka, K, ka, ka)), r.normal(size=Ka),
+           r.normal(size=(1, Ka, ka, ka))]
+    h, a, cache = conv_alstm_forward(x, h0, c0, Wx, Wh, b, *att)
+    rh, rc = h0, c0
+    for t in range(T):
+        x_att, ra = ref.spatial_attention(x[:, t], rh, *att)
+        rh, rc = ref.conv_lstm_step(x_att, rh, rc, Wx, Wh, b)
+        assert rel_error(h[:, t], rh) <= REF_TOL and rel_error(a[:, t], ra) <= REF_TOL
+    dh = r.normal(size=h.shape)
+    names = ["x", "h0", "c0", "Wx", "Wh", "b", "Wxa", "Wha", "ba", "Wz"]
+    grads = dict(zip(names, conv_alstm_backward(dh, cache)))
+    check_gradients("conv_alstm sequence (BPTT)", lambda: conv_alstm_forward(x, h0, c0, Wx, Wh, b, *att)[0],
+                    dict(zip(names, [x, h0, c0, Wx, Wh, b, *att])), grads, dh)
