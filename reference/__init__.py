@@ -33,6 +33,7 @@ from .conv import (
     conv_lstm_step,
     conv_lstm,
     spatial_attention,
+    motion_conv_lstm_step,
 )
 
 __all__ = [
@@ -41,5 +42,5 @@ __all__ = [
     'stepwise_cross_entropy', 'initial_state',
     'lstm_model_loss', 'alstm_model_loss', 'alstm_b_model_loss',
     'conv2d', 'relu', 'maxpool2x2', 'conv_lstm_step', 'conv_lstm',
-    'spatial_attention',
+    'spatial_attention', 'motion_conv_lstm_step',
 ]

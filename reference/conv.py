@@ -132,3 +132,24 @@ def spatial_attention(x, h, Wxa, Wha, ba, Wz):
                 A[n, i, j] = np.exp(z[n, i, j] - zmax) / total
                 x_att[n, :, i, j] = A[n, i, j] * x[n, :, i, j]
     return x_att, A
+
+
+def motion_conv_lstm_step(m, prev_hm, prev_cm, h_top, Wmx, Wmh, Wme, bm):
+    """The flow layer of motion-based attention (VideoLSTM eqs. 10-15), gate by gate.
+
+    m: (B, Cm, N, N) flow map, prev_hm, prev_cm: (B, Km, N, N), h_top: (B, K, N, N) the top layer's H_{t-1},
+    Wmx: (4Km, Cm, k, k), Wmh: (4Km, Km, k, k), Wme: (4Km, K, k, k), bm: (4Km,); gate order i, f, o, g.
+      gate = act(Wm_x * M + Wm_h * H^m_{t-1} + Wm_e * H_{t-1} + b^m)   (10-13)
+      C^m = F^m . C^m_{t-1} + I^m . G^m (14);  H^m = O^m . tanh(C^m) (15)
+    Returns (hm, cm).
+    """
+    Km = _f64(prev_cm).shape[1]
+    zeros = np.zeros(Km)
+    gate = {}
+    for n, name in enumerate("ifog"):
+        blk = slice(n * Km, (n + 1) * Km)
+        pre = (conv2d(m, Wmx[blk], _f64(bm)[blk]) + conv2d(prev_hm, Wmh[blk], zeros)
+               + conv2d(h_top, Wme[blk], zeros))
+        gate[name] = tanh(pre) if name == "g" else sigmoid(pre)
+    cm = gate["f"] * _f64(prev_cm) + gate["i"] * gate["g"]
+    return gate["o"] * tanh(cm), cm

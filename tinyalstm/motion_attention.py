@@ -1,0 +1,78 @@
+"""Motion-based attention, the two-layer VideoLSTM recurrence (VideoLSTM sec. 3.2, eqs. 10-15 with 7-9 and 1-6).
+
+At every step t:
+
+1. the bottom (flow) ConvLSTM reads the flow map M_t, its own H^m_{t-1} and the top layer's H_{t-1} (eqs. 10-15):
+   gates = W^m_x * M_t + W^m_h * H^m_{t-1} + W^m_e * H_{t-1} + b^m;
+2. the attention map comes from the flow layer's *current* state H^m_t (eqs. 7-8 with H^m_t for H_{t-1}) and
+   weights the RGB map: X~_t = A_t . X_t (eq. 9);
+3. the top ConvLSTM steps on X~_t (eqs. 1-6).
+
+W^m_x * M_t + W^m_e * H_{t-1} equals one convolution of the channel-stacked input [M_t; H_{t-1}] with the
+kernels stacked the same way, so the flow layer is ``conv_lstm_step_forward`` on that stacked input with
+``Wmx (4Km, Cm + K, k, k)`` (first Cm input channels: W^m_x, last K: W^m_e).
+
+Shapes: X (B, T, C, N, N) RGB maps, M (B, T, Cm, N, N) flow maps, top states (B, K, N, N), flow states
+(B, Km, N, N); attention weights read the flow state: Wha (Ka, Km, ka, ka).
+"""
+from .backend import array_module
+from .conv_lstm import conv_lstm_step_backward, conv_lstm_step_forward
+from .spatial_attention import spatial_attention_backward, spatial_attention_forward
+
+
+def videolstm_step_forward(x, m, prev_h, prev_c, prev_hm, prev_cm, top, flow, att):
+    """One VideoLSTM step. ``top`` = (Wx, Wh, b) of the RGB ConvLSTM, ``flow`` = (Wmx, Wmh, bm) of the flow
+    ConvLSTM, ``att`` = (Wxa, Wha, ba, Wz).
+
+    x (B, C, N, N), m (B, Cm, N, N) -> next_h, next_c (B, K, N, N), next_hm, next_cm (B, Km, N, N),
+    a (B, N, N), cache.
+    """
+    xp = array_module(x)
+    hm, cm, flow_cache = conv_lstm_step_forward(xp.concatenate([m, prev_h], axis=1), prev_hm, prev_cm, *flow)
+    x_att, a, att_cache = spatial_attention_forward(x, hm, *att)
+    h, c, top_cache = conv_lstm_step_forward(x_att, prev_h, prev_c, *top)
+    return h, c, hm, cm, a, (m.shape[1], flow_cache, att_cache, top_cache)
+
+
+def videolstm_step_backward(dnext_h, dnext_c, dnext_hm, dnext_cm, cache):
+    """-> dx, dm, dprev_h, dprev_c, dprev_hm, dprev_cm, dtop (dWx, dWh, db), dflow (dWmx, dWmh, dbm),
+    datt (dWxa, dWha, dba, dWz)."""
+    Cm, flow_cache, att_cache, top_cache = cache
+    dx_att, dprev_h, dprev_c, *dtop = conv_lstm_step_backward(dnext_h, dnext_c, top_cache)
+    dx, dhm_att, *datt = spatial_attention_backward(dx_att, att_cache)
+    dmh, dprev_hm, dprev_cm, *dflow = conv_lstm_step_backward(dnext_hm + dhm_att, dnext_cm, flow_cache)
+    return (dx, dmh[:, :Cm], dprev_h + dmh[:, Cm:], dprev_c, dprev_hm, dprev_cm, dtop, dflow, datt)
+
+
+def videolstm_forward(x, m, h0, c0, hm0, cm0, top, flow, att):
+    """VideoLSTM over T steps: x (B, T, C, N, N), m (B, T, Cm, N, N)
+    -> h (B, T, K, N, N) top hidden states, attention maps (B, T, N, N), cache."""
+    xp = array_module(x)
+    B, T, _, N1, N2 = x.shape
+    h = xp.empty((B, T) + h0.shape[1:], dtype=h0.dtype)
+    a = xp.empty((B, T, N1, N2), dtype=h0.dtype)
+    state, steps = (h0, c0, hm0, cm0), []
+    for t in range(T):
+        *state, a[:, t], step_cache = videolstm_step_forward(x[:, t], m[:, t], *state, top, flow, att)
+        h[:, t] = state[0]
+        steps.append(step_cache)
+    return h, a, (hm0.shape, steps)
+
+
+def videolstm_backward(dh, cache):
+    """BPTT: dh (B, T, K, N, N) -> dx, dm, dh0, dc0, dhm0, dcm0, dtop, dflow, datt (tuples as in the step)."""
+    xp = array_module(dh)
+    flow_shape, steps = cache
+    T = dh.shape[1]
+    dh_next = xp.zeros_like(dh[:, 0])
+    dc_next = xp.zeros_like(dh_next)
+    dhm_next = xp.zeros(flow_shape, dtype=dh.dtype)
+    dcm_next = xp.zeros_like(dhm_next)
+    dxs, dms, acc = [None] * T, [None] * T, None
+    for t in reversed(range(T)):
+        dxs[t], dms[t], dh_next, dc_next, dhm_next, dcm_next, *dw = videolstm_step_backward(
+            dh[:, t] + dh_next, dc_next, dhm_next, dcm_next, steps[t])
+        dw = [g for group in dw for g in group]
+        acc = dw if acc is None else [s + g for s, g in zip(acc, dw)]
+    return (xp.stack(dxs, axis=1), xp.stack(dms, axis=1), dh_next, dc_next, dhm_next, dcm_next,
+            tuple(acc[:3]), tuple(acc[3:6]), tuple(acc[6:]))
