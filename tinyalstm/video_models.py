@@ -1,0 +1,298 @@
+"""The VideoLSTM paper's models (Li et al., Table 1-2): ConvLSTM, ALSTM (Sharma), ConvALSTM and VideoLSTM.
+
+Inputs: feature maps X (B, T, C, N, N) (RGB or flow ConvNet maps) and, for VideoLSTM only, flow maps
+M (B, T, Cm, N, N) that drive the attention (sec. 3.2). Labels y (B,).
+
+Shared parts (authors' code, shared/papers/README.md):
+- initial states from the time-mean of the input maps: ``tanh(W * mean_t X + b)`` (a convolution, VideoLSTM);
+  ``tanh(mean_{t,l} x W + b)`` for Sharma's ALSTM (fully connected);
+- the head: the hidden state flattened -> fully connected 1024 tanh -> dropout 0.7 -> class scores at every step,
+  softmax cross-entropy averaged over all steps; prediction = per-step softmax averaged.
+
+Every model returns attention maps A (B, T, N, N) with its scores. The ConvLSTM has no attention: it weighs every
+position equally, and returns that uniform 1/N^2 map so that downstream code treats all models alike.
+"""
+import numpy as np
+
+from . import backend
+from .checks import check_float_array, check_labels, check_probability
+from .conv import conv2d_backward, conv2d_forward
+from .conv_alstm import conv_alstm_backward, conv_alstm_forward
+from .conv_lstm import conv_lstm_backward, conv_lstm_forward
+from .layers import (affine_backward, affine_forward, dropout_backward, dropout_forward, dropout_mask, softmax,
+                     stepwise_softmax_loss, tanh_backward, tanh_forward)
+from .motion_attention import videolstm_backward, videolstm_forward
+from .soft_attention_lstm import soft_attention_lstm_backward, soft_attention_lstm_forward
+
+
+def _odd(name, k):
+    if int(k) != k or k < 1 or k % 2 == 0:
+        raise ValueError(f"{name}: expected an odd kernel size >= 1, got {k!r}")
+    return int(k)
+
+
+def conv_init_state_forward(x, W, b):
+    """State from the time-mean of the maps (VideoLSTM): tanh(W * mean_t x + b); x (B, T, C, N, N),
+    W (K, C, k, k) -> (B, K, N, N), cache."""
+    pre, conv_cache = conv2d_forward(x.mean(axis=1), W, b)
+    out, tanh_cache = tanh_forward(pre)
+    return out, (x.shape[1], conv_cache, tanh_cache)
+
+
+def conv_init_state_backward(dout, cache):
+    """-> dx (B, T, C, N, N), dW, db."""
+    T, conv_cache, tanh_cache = cache
+    dxbar, dW, db = conv2d_backward(tanh_backward(dout, tanh_cache), conv_cache)
+    return backend.array_module(dout).repeat(dxbar[:, None] / T, T, axis=1), dW, db
+
+
+class _VideoClassifier:
+    """Parameters, validation, the head and the loss shared by the four models."""
+
+    uses_flow = False
+
+    def __init__(self, channels, map_size, hidden, n_classes, fc_dim, dropout, seed, dtype, shapes):
+        self.channels, self.map_size, self.n_classes = int(channels), int(map_size), int(n_classes)
+        self.dropout = float(check_probability("dropout", dropout))
+        self.dtype = np.dtype(dtype)
+        if self.dtype.type not in (np.float32, np.float64):
+            raise TypeError(f"dtype: expected float32 or float64, got {self.dtype}")
+        state = hidden * (map_size ** 2 if self.spatial_state else 1)
+        shapes = {**shapes, "W_fc": (state, fc_dim), "b_fc": (fc_dim,), "Wy": (fc_dim, n_classes), "by": (n_classes,)}
+        rng = np.random.default_rng(seed)
+        host = {}
+        for name, shape in shapes.items():
+            if name.startswith("b"):
+                host[name] = np.zeros(shape)
+            else:
+                fan_in = int(np.prod(shape[1:])) if len(shape) == 4 else shape[0]
+                host[name] = rng.uniform(-1, 1, size=shape) / np.sqrt(fan_in)
+        self.params = {k: backend.to_device(v, self.dtype) for k, v in host.items()}
+
+    # -- validation -----------------------------------------------------------------------------------------
+    def _inputs(self, X, M):
+        n = self.map_size
+        X = check_float_array("X", X, 5, {2: self.channels, 3: n, 4: n})
+        if self.uses_flow:
+            if M is None:
+                raise ValueError("M: VideoLSTM needs flow maps (B, T, Cm, N, N) for its motion-based attention, "
+                                 "got None")
+            M = check_float_array("M", M, 5, {2: self.flow_channels})
+            if M.shape[3:] != X.shape[3:]:
+                raise ValueError(f"M: flow maps must have the RGB maps' size {tuple(X.shape[3:])}, "
+                                 f"got {tuple(M.shape[3:])}")
+            if M.shape[:2] != X.shape[:2]:
+                raise ValueError(f"M: expected batch and time {tuple(X.shape[:2])} like X, got {tuple(M.shape[:2])}")
+            M = backend.to_device(M, self.dtype)
+        elif M is not None:
+            raise ValueError(f"M: {type(self).__name__} reads no flow maps, got shape {tuple(M.shape)}; pass M=None")
+        return backend.to_device(X, self.dtype), M
+
+    # -- head -----------------------------------------------------------------------------------------------
+    def _head_forward(self, h, mask):
+        p = self.params
+        B, T = h.shape[:2]
+        fc, fc_cache = affine_forward(h.reshape(B, T, -1), p["W_fc"], p["b_fc"])
+        act, tanh_cache = tanh_forward(fc)
+        drop, drop_cache = dropout_forward(act, self.dropout, mask)
+        scores, out_cache = affine_forward(drop, p["Wy"], p["by"])
+        return scores, (h.shape, fc_cache, tanh_cache, drop_cache, out_cache)
+
+    def _head_backward(self, dscores, cache, g):
+        shape, fc_cache, tanh_cache, drop_cache, out_cache = cache
+        ddrop, g["Wy"], g["by"] = affine_backward(dscores, out_cache)
+        dfc = tanh_backward(dropout_backward(ddrop, drop_cache), tanh_cache)
+        dh, g["W_fc"], g["b_fc"] = affine_backward(dfc, fc_cache)
+        return dh.reshape(shape)
+
+    # -- public API -----------------------------------------------------------------------------------------
+    def loss_and_input_grads(self, X, y, M=None, rng=None):
+        """Per-step softmax cross-entropy over all steps -> (loss, grads like params, {"X": dX[, "M": dM]}).
+        ``rng`` (numpy Generator) switches on dropout in the head and draws its mask."""
+        X, M = self._inputs(X, M)
+        y = backend.to_device(check_labels("y", y, X.shape[0], self.n_classes))
+        mask = None
+        if rng is not None and self.dropout > 0:
+            mask = backend.to_device(dropout_mask(X.shape[:2] + (self.params["W_fc"].shape[1],), self.dropout, rng,
+                                                  self.dtype))
+        scores, _, cache = self._forward(X, M, mask)
+        loss, dscores = stepwise_softmax_loss(scores, y)
+        grads, dinputs = self._backward(dscores, cache)
+        return float(loss), grads, dinputs
+
+    def loss(self, X, y, M=None, rng=None):
+        loss, grads, _ = self.loss_and_input_grads(X, y, M, rng)
+        return loss, grads
+
+    def predict(self, X, M=None):
+        """-> class probabilities (B, C) (per-step softmax averaged), attention maps (B, T, N, N)."""
+        X, M = self._inputs(X, M)
+        scores, att, _ = self._forward(X, M, None)
+        return softmax(scores).mean(axis=1), att
+
+
+class ConvLSTM(_VideoClassifier):
+    """ConvLSTM baseline (VideoLSTM eqs. 1-6, Table 1): conv gates, no attention.
+
+    channels C and map_size N of the input maps, hidden K channels, gate kernel k (paper: 3).
+    """
+
+    spatial_state = True
+
+    def __init__(self, channels, map_size, hidden, n_classes, kernel=3, fc_dim=1024, dropout=0.7, seed=0,
+                 dtype=np.float32):
+        k, C, K = _odd("kernel", kernel), channels, hidden
+        super().__init__(C, map_size, K, n_classes, fc_dim, dropout, seed, dtype, self._shapes(C, K, k))
+
+    @staticmethod
+    def _shapes(C, K, k):
+        return {"Wx": (4 * K, C, k, k), "Wh": (4 * K, K, k, k), "b": (4 * K,),
+                "W_h0": (K, C, k, k), "b_h0": (K,), "W_c0": (K, C, k, k), "b_c0": (K,)}
+
+    def _init(self, X):
+        p = self.params
+        h0, h0_cache = conv_init_state_forward(X, p["W_h0"], p["b_h0"])
+        c0, c0_cache = conv_init_state_forward(X, p["W_c0"], p["b_c0"])
+        return h0, c0, (h0_cache, c0_cache)
+
+    def _init_backward(self, dh0, dc0, cache, g):
+        dX1, g["W_h0"], g["b_h0"] = conv_init_state_backward(dh0, cache[0])
+        dX2, g["W_c0"], g["b_c0"] = conv_init_state_backward(dc0, cache[1])
+        return dX1 + dX2
+
+    def _forward(self, X, M, mask):
+        p = self.params
+        h0, c0, init_cache = self._init(X)
+        h, _, rec_cache = conv_lstm_forward(X, h0, c0, p["Wx"], p["Wh"], p["b"])
+        scores, head_cache = self._head_forward(h, mask)
+        xp = backend.array_module(X)
+        B, T, _, N1, N2 = X.shape
+        att = xp.full((B, T, N1, N2), 1.0 / (N1 * N2), dtype=X.dtype)
+        return scores, att, (init_cache, rec_cache, head_cache)
+
+    def _backward(self, dscores, cache):
+        init_cache, rec_cache, head_cache = cache
+        g = {}
+        dh = self._head_backward(dscores, head_cache, g)
+        dX, dh0, dc0, g["Wx"], g["Wh"], g["b"] = conv_lstm_backward(dh, rec_cache)
+        return g, {"X": dX + self._init_backward(dh0, dc0, init_cache, g)}
+
+
+class ConvALSTM(ConvLSTM):
+    """Convolutional ALSTM (VideoLSTM sec. 3.1, eqs. 1-9): spatial attention from H_{t-1} on X_t, conv gates.
+
+    ``att_kernel`` 1 (default: the authors' code uses 1x1 attention projections) or 3 (the paper's convolutions);
+    ``att_dim`` the channels of the attention's hidden layer (Ka).
+    """
+
+    def __init__(self, channels, map_size, hidden, n_classes, kernel=3, att_kernel=1, att_dim=None, fc_dim=1024,
+                 dropout=0.7, seed=0, dtype=np.float32):
+        k, ka, C, K = _odd("kernel", kernel), _odd("att_kernel", att_kernel), channels, hidden
+        Ka = int(att_dim or K)
+        shapes = {**self._shapes(C, K, k), "Wxa": (Ka, C, ka, ka), "Wha": (Ka, K, ka, ka), "ba": (Ka,),
+                  "Wz": (1, Ka, ka, ka)}
+        _VideoClassifier.__init__(self, C, map_size, K, n_classes, fc_dim, dropout, seed, dtype, shapes)
+
+    def _att(self):
+        p = self.params
+        return p["Wxa"], p["Wha"], p["ba"], p["Wz"]
+
+    def _forward(self, X, M, mask):
+        p = self.params
+        h0, c0, init_cache = self._init(X)
+        h, att, rec_cache = conv_alstm_forward(X, h0, c0, p["Wx"], p["Wh"], p["b"], *self._att())
+        scores, head_cache = self._head_forward(h, mask)
+        return scores, att, (init_cache, rec_cache, head_cache)
+
+    def _backward(self, dscores, cache):
+        init_cache, rec_cache, head_cache = cache
+        g = {}
+        dh = self._head_backward(dscores, head_cache, g)
+        (dX, dh0, dc0, g["Wx"], g["Wh"], g["b"], g["Wxa"], g["Wha"], g["ba"],
+         g["Wz"]) = conv_alstm_backward(dh, rec_cache)
+        return g, {"X": dX + self._init_backward(dh0, dc0, init_cache, g)}
+
+
+class VideoLSTM(ConvALSTM):
+    """VideoLSTM (sec. 3.2): motion-based attention. A flow ConvLSTM (eqs. 10-15) over the flow maps M reads the
+    top layer's H_{t-1}; its current state H^m_t generates the attention applied to the RGB maps X (eqs. 7-9);
+    the top ConvLSTM (eqs. 1-6) classifies. ``flow_channels`` Cm of M, ``flow_hidden`` Km (default: hidden).
+    """
+
+    uses_flow = True
+
+    def __init__(self, channels, flow_channels, map_size, hidden, n_classes, flow_hidden=None, kernel=3,
+                 att_kernel=1, att_dim=None, fc_dim=1024, dropout=0.7, seed=0, dtype=np.float32):
+        k, ka = _odd("kernel", kernel), _odd("att_kernel", att_kernel)
+        C, Cm, K = channels, int(flow_channels), hidden
+        Km, Ka = int(flow_hidden or K), int(att_dim or K)
+        self.flow_channels = Cm
+        shapes = {**self._shapes(C, K, k),
+                  "Wmx": (4 * Km, Cm + K, k, k), "Wmh": (4 * Km, Km, k, k), "bm": (4 * Km,),
+                  "W_hm0": (Km, Cm, k, k), "b_hm0": (Km,), "W_cm0": (Km, Cm, k, k), "b_cm0": (Km,),
+                  "Wxa": (Ka, C, ka, ka), "Wha": (Ka, Km, ka, ka), "ba": (Ka,), "Wz": (1, Ka, ka, ka)}
+        _VideoClassifier.__init__(self, C, map_size, K, n_classes, fc_dim, dropout, seed, dtype, shapes)
+
+    def _forward(self, X, M, mask):
+        p = self.params
+        h0, c0, init_cache = self._init(X)
+        hm0, hm0_cache = conv_init_state_forward(M, p["W_hm0"], p["b_hm0"])
+        cm0, cm0_cache = conv_init_state_forward(M, p["W_cm0"], p["b_cm0"])
+        h, att, rec_cache = videolstm_forward(X, M, h0, c0, hm0, cm0, (p["Wx"], p["Wh"], p["b"]),
+                                              (p["Wmx"], p["Wmh"], p["bm"]), self._att())
+        scores, head_cache = self._head_forward(h, mask)
+        return scores, att, (init_cache, (hm0_cache, cm0_cache), rec_cache, head_cache)
+
+    def _backward(self, dscores, cache):
+        init_cache, flow_init_cache, rec_cache, head_cache = cache
+        g = {}
+        dh = self._head_backward(dscores, head_cache, g)
+        dX, dM, dh0, dc0, dhm0, dcm0, dtop, dflow, datt = videolstm_backward(dh, rec_cache)
+        g["Wx"], g["Wh"], g["b"] = dtop
+        g["Wmx"], g["Wmh"], g["bm"] = dflow
+        g["Wxa"], g["Wha"], g["ba"], g["Wz"] = datt
+        dM1, g["W_hm0"], g["b_hm0"] = conv_init_state_backward(dhm0, flow_init_cache[0])
+        dM2, g["W_cm0"], g["b_cm0"] = conv_init_state_backward(dcm0, flow_init_cache[1])
+        return g, {"X": dX + self._init_backward(dh0, dc0, init_cache, g), "M": dM + dM1 + dM2}
+
+
+class ALSTM(_VideoClassifier):
+    """Sharma et al.'s soft-attention LSTM (VideoLSTM's ALSTM baseline): attention over the N*N locations,
+    context = weighted sum, fully connected gates; initial state tanh(mean_{t,l} x W + b).
+    ``hidden`` H, ``att_dim`` M the attention's hidden size (default H)."""
+
+    spatial_state = False
+
+    def __init__(self, channels, map_size, hidden, n_classes, att_dim=None, fc_dim=1024, dropout=0.7, seed=0,
+                 dtype=np.float32):
+        C, H, Ma = channels, hidden, int(att_dim or hidden)
+        shapes = {"Wk": (C, 4 * H), "Wh": (H, 4 * H), "b": (4 * H,), "Wah": (H, Ma), "Waa": (C, Ma), "ba": (Ma,),
+                  "u": (Ma,), "W_h0": (C, H), "b_h0": (H,), "W_c0": (C, H), "b_c0": (H,)}
+        super().__init__(C, map_size, H, n_classes, fc_dim, dropout, seed, dtype, shapes)
+
+    def _forward(self, X, M, mask):
+        p = self.params
+        B, T, C, N1, N2 = X.shape
+        loc = X.reshape(B, T, C, N1 * N2).transpose(0, 1, 3, 2)          # (B, T, L, C) location vectors
+        xbar = loc.mean(axis=(1, 2))
+        h0, h0_cache = affine_forward(xbar, p["W_h0"], p["b_h0"])
+        h0, h0_tanh = tanh_forward(h0)
+        c0, c0_cache = affine_forward(xbar, p["W_c0"], p["b_c0"])
+        c0, c0_tanh = tanh_forward(c0)
+        h, w, rec_cache = soft_attention_lstm_forward(loc, h0, c0, p["Wk"], p["Wh"], p["b"], p["Wah"], p["Waa"],
+                                                      p["ba"], p["u"])
+        scores, head_cache = self._head_forward(h, mask)
+        return scores, w.reshape(B, T, N1, N2), (X.shape, (h0_cache, h0_tanh, c0_cache, c0_tanh), rec_cache,
+                                                 head_cache)
+
+    def _backward(self, dscores, cache):
+        shape, (h0_cache, h0_tanh, c0_cache, c0_tanh), rec_cache, head_cache = cache
+        g = {}
+        dh = self._head_backward(dscores, head_cache, g)
+        (dloc, dh0, dc0, g["Wk"], g["Wh"], g["b"], g["Wah"], g["Waa"], g["ba"],
+         g["u"]) = soft_attention_lstm_backward(dh, rec_cache)
+        dxbar1, g["W_h0"], g["b_h0"] = affine_backward(tanh_backward(dh0, h0_tanh), h0_cache)
+        dxbar2, g["W_c0"], g["b_c0"] = affine_backward(tanh_backward(dc0, c0_tanh), c0_cache)
+        B, T, C, N1, N2 = shape
+        dloc = dloc + ((dxbar1 + dxbar2) / (T * N1 * N2))[:, None, None, :]
+        return g, {"X": dloc.transpose(0, 1, 3, 2).reshape(shape)}
