@@ -53,6 +53,10 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"{op:40s} {_worst[op]:.2e}")
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gpu: needs CuPy and an NVIDIA GPU (skipped otherwise)")
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
