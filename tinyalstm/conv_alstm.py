@@ -5,9 +5,9 @@ Shapes: X (B, T, C, N, N); H, C states (B, K, N, N); gate weights Wx (4K, C, k, 
 attention weights Wxa (Ka, C, ka, ka), Wha (Ka, K, ka, ka), ba (Ka,), Wz (1, Ka, kz, kz) (see
 spatial_attention.py for the 1x1-vs-kxk choice).
 """
-from .backend import array_module
 from .conv_lstm import conv_lstm_step_backward, conv_lstm_step_forward
 from .spatial_attention import spatial_attention_backward, spatial_attention_forward
+from .unroll import unroll_backward, unroll_forward
 
 
 def conv_alstm_step_forward(x, prev_h, prev_c, Wx, Wh, b, Wxa, Wha, ba, Wz):
@@ -30,28 +30,9 @@ def conv_alstm_step_backward(dnext_h, dnext_c, cache):
 
 def conv_alstm_forward(x, h0, c0, Wx, Wh, b, Wxa, Wha, ba, Wz):
     """The ConvALSTM over T steps: x (B, T, C, N, N) -> h (B, T, K, N, N), attention maps (B, T, N, N), cache."""
-    xp = array_module(x)
-    B, T, _, N1, N2 = x.shape
-    h = xp.empty((B, T) + h0.shape[1:], dtype=h0.dtype)
-    att = xp.empty((B, T, N1, N2), dtype=h0.dtype)
-    prev_h, prev_c, steps = h0, c0, []
-    for t in range(T):
-        prev_h, prev_c, att[:, t], step_cache = conv_alstm_step_forward(x[:, t], prev_h, prev_c, Wx, Wh, b,
-                                                                        Wxa, Wha, ba, Wz)
-        h[:, t] = prev_h
-        steps.append(step_cache)
-    return h, att, steps
+    return unroll_forward(conv_alstm_step_forward, x, h0, c0, (Wx, Wh, b, Wxa, Wha, ba, Wz))
 
 
 def conv_alstm_backward(dh, cache):
     """BPTT: dh (B, T, K, N, N) -> dx (B, T, C, N, N), dh0, dc0, dWx, dWh, db, dWxa, dWha, dba, dWz."""
-    xp = array_module(dh)
-    steps = cache
-    T = dh.shape[1]
-    dprev_h = xp.zeros_like(dh[:, 0])
-    dprev_c = xp.zeros_like(dprev_h)
-    dxs, acc = [None] * T, None
-    for t in reversed(range(T)):
-        dxs[t], dprev_h, dprev_c, *dw = conv_alstm_step_backward(dh[:, t] + dprev_h, dprev_c, steps[t])
-        acc = dw if acc is None else [a + g for a, g in zip(acc, dw)]
-    return (xp.stack(dxs, axis=1), dprev_h, dprev_c, *acc)
+    return unroll_backward(conv_alstm_step_backward, dh, cache)

@@ -10,8 +10,8 @@ Shapes: X (B, T, L, D) with L = N*N, h and c (B, H), Wk (D, 4H), Wh (H, 4H), b (
 ba (M,), u (M,).
 """
 from .attention import temporal_attention_backward, temporal_attention_forward
-from .backend import array_module
 from .lstm import lstm_cell_backward, lstm_cell_forward
+from .unroll import unroll_backward, unroll_forward
 
 
 def soft_attention_lstm_step_forward(x, prev_h, prev_c, Wk, Wh, b, Wah, Waa, ba, u):
@@ -31,28 +31,9 @@ def soft_attention_lstm_step_backward(dnext_h, dnext_c, cache):
 
 def soft_attention_lstm_forward(x, h0, c0, Wk, Wh, b, Wah, Waa, ba, u):
     """x (B, T, L, D) -> h (B, T, H), attention (B, T, L), cache."""
-    xp = array_module(x)
-    B, T, L, _ = x.shape
-    h = xp.empty((B, T, h0.shape[1]), dtype=h0.dtype)
-    w = xp.empty((B, T, L), dtype=h0.dtype)
-    prev_h, prev_c, steps = h0, c0, []
-    for t in range(T):
-        prev_h, prev_c, w[:, t], step_cache = soft_attention_lstm_step_forward(x[:, t], prev_h, prev_c, Wk, Wh, b,
-                                                                               Wah, Waa, ba, u)
-        h[:, t] = prev_h
-        steps.append(step_cache)
-    return h, w, steps
+    return unroll_forward(soft_attention_lstm_step_forward, x, h0, c0, (Wk, Wh, b, Wah, Waa, ba, u))
 
 
 def soft_attention_lstm_backward(dh, cache):
     """BPTT: dh (B, T, H) -> dx (B, T, L, D), dh0, dc0, dWk, dWh, db, dWah, dWaa, dba, du."""
-    xp = array_module(dh)
-    steps = cache
-    T = dh.shape[1]
-    dprev_h = xp.zeros_like(dh[:, 0])
-    dprev_c = xp.zeros_like(dprev_h)
-    dxs, acc = [None] * T, None
-    for t in reversed(range(T)):
-        dxs[t], dprev_h, dprev_c, *dw = soft_attention_lstm_step_backward(dh[:, t] + dprev_h, dprev_c, steps[t])
-        acc = dw if acc is None else [a + g for a, g in zip(acc, dw)]
-    return (xp.stack(dxs, axis=1), dprev_h, dprev_c, *acc)
+    return unroll_backward(soft_attention_lstm_step_backward, dh, cache)
