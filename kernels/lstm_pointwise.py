@@ -31,14 +31,19 @@ def _sigmoid(x):
     return e / (1.0 + e)
 
 
+@cuda.jit(device=True, inline=True)
+def _position(n, K, S):
+    """Flat thread index -> (b, k, s), s fastest so neighbouring threads touch neighbouring addresses."""
+    return n // (K * S), (n % (K * S)) // S, n % S
+
+
 @cuda.jit
 def _forward_kernel(a, prev_c, gates, h, c):
     n = cuda.grid(1)
     B, K, S = prev_c.shape
     if n >= B * K * S:
         return
-    b, r = n // (K * S), n % (K * S)
-    k, s = r // S, r % S
+    b, k, s = _position(n, K, S)
     i = _sigmoid(a[b, k, s])
     f = _sigmoid(a[b, K + k, s])
     o = _sigmoid(a[b, 2 * K + k, s])
@@ -58,8 +63,7 @@ def _backward_kernel(dh, dc_next, gates, prev_c, c, da, dprev_c):
     B, K, S = prev_c.shape
     if n >= B * K * S:
         return
-    b, r = n // (K * S), n % (K * S)
-    k, s = r // S, r % S
+    b, k, s = _position(n, K, S)
     i = gates[b, k, s]
     f = gates[b, K + k, s]
     o = gates[b, 2 * K + k, s]

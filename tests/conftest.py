@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tinyalstm.gradcheck import numeric_gradient_projected, rel_error
+from tinyalstm.gradcheck import numeric_gradient, numeric_gradient_projected, rel_error
 
 settings.register_profile("ci", max_examples=12, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -39,6 +39,16 @@ def check_gradients(op, forward, inputs, analytic, dout, tol=GRAD_TOL):
     if err > tol:
         detail = ", ".join(f"d/d{n} {rel_error(num[n], analytic[n]):.1e}" for n in names)
         raise AssertionError(f"{op}: relative error {err:.2e} > {tol:.0e} (per input: {detail})")
+
+
+def check_full_loss(op, loss_fn, targets, analytic, tol=GRAD_TOL):
+    """Whole-model check: the finite-difference gradient of the scalar ``loss_fn()`` with respect to every array
+    in ``targets`` (parameters and inputs) against ``analytic`` (same keys), as one vector; see check_gradients
+    for why one vector."""
+    assert set(analytic) == set(targets), f"{op}: gradients for {sorted(analytic)}, expected {sorted(targets)}"
+    num = np.concatenate([numeric_gradient(loss_fn, x).ravel() for x in targets.values()])
+    ana = np.concatenate([np.asarray(analytic[k]).ravel() for k in targets])
+    record(op, rel_error(num, ana), tol)
 
 
 def record(op, err, tol=GRAD_TOL):

@@ -6,9 +6,9 @@ from hypothesis import given, settings, strategies as st
 
 from tinyalstm import LSTM, aLSTM
 from tinyalstm import reference as ref
-from tinyalstm.gradcheck import numeric_gradient, rel_error
+from tinyalstm.gradcheck import rel_error
 
-from conftest import record
+from conftest import check_full_loss
 
 dims = st.integers(1, 3)
 MODELS = ["lstm", "alstm-a", "alstm-b"]
@@ -74,11 +74,7 @@ def test_model_full_loss_gradients(name, dropout, B, N, T, dv, da, H, M, C, seed
     _, grads, dinputs = model.loss_and_input_grads(V, y, A, rng=np.random.default_rng(seed))
     assert set(grads) == set(model.params)
     targets = {**model.params, "V": V, **({"A": A} if A is not None else {})}
-    analytic = {**grads, **dinputs}
-    assert set(analytic) == set(targets)
-    num = np.concatenate([numeric_gradient(loss_fn, x).ravel() for x in targets.values()])
-    ana = np.concatenate([analytic[k].ravel() for k in targets])
-    record(f"model {name}: full loss", rel_error(num, ana))
+    check_full_loss(f"model {name}: full loss", loss_fn, targets, {**grads, **dinputs})
 
 
 def test_variant_b_reads_only_the_last_state():

@@ -3,10 +3,9 @@ and input (head dropout off and with a fixed mask), attention maps' shape and no
 import numpy as np
 import pytest
 
-from tinyalstm.gradcheck import numeric_gradient, rel_error
 from tinyalstm.video_models import ALSTM, ConvALSTM, ConvLSTM, VideoLSTM
 
-from conftest import record
+from conftest import check_full_loss
 
 B, T, C, Cm, N, K, NCLS = 2, 2, 2, 2, 3, 2, 3
 
@@ -40,11 +39,7 @@ def test_full_loss_gradients(name, att_kernel, dropout):
     loss_fn = lambda: model.loss(X, y, M, rng=np.random.default_rng(3))[0]  # noqa: E731
     _, grads, dinputs = model.loss_and_input_grads(X, y, M, rng=np.random.default_rng(3))
     targets = {**model.params, "X": X, **({"M": M} if M is not None else {})}
-    analytic = {**grads, **dinputs}
-    assert set(analytic) == set(targets)
-    num = np.concatenate([numeric_gradient(loss_fn, x).ravel() for x in targets.values()])
-    ana = np.concatenate([analytic[k].ravel() for k in targets])
-    record(f"video model {name}: full loss", rel_error(num, ana))
+    check_full_loss(f"video model {name}: full loss", loss_fn, targets, {**grads, **dinputs})
 
 
 @pytest.mark.parametrize("name", ["convlstm", "alstm", "convalstm", "videolstm"])

@@ -5,7 +5,7 @@ M (B, T, Cm, N, N) that drive the attention (sec. 3.2). Labels y (B,).
 
 Shared parts (authors' code, shared/papers/README.md):
 - initial states from the time-mean of the input maps: ``tanh(W * mean_t X + b)`` (a convolution, VideoLSTM);
-  ``tanh(mean_{t,l} x W + b)`` for Sharma's ALSTM (fully connected);
+  ``tanh(mean_{t,l} x W + b)`` for Sharma's ALSTM (fully connected: lstm.initial_state_forward);
 - the head: the hidden state flattened -> fully connected 1024 tanh -> dropout 0.7 -> class scores at every step,
   softmax cross-entropy averaged over all steps; prediction = per-step softmax averaged.
 
@@ -21,6 +21,7 @@ from .conv_alstm import conv_alstm_backward, conv_alstm_forward
 from .conv_lstm import conv_lstm_backward, conv_lstm_forward
 from .layers import (affine_backward, affine_forward, dropout_backward, dropout_forward, dropout_mask, softmax,
                      stepwise_softmax_loss, tanh_backward, tanh_forward)
+from .lstm import initial_state_backward, initial_state_forward
 from .motion_attention import videolstm_backward, videolstm_forward
 from .soft_attention_lstm import soft_attention_lstm_backward, soft_attention_lstm_forward
 
@@ -274,25 +275,20 @@ class ALSTM(_VideoClassifier):
         p = self.params
         B, T, C, N1, N2 = X.shape
         loc = X.reshape(B, T, C, N1 * N2).transpose(0, 1, 3, 2)          # (B, T, L, C) location vectors
-        xbar = loc.mean(axis=(1, 2))
-        h0, h0_cache = affine_forward(xbar, p["W_h0"], p["b_h0"])
-        h0, h0_tanh = tanh_forward(h0)
-        c0, c0_cache = affine_forward(xbar, p["W_c0"], p["b_c0"])
-        c0, c0_tanh = tanh_forward(c0)
+        # the aLSTM initial state (mean of the attended vectors), here over all T*L location vectors
+        h0, c0, init_cache = initial_state_forward(loc.reshape(B, -1, C), p["W_h0"], p["b_h0"], p["W_c0"],
+                                                   p["b_c0"])
         h, w, rec_cache = soft_attention_lstm_forward(loc, h0, c0, p["Wk"], p["Wh"], p["b"], p["Wah"], p["Waa"],
                                                       p["ba"], p["u"])
         scores, head_cache = self._head_forward(h, mask)
-        return scores, w.reshape(B, T, N1, N2), (X.shape, (h0_cache, h0_tanh, c0_cache, c0_tanh), rec_cache,
-                                                 head_cache)
+        return scores, w.reshape(B, T, N1, N2), (X.shape, init_cache, rec_cache, head_cache)
 
     def _backward(self, dscores, cache):
-        shape, (h0_cache, h0_tanh, c0_cache, c0_tanh), rec_cache, head_cache = cache
+        shape, init_cache, rec_cache, head_cache = cache
         g = {}
         dh = self._head_backward(dscores, head_cache, g)
         (dloc, dh0, dc0, g["Wk"], g["Wh"], g["b"], g["Wah"], g["Waa"], g["ba"],
          g["u"]) = soft_attention_lstm_backward(dh, rec_cache)
-        dxbar1, g["W_h0"], g["b_h0"] = affine_backward(tanh_backward(dh0, h0_tanh), h0_cache)
-        dxbar2, g["W_c0"], g["b_c0"] = affine_backward(tanh_backward(dc0, c0_tanh), c0_cache)
-        B, T, C, N1, N2 = shape
-        dloc = dloc + ((dxbar1 + dxbar2) / (T * N1 * N2))[:, None, None, :]
+        dloc_init, g["W_h0"], g["b_h0"], g["W_c0"], g["b_c0"] = initial_state_backward(dh0, dc0, init_cache)
+        dloc = dloc + dloc_init.reshape(dloc.shape)
         return g, {"X": dloc.transpose(0, 1, 3, 2).reshape(shape)}
