@@ -20,6 +20,8 @@ import math
 
 from numba import cuda
 
+from .launch import array_module, stream_of
+
 THREADS = 256
 
 
@@ -78,43 +80,27 @@ def _backward_kernel(dh, dc_next, gates, prev_c, c, da, dprev_c):
     dprev_c[b, k, s] = dc * f
 
 
-def _stream(x):
-    """CuPy's current stream for a CuPy array; the default stream otherwise (NumPy arrays, simulator)."""
-    if type(x).__module__.startswith("cupy"):
-        import cupy
-        return cuda.external_stream(cupy.cuda.get_current_stream().ptr)
-    return 0
-
-
-def _xp(x):
-    if type(x).__module__.startswith("cupy"):
-        import cupy
-        return cupy
-    import numpy
-    return numpy
-
-
 def _launch(kernel, n, stream, *args):
     kernel[(n + THREADS - 1) // THREADS, THREADS, stream](*args)
 
 
 def lstm_pointwise_forward(a, prev_c):
     """a (B, 4K, ...), prev_c (B, K, ...) -> next_h, next_c (B, K, ...), cache (gates, prev_c, next_c)."""
-    xp = _xp(a)
+    xp = array_module(a)
     B, K = prev_c.shape[:2]
     a3 = xp.ascontiguousarray(a).reshape(B, 4 * K, -1)
     pc3 = xp.ascontiguousarray(prev_c).reshape(B, K, -1)
     gates, h, c = xp.empty_like(a3), xp.empty_like(pc3), xp.empty_like(pc3)
-    _launch(_forward_kernel, h.size, _stream(a), a3, pc3, gates, h, c)
+    _launch(_forward_kernel, h.size, stream_of(a), a3, pc3, gates, h, c)
     return h.reshape(prev_c.shape), c.reshape(prev_c.shape), (gates, pc3, c, a.shape)
 
 
 def lstm_pointwise_backward(dnext_h, dnext_c, cache):
     """-> da (B, 4K, ...), dprev_c (B, K, ...)."""
     gates, pc3, c, a_shape = cache
-    xp = _xp(gates)
+    xp = array_module(gates)
     dh3 = xp.ascontiguousarray(dnext_h).reshape(pc3.shape)
     dc3 = xp.ascontiguousarray(dnext_c).reshape(pc3.shape)
     da, dprev_c = xp.empty_like(gates), xp.empty_like(pc3)
-    _launch(_backward_kernel, pc3.size, _stream(gates), dh3, dc3, gates, pc3, c, da, dprev_c)
+    _launch(_backward_kernel, pc3.size, stream_of(gates), dh3, dc3, gates, pc3, c, da, dprev_c)
     return da.reshape(a_shape), dprev_c.reshape(dnext_h.shape)

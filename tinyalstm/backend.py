@@ -62,6 +62,12 @@ def array_module(x):
     return np
 
 
+def use_kernels(x):
+    """Whether the layers should run our Numba CUDA kernels (``kernels/``) on ``x``: for CuPy arrays, unless
+    ``TINYALSTM_KERNELS=0`` asks for plain CuPy (to measure what the kernels buy). NumPy arrays never do."""
+    return array_module(x) is not np and os.environ.get("TINYALSTM_KERNELS", "1") != "0"
+
+
 def to_device(x, dtype=None):
     """Copy ``x`` to the current device (a no-op for an array already there)."""
     out = xp().asarray(x)

@@ -4,7 +4,11 @@ These are the building blocks of VideoLSTM's convolutional gates (eqs. 1-9) and 
 The CPU path is im2col + one batched matrix product: the kh*kw shifted views of the zero-padded input are stacked
 into columns (B, C kh kw, H W) and multiplied by the weights viewed as (K, C kh kw). The stacking loops over the
 kh*kw kernel offsets, not over pixels, so it costs kh*kw array copies, and the same code runs on CuPy arrays.
+
+On the GPU (CuPy arrays) the forward and backward run the implicit-GEMM Numba CUDA kernels of
+``kernels/conv2d.py`` instead. The cache carries the backward that matches the forward that made it.
 """
+from . import backend
 from .backend import array_module
 
 
@@ -40,15 +44,24 @@ def conv2d_forward(x, w, b):
     out[n, k, i, j] = b[k] + sum_{c,p,q} w[k, c, p, q] x[n, c, i + p - kh//2, j + q - kw//2]
     x (B, C, H, W), w (K, C, kh, kw) with odd kh and kw, b (K,) -> out (B, K, H, W), cache.
     """
+    if backend.use_kernels(x):
+        from .kernels import conv2d as gpu
+        out, cache = gpu.conv2d_forward(x, w, b)
+        return out, (gpu.conv2d_backward, cache)
     B, C, H, W = x.shape
     K, _, kh, kw = w.shape
     cols = _im2col(x, kh, kw)
     out = w.reshape(K, -1) @ cols + b[:, None]
-    return out.reshape(B, K, H, W), (x.shape, cols, w)
+    return out.reshape(B, K, H, W), (_conv2d_backward_im2col, (x.shape, cols, w))
 
 
 def conv2d_backward(dout, cache):
     """Gradients of ``conv2d_forward``: dout (B, K, H, W) -> dx (B, C, H, W), dw (K, C, kh, kw), db (K,)."""
+    backward, inner = cache
+    return backward(dout, inner)
+
+
+def _conv2d_backward_im2col(dout, cache):
     xp = array_module(dout)
     shape, cols, w = cache
     K, _, kh, kw = w.shape

@@ -13,6 +13,7 @@ o in [2H, 3H) and g in [3H, 4H).
 The pointwise part (eqs. 7-12 after the matrix products) is ``lstm_cell_forward``; the one-step LSTM, the
 sequence LSTM and the attention decoder (attention.py) all feed their own pre-activation into it.
 """
+from . import backend
 from .backend import array_module
 from .layers import sigmoid
 
@@ -21,8 +22,13 @@ def lstm_cell_forward(a, prev_c):
     """Eqs. 7-12 given the pre-activation: a (B, 4H), prev_c (B, H) -> next_h (B, H), next_c (B, H), cache.
 
     Gates are stacked on axis 1, so the same code serves convolutional gates (VideoLSTM eqs. 1-6):
-    a (B, 4K, N, N), prev_c (B, K, N, N).
+    a (B, 4K, N, N), prev_c (B, K, N, N). On the GPU (CuPy arrays) the fused Numba CUDA kernel of
+    ``kernels/lstm_pointwise.py`` does the same in one pass; the cache carries the matching backward.
     """
+    if backend.use_kernels(a):
+        from .kernels import lstm_pointwise as gpu
+        next_h, next_c, cache = gpu.lstm_pointwise_forward(a, prev_c)
+        return next_h, next_c, (gpu.lstm_pointwise_backward, cache)
     xp = array_module(a)
     H = prev_c.shape[1]
     ifo = sigmoid(a[:, :3 * H])
@@ -31,11 +37,16 @@ def lstm_cell_forward(a, prev_c):
     next_c = f * prev_c + i * g
     tanh_c = xp.tanh(next_c)
     next_h = o * tanh_c
-    return next_h, next_c, (i, f, o, g, prev_c, tanh_c)
+    return next_h, next_c, (_lstm_cell_backward_numpy, (i, f, o, g, prev_c, tanh_c))
 
 
 def lstm_cell_backward(dnext_h, dnext_c, cache):
     """Gradients of ``lstm_cell_forward``: -> da (B, 4H), dprev_c (B, H)."""
+    backward, inner = cache
+    return backward(dnext_h, dnext_c, inner)
+
+
+def _lstm_cell_backward_numpy(dnext_h, dnext_c, cache):
     i, f, o, g, prev_c, tanh_c = cache
     xp = array_module(i)
     do = dnext_h * tanh_c

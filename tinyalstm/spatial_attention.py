@@ -10,35 +10,62 @@ uses 1x1 projections (``W_xa``, ``W_ha``, ``W_z`` all 1x1, the default of the mo
 convolutions (k x k, an option).
 
 Shapes: X (B, C, N, N), H (B, K, N, N), W_xa (Ka, C, k, k), W_ha (Ka, K, k, k), b_a (Ka,), W_z (1, Ka, kz, kz).
+
+Eqs. 8-9 are one pair, ``spatial_softmax_forward/backward``; on the GPU (CuPy arrays) the fused Numba CUDA kernels
+of ``kernels/spatial_softmax.py`` (same contract) run instead, and the convolutions of eq. 7 run conv.py's kernels.
 """
+from . import backend
 from .backend import array_module
 from .conv import conv2d_backward, conv2d_forward
+
+
+def spatial_softmax_forward(z, x):
+    """Eqs. 8-9: scores z (B, N, N), maps x (B, C, N, N) -> x_att = A . X (B, C, N, N), A (B, N, N), cache."""
+    if backend.use_kernels(x):
+        from .kernels import spatial_softmax as gpu
+        x_att, a, cache = gpu.spatial_softmax_forward(z, x)
+        return x_att, a, (gpu.spatial_softmax_backward, cache)
+    xp = array_module(x)
+    B, N1, N2 = z.shape
+    z = z.reshape(B, N1 * N2)
+    a = xp.exp(z - z.max(axis=1, keepdims=True))
+    a = (a / a.sum(axis=1, keepdims=True)).reshape(B, N1, N2)
+    return a[:, None] * x, a, (_spatial_softmax_backward_numpy, (x, a))
+
+
+def spatial_softmax_backward(dx_att, cache, da_extra=None):
+    """Gradients of eqs. 8-9 for upstream dx_att (B, C, N, N) and an optional direct gradient of the map
+    da_extra (B, N, N) -> dz (B, N, N), dx (B, C, N, N) through the product A . X only."""
+    backward, inner = cache
+    return backward(dx_att, inner, da_extra)
+
+
+def _spatial_softmax_backward_numpy(dx_att, cache, da_extra):
+    x, a = cache
+    da = (dx_att * x).sum(axis=1)
+    if da_extra is not None:
+        da = da + da_extra
+    return a * (da - (a * da).sum(axis=(1, 2), keepdims=True)), a[:, None] * dx_att
 
 
 def spatial_attention_forward(x, h, Wxa, Wha, ba, Wz):
     """Eqs. 7-9 -> x_att (B, C, N, N) = A . X, A (B, N, N) (each map sums to 1), cache."""
     xp = array_module(x)
-    B, _, N1, N2 = x.shape
     px, x_cache = conv2d_forward(x, Wxa, ba)
     ph, h_cache = conv2d_forward(h, Wha, xp.zeros_like(ba))
     e = xp.tanh(px + ph)
     z, z_cache = conv2d_forward(e, Wz, xp.zeros(1, dtype=Wz.dtype))
-    z = z.reshape(B, N1 * N2)
-    a = xp.exp(z - z.max(axis=1, keepdims=True))
-    a = (a / a.sum(axis=1, keepdims=True)).reshape(B, N1, N2)
-    return a[:, None] * x, a, (x, a, e, x_cache, h_cache, z_cache)
+    x_att, a, softmax_cache = spatial_softmax_forward(z[:, 0], x)
+    return x_att, a, (e, x_cache, h_cache, z_cache, softmax_cache)
 
 
 def spatial_attention_backward(dx_att, cache, da_extra=None):
     """Gradients of ``spatial_attention_forward`` for upstream dx_att (B, C, N, N) and, optionally, a direct
     gradient of the attention map da_extra (B, N, N) -> dx, dh, dWxa, dWha, dba, dWz."""
-    x, a, e, x_cache, h_cache, z_cache = cache
-    da = (dx_att * x).sum(axis=1)
-    if da_extra is not None:
-        da = da + da_extra
-    dz = a * (da - (a * da).sum(axis=(1, 2), keepdims=True))
+    e, x_cache, h_cache, z_cache, softmax_cache = cache
+    dz, dx_direct = spatial_softmax_backward(dx_att, softmax_cache, da_extra)
     de, dWz, _ = conv2d_backward(dz[:, None], z_cache)
     dpre = de * (1.0 - e * e)
     dx, dWxa, dba = conv2d_backward(dpre, x_cache)
     dh, dWha, _ = conv2d_backward(dpre, h_cache)
-    return dx + a[:, None] * dx_att, dh, dWxa, dWha, dba, dWz
+    return dx + dx_direct, dh, dWxa, dWha, dba, dWz
