@@ -17,7 +17,7 @@ def test_extract_then_load_matches_the_encoder(tmp_path):
     videos = _videos()
     report = extract_features(videos.items(), lambda v: v, enc.features, tmp_path, enc.feature_shape,
                               dtype=np.float32, batch=3, progress=False)
-    assert len(report) == 0
+    assert report.count == 0
     for key, frames in videos.items():
         feats = load_features(tmp_path, key, enc.feature_shape)
         assert isinstance(feats, np.memmap)
@@ -37,8 +37,8 @@ def test_resume_skips_cached_videos_and_bad_videos_are_reported(tmp_path):
         return v
 
     report = extract_features(videos.items(), frames_of, enc.features, tmp_path, enc.feature_shape, progress=False)
-    assert [name for name, _ in report.items] == ["Cls1/v_1"]
-    assert "moov atom" in report.summary() and "skipped 1" in report.summary()
+    assert report.names == ["Cls1/v_1"]
+    assert "moov atom" in report.summary() and "1 skipped" in report.summary()
     # a leftover partial file from a killed pass is not mistaken for a finished one
     feature_path(tmp_path, "Cls0/v_0").unlink()
     feature_path(tmp_path, "Cls0/v_0").with_suffix(".npy.partial").write_bytes(b"half")

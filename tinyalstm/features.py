@@ -19,29 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from . import backend
+from .datasets import SkipReport
 
 
 class FeatureError(ValueError):
     """A feature file that is missing, unreadable or of the wrong shape; the message names the file."""
-
-
-class SkipReport:
-    """What a long pass skipped and why; printed at the end instead of stopping the pass."""
-
-    def __init__(self, what):
-        self.what, self.items = what, []
-
-    def skip(self, name, reason):
-        self.items.append((str(name), str(reason)))
-
-    def __len__(self):
-        return len(self.items)
-
-    def summary(self):
-        if not self.items:
-            return f"{self.what}: nothing skipped"
-        lines = [f"{self.what}: skipped {len(self.items)}:"] + [f"  {n}: {r}" for n, r in self.items]
-        return "\n".join(lines)
 
 
 def feature_path(root, key):
@@ -57,7 +39,7 @@ def extract_features(items, frames_of, encode, root, feature_shape, dtype=np.flo
     Videos whose cache file already exists with the right shape are not recomputed.
     -> the SkipReport (also printed to stderr at the end when it is not empty).
     """
-    report = report or SkipReport("feature extraction")
+    report = SkipReport() if report is None else report
     items = list(items)
     start, done = time.perf_counter(), 0
     for count, (key, video) in enumerate(items, 1):
@@ -67,10 +49,10 @@ def extract_features(items, frames_of, encode, root, feature_shape, dtype=np.flo
         try:
             frames = frames_of(video)
         except Exception as err:  # a long pass must survive any bad video: record it and go on
-            report.skip(key, f"{type(err).__name__}: {err}")
+            report.add(key, f"{type(err).__name__}: {err}")
             continue
         if len(frames) == 0:
-            report.skip(key, "no frames")
+            report.add(key, "no frames")
             continue
         _write(path, frames, encode, feature_shape, dtype, batch)
         done += 1
@@ -80,8 +62,8 @@ def extract_features(items, frames_of, encode, root, feature_shape, dtype=np.flo
                   flush=True)
     if progress and done:
         print(file=sys.stderr)
-    if len(report) and progress:
-        print(report.summary(), file=sys.stderr)
+    if report.count and progress:
+        print(f"feature extraction: {report.summary()}", file=sys.stderr)
     return report
 
 
