@@ -35,8 +35,9 @@ Single frames are class-independent by construction (see ``tests/test_synthetic.
   to the class (as water goes with diving in UCF101); p = 0 (default) keeps scene and class independent.
 
 Timing: the action fills a random sub-interval [start, end) of 40-70 % of the clip, the start uniform among the
-positions that fit. At frame ``start`` the actor is at its start pose, at ``end - 1`` at its end pose; it moves
-between consecutive frames of the interval and is perfectly still outside it. Distractors are static, drift
+positions that fit. At frame ``start`` the actor is at its start pose, at ``end - 1`` at its end pose; inside the
+interval it follows its class motion (which may pause for a frame, e.g. at the top of a Jump or a Shake's turn)
+and outside it is perfectly still. Distractors are static, drift
 slowly in a straight line, or wander on a small figure-of-eight, for the whole clip: never a class motion, and
 slow: under 0.3 pixel per frame at 112 pixels (scaled with the frame), against a mean of 1-4.5 pixels per frame
 for the actor of the translating classes and 0.2-0.4 for the edges of an Approach / Recede actor.
