@@ -1,0 +1,114 @@
+"""The benchmark script (tinyalstm/bench.py): the CLI prints a row per model on a tiny config, runs without torch,
+its FLOP count matches the convolutions and matrix products the models actually perform, and the PyTorch peer
+computes the same function as tinyalstm (skipped where torch is not installed, e.g. CI)."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tinyalstm import bench, video_models
+
+TINY = ["--config", "tiny", "--repeats", "1", "--device", "cpu"]
+
+
+def _table_rows(text):
+    """The data rows of the printed Markdown table, each a dict keyed by the header's column names."""
+    lines = [ln for ln in text.splitlines() if ln.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    return [dict(zip(header, (c.strip() for c in ln.strip("|").split("|")))) for ln in lines[2:]]
+
+
+def _check_rows(text):
+    rows = _table_rows(text)
+    assert [r["model"] for r in rows] == list(bench.MODELS), text
+    for r in rows:
+        assert r["config"] == "tiny" and r["device"] == "cpu" and r["dtype"] == "float32"
+        assert float(r["ours ms/step"]) > 0
+        assert float(r["GFLOP/step"]) > 0
+    return rows
+
+
+def test_cli_tiny_no_torch():
+    """The real command line, in a child process: one row per model, positive times, no peer columns."""
+    proc = subprocess.run([sys.executable, "-m", "tinyalstm.bench", *TINY, "--no-torch"], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    rows = _check_rows(proc.stdout)
+    assert all(r["torch ms/step"] == "-" and r["ours/torch"] == "-" for r in rows)
+    assert "torch peer: off (--no-torch)" in proc.stdout
+    assert "[bench]" in proc.stderr and "[bench]" not in proc.stdout      # progress on stderr, report on stdout
+
+
+def test_runs_without_torch(monkeypatch, capsys):
+    """With torch not importable (None in sys.modules makes ``import torch`` raise ImportError) the bench says so
+    and still times our models."""
+    monkeypatch.setitem(sys.modules, "torch", None)
+    assert bench.main(TINY) == 0
+    out = capsys.readouterr().out
+    assert "torch not importable: peer skipped" in out
+    _check_rows(out)
+
+
+def test_flop_count_by_hand():
+    """ConvLSTM at the tiny config (B=2, T=6, N=5, C=4, K=7, 3x3, 11 classes, FC 8), counted by hand."""
+    init = 2 * (2 * 2 * 25 * 7 * 4 * 9)                                  # h0, c0: 2 B N^2 K C k^2 each
+    gates = 6 * (2 * 2 * 25 * 28 * 4 * 9 + 2 * 2 * 25 * 28 * 7 * 9)      # T x (input + recurrent), 4K = 28 outputs
+    head = 2 * 12 * 175 * 8 + 2 * 12 * 8 * 11                            # B T = 12 rows: (K N^2 = 175) x 8, 8 x 11
+    assert bench.step_flops("ConvLSTM", bench.CONFIGS["tiny"]) == 3 * (init + gates + head) == 5247936
+
+
+@pytest.mark.parametrize("name", list(bench.MODELS))
+def test_flop_count_matches_the_calls(name, monkeypatch):
+    """forward_flops equals 2*B*H*W*K*C*kh*kw summed over every conv2d_forward call the model makes, plus 2*rows*D*M
+    over its head's affine_forward calls, counted by wrapping those functions in every tinyalstm module."""
+    counted = []
+
+    def counting_conv(original):
+        def conv(x, w, b):
+            counted.append(2 * x.shape[0] * x.shape[2] * x.shape[3] * w.size)
+            return original(x, w, b)
+        return conv
+
+    def counting_affine(original):
+        def affine(x, w, b):
+            counted.append(2 * (x.size // x.shape[-1]) * w.size)
+            return original(x, w, b)
+        return affine
+
+    for mod in [m for key, m in sys.modules.items() if key.startswith("tinyalstm.") and m is not None]:
+        if hasattr(mod, "conv2d_forward"):
+            monkeypatch.setattr(mod, "conv2d_forward", counting_conv(mod.conv2d_forward))
+    monkeypatch.setattr(video_models, "affine_forward", counting_affine(video_models.affine_forward))   # the head
+    cfg = bench.CONFIGS["tiny"]
+    with bench.on_device("cpu"):
+        model = bench.build_model(name, cfg, np.float64)
+        X, y, M = bench.make_inputs(cfg, model.uses_flow, np.float64)
+        model.loss_and_input_grads(X, y, M)
+    assert counted, "no convolution was counted: the wrappers missed the model's calls"
+    assert sum(counted) == sum(bench.forward_flops(name, cfg).values())
+
+
+@pytest.mark.parametrize("name", list(bench.MODELS))
+def test_peer_computes_the_same_function(name):
+    pytest.importorskip("torch")
+    worst = bench.verify_peer(name)
+    assert worst["loss"] <= 1e-9
+    assert worst["grads"] <= 1e-8 and worst["inputs"] <= 1e-8
+
+
+def test_verify_peer_catches_a_different_peer(monkeypatch):
+    """The check can fail: a peer whose gates are read in the order i, f, g, o is rejected."""
+    pytest.importorskip("torch")
+    import torch
+
+    from tinyalstm import bench_torch_peer as peer
+
+    def wrong_cell(a, prev_c):
+        i, f, g, o = a.chunk(4, dim=1)
+        next_c = torch.sigmoid(f) * prev_c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(next_c), next_c
+
+    monkeypatch.setattr(peer, "cell", wrong_cell)
+    with pytest.raises(AssertionError, match="different function"):
+        bench.verify_peer("ConvLSTM")
