@@ -1,8 +1,8 @@
 """Stride-1 "same" convolution, ReLU and 2x2 max-pooling, hand-written forward/backward pairs (NCHW).
 
 These are the building blocks of VideoLSTM's convolutional gates (eqs. 1-9) and of the small frame encoders.
-The CPU path is im2col + one batched matrix product: the kh*kw shifted views of the zero-padded input are stacked
-into columns (B, C kh kw, H W) and multiplied by the weights viewed as (K, C kh kw). The stacking loops over the
+The CPU path is im2col + one matrix product: the kh*kw shifted views of the zero-padded input are stacked
+into columns (C kh kw, B H W) and multiplied by the weights viewed as (K, C kh kw). The stacking loops over the
 kh*kw kernel offsets, not over pixels, so it costs kh*kw array copies, and the same code runs on CuPy arrays.
 
 On the GPU (CuPy arrays) the forward and backward run the implicit-GEMM Numba CUDA kernels of
@@ -13,29 +13,31 @@ from .backend import array_module
 
 
 def _im2col(x, kh, kw):
-    """x (B, C, H, W) -> columns (B, C*kh*kw, H*W) of the zero-padded "same" windows (row order c, p, q)."""
+    """x (B, C, H, W) -> columns (C*kh*kw, B*H*W) of the zero-padded "same" windows (row order c, p, q; column
+    order b, i, j). Batch along the columns makes the convolution one large matrix product instead of B small
+    ones of H*W columns each (49 at 7x7, too narrow for BLAS to reach its speed)."""
     xp = array_module(x)
     B, C, H, W = x.shape
     ph, pw = kh // 2, kw // 2
-    xpad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    cols = xp.empty((B, C, kh, kw, H, W), dtype=x.dtype)
+    xpad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))).transpose(1, 0, 2, 3)
+    cols = xp.empty((C, kh, kw, B, H, W), dtype=x.dtype)
     for p in range(kh):
         for q in range(kw):
-            cols[:, :, p, q] = xpad[:, :, p:p + H, q:q + W]
-    return cols.reshape(B, C * kh * kw, H * W)
+            cols[:, p, q] = xpad[:, :, p:p + H, q:q + W]
+    return cols.reshape(C * kh * kw, B * H * W)
 
 
 def _col2im(dcols, shape, kh, kw):
-    """Adjoint of ``_im2col``: columns (B, C*kh*kw, H*W) -> (B, C, H, W), overlapping windows summed."""
+    """Adjoint of ``_im2col``: columns (C*kh*kw, B*H*W) -> (B, C, H, W), overlapping windows summed."""
     xp = array_module(dcols)
     B, C, H, W = shape
     ph, pw = kh // 2, kw // 2
-    dcols = dcols.reshape(B, C, kh, kw, H, W)
-    dxpad = xp.zeros((B, C, H + 2 * ph, W + 2 * pw), dtype=dcols.dtype)
+    dcols = dcols.reshape(C, kh, kw, B, H, W)
+    dxpad = xp.zeros((C, B, H + 2 * ph, W + 2 * pw), dtype=dcols.dtype)
     for p in range(kh):
         for q in range(kw):
-            dxpad[:, :, p:p + H, q:q + W] += dcols[:, :, p, q]
-    return dxpad[:, :, ph:ph + H, pw:pw + W]
+            dxpad[:, :, p:p + H, q:q + W] += dcols[:, p, q]
+    return dxpad[:, :, ph:ph + H, pw:pw + W].transpose(1, 0, 2, 3)
 
 
 def conv2d_forward(x, w, b):
@@ -51,8 +53,8 @@ def conv2d_forward(x, w, b):
     B, C, H, W = x.shape
     K, _, kh, kw = w.shape
     cols = _im2col(x, kh, kw)
-    out = w.reshape(K, -1) @ cols + b[:, None]
-    return out.reshape(B, K, H, W), (_conv2d_backward_im2col, (x.shape, cols, w))
+    out = (w.reshape(K, -1) @ cols + b[:, None]).reshape(K, B, H, W).transpose(1, 0, 2, 3)
+    return array_module(x).ascontiguousarray(out), (_conv2d_backward_im2col, (x.shape, cols, w))
 
 
 def conv2d_backward(dout, cache):
@@ -62,14 +64,12 @@ def conv2d_backward(dout, cache):
 
 
 def _conv2d_backward_im2col(dout, cache):
-    xp = array_module(dout)
     shape, cols, w = cache
     K, _, kh, kw = w.shape
-    B = dout.shape[0]
-    d = dout.reshape(B, K, -1)
-    dw = xp.tensordot(d, cols, axes=([0, 2], [0, 2])).reshape(w.shape)
+    d = dout.transpose(1, 0, 2, 3).reshape(K, -1)
+    dw = (d @ cols.T).reshape(w.shape)
     dx = _col2im(w.reshape(K, -1).T @ d, shape, kh, kw)
-    return dx, dw, d.sum(axis=(0, 2))
+    return dx, dw, d.sum(axis=1)
 
 
 def relu_forward(x):
