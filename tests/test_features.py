@@ -3,6 +3,7 @@ and the loader rejects feature files of the wrong shape with an error naming the
 import numpy as np
 import pytest
 
+from tinyalstm.datasets import DatasetError
 from tinyalstm.encoders import FrameEncoder
 from tinyalstm.features import FeatureError, extract_features, feature_path, gather_window, load_features
 
@@ -65,3 +66,29 @@ def test_bad_feature_files_name_the_file(tmp_path):
 def test_gather_window_pads_with_the_last_frame():
     feats = np.arange(3, dtype=np.float16).reshape(3, 1, 1, 1)
     np.testing.assert_array_equal(gather_window(feats, [1, 2, 3, 4]).ravel(), [1, 2, 2, 2])
+
+
+def test_feature_split_in_the_ucf101_layout(tmp_path):
+    """Features computed elsewhere: <root>/<Class>/<video>.npy + ucfTrainTestlist/; a file of the wrong shape and
+    a line naming a missing file are skipped and reported by name."""
+    from tinyalstm.features import load_feature_split
+    lists = tmp_path / "ucfTrainTestlist"
+    lists.mkdir()
+    (lists / "classInd.txt").write_text("1 Jump\r\n2 Run\r\n")
+    (lists / "trainlist01.txt").write_text("Jump/v_Jump_g01_c01.avi 1\r\nRun/v_Run_g01_c01.avi 2\r\n"
+                                           "Run/v_Run_g01_c02.avi 2\r\nJump/v_Jump_g01_c09.avi 1\r\n")
+    for name, shape in [("Jump/v_Jump_g01_c01", (6, 4, 3, 3)), ("Run/v_Run_g01_c01", (9, 4, 3, 3)),
+                        ("Run/v_Run_g01_c02", (9, 4, 2, 2))]:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        np.save(tmp_path / f"{name}.npy", np.ones(shape, np.float16))
+    split = load_feature_split(tmp_path, 1, "train", feature_shape=(4, 3, 3))
+    assert [(s.name, s.label) for s in split.samples] == [("Jump/v_Jump_g01_c01.avi", 0), ("Run/v_Run_g01_c01.avi", 1)]
+    assert split.report.count == 2
+    reasons = dict(split.report.skipped)
+    assert "v_Run_g01_c02.npy: expected (frames, 4, 3, 3)" in reasons["Run/v_Run_g01_c02.avi"]
+    assert "v_Jump_g01_c09.npy" in reasons["Jump/v_Jump_g01_c09.avi"]
+    with pytest.raises(DatasetError, match=r"trainlist01.txt, line 4: .*v_Jump_g01_c09.npy"):
+        load_feature_split(tmp_path, 1, "train", feature_shape=(4, 3, 3), on_error="raise")
+    (lists / "trainlist01.txt").write_text("Run/v_Run_g01_c02.avi 2\n")
+    with pytest.raises(FeatureError, match="v_Run_g01_c02.npy: expected"):
+        load_feature_split(tmp_path, 1, "train", feature_shape=(4, 3, 3), on_error="raise")

@@ -16,7 +16,7 @@ import os
 import re
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .video import VideoError, VideoWarning, read_video
 
@@ -105,7 +105,7 @@ class Split:
 # ---------------------------------------------------------------------------------------------------------------
 
 def load_ucf101(root=None, split=1, subset="train", on_error="skip", videos_dir=None, splits_dir=None,
-                report=None):
+                report=None, suffix=None):
     """UCF101, official split ``split`` (1, 2, 3), ``subset`` "train" or "test" -> Split.
 
     Layout (as the two official archives extract)::
@@ -127,6 +127,9 @@ def load_ucf101(root=None, split=1, subset="train", on_error="skip", videos_dir=
     case-insensitively when the exact path is missing: the real archive's folder HandstandPushups holds files
     named v_HandStandPushups_gXX_cYY.avi, and copies of the dataset spell the folder either way.
     CRLF line endings, blank lines, trailing spaces and a UTF-8 byte-order mark are accepted.
+
+    ``suffix`` (e.g. ".npy") looks for each listed video's file with that extension instead (the feature cache's
+    layout, features.py); ``Sample.name`` keeps the list's spelling.
     """
     _check_args(split, subset, on_error)
     splits = _find_dir("UCF101 split lists (ucfTrainTestlist/ with classInd.txt)", splits_dir,
@@ -144,7 +147,7 @@ def load_ucf101(root=None, split=1, subset="train", on_error="skip", videos_dir=
     finder, samples = _Finder(videos), []
     for lineno, line in _lines(list_file):
         try:
-            samples.append(_ucf_sample(line, subset, by_name, finder, list_file, lineno))
+            samples.append(_ucf_sample(line, subset, by_name, finder, list_file, lineno, suffix))
         except SplitLineError as e:
             _skip_or_raise(report, on_error, line.split()[0], e)
     return Split(samples, classes, report)
@@ -166,7 +169,7 @@ def _read_class_ind(path):
     return [entries[i] for i in range(1, len(entries) + 1)]
 
 
-def _ucf_sample(line, subset, by_name, finder, list_file, lineno):
+def _ucf_sample(line, subset, by_name, finder, list_file, lineno, suffix=None):
     """Parse one trainlist/testlist line -> Sample, or raise SplitLineError."""
     fields = line.split()
     want = "'<Class>/<file>.avi <label>'" if subset == "train" else "'<Class>/<file>.avi'"
@@ -182,9 +185,10 @@ def _ucf_sample(line, subset, by_name, finder, list_file, lineno):
         raise SplitLineError(list_file, lineno, f"unknown class {parts[0]!r} (not in classInd.txt)")
     if len(fields) == 2:
         _check_ucf_label(fields[1], label, parts[0], by_name.classes, list_file, lineno)
-    path = finder.find(parts[0], parts[1])
+    file = parts[1] if suffix is None else str(PurePosixPath(parts[1]).with_suffix(suffix))
+    path = finder.find(parts[0], file)
     if path is None:
-        raise SplitLineError(list_file, lineno, finder.why_missing(parts[0], parts[1]))
+        raise SplitLineError(list_file, lineno, finder.why_missing(parts[0], file))
     return Sample(str(path), label, rel)
 
 

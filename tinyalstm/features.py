@@ -8,6 +8,10 @@ Layout (also the format for features computed elsewhere, e.g. VGG16 pool5 maps o
                             e.g. ``ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01``; any float dtype (float16 halves
                             the disk and page-cache footprint; the loader converts windows to the model's dtype)
 
+A feature dataset is that folder plus UCF101's split lists (``<root>/ucfTrainTestlist/``: classInd.txt,
+trainlist0k.txt, testlist0k.txt, naming the ``.avi`` videos); ``load_feature_split`` reads it with the UCF101
+loader, looking for ``.npy`` files instead. Our own cache copies the dataset's lists beside the features.
+
 Writing is atomic: a file is written as ``<key>.npy.partial`` and renamed when complete, so a pass killed halfway
 leaves no truncated feature file, and rerunning it skips the videos already cached (resume).
 """
@@ -19,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import backend
-from .datasets import SkipReport
+from .datasets import SkipReport, Split, load_ucf101
 
 
 class FeatureError(ValueError):
@@ -118,3 +122,25 @@ def gather_window(features, indices, dtype=np.float32):
     the end repeat the last frame (short videos are padded, as the decoder does)."""
     idx = np.minimum(np.asarray(indices), len(features) - 1)
     return np.asarray(features[idx], dtype=dtype)
+
+
+def load_feature_split(root, split=1, subset="train", feature_shape=None, on_error="skip", report=None):
+    """A feature dataset's split -> Split whose samples' ``path`` is the ``.npy`` file. Lines naming a missing file
+    and files that are not (frames, D, N, N) floats (or not ``feature_shape``) are skipped into the report
+    (``on_error="skip"``) or raised (``"raise"``); every file's header is read once here, so a bad file is found
+    before training starts rather than halfway through an epoch."""
+    split_ = load_ucf101(root, split=split, subset=subset, on_error=on_error, videos_dir=root, report=report,
+                         suffix=".npy")
+    good = []
+    for sample in split_.samples:
+        try:
+            arr = load_features(Path(sample.path).parent, Path(sample.path).stem, feature_shape)
+        except FeatureError as err:
+            if on_error == "raise":
+                raise
+            split_.report.add(sample.name, str(err))
+            continue
+        if feature_shape is None:
+            feature_shape = arr.shape[1:]
+        good.append(sample)
+    return Split(good, split_.classes, split_.report)
