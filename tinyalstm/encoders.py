@@ -118,3 +118,68 @@ class FrameEncoder:
         """-> class probabilities (B, n_classes) of each frame."""
         scores, _ = self._scores(self.features(frames), None)
         return softmax(scores)
+
+
+def sample_frames(samples, frames_of, per_video, rng, report=None):
+    """``per_video`` random frames of every sample -> (frames uint8 (n, H, W, C), labels (n,)).
+
+    frames_of(sample) -> uint8 (F, H, W, C) (decoded RGB frames or flow images); a sample whose frames cannot be
+    had is skipped and recorded in ``report`` (a datasets.SkipReport) instead of stopping the pass."""
+    frames, labels = [], []
+    for s in samples:
+        try:
+            f = frames_of(s)
+        except Exception as err:  # a long pass must survive any bad video: record it and go on
+            if report is None:
+                raise
+            report.add(s.name, f"{type(err).__name__}: {err}")
+            continue
+        idx = rng.choice(len(f), size=min(per_video, len(f)), replace=False)
+        frames.append(np.asarray(f)[idx])
+        labels += [s.label] * len(idx)
+    if not frames:
+        raise ValueError("samples: no video could be read (see the skip report)")
+    return np.concatenate(frames), np.asarray(labels)
+
+
+def train_frame_encoder(encoder, samples, frames_of, optimiser, epochs, rng, per_video=4, batch=64, report=None,
+                        log=None):
+    """Train ``encoder`` frame by frame: every epoch draws ``per_video`` random frames of each video, shuffles
+    them and steps on minibatches with dropout. -> list of mean training losses, one per epoch."""
+    from .optim import clip_grad_norm
+    losses = []
+    for epoch in range(epochs):
+        frames, labels = sample_frames(samples, frames_of, per_video, rng, report)
+        order = rng.permutation(len(labels))
+        total = 0.0
+        for s in range(0, len(order), batch):
+            idx = order[s:s + batch]
+            loss, grads = encoder.loss(frames[idx], labels[idx], rng=rng)
+            clip_grad_norm(grads, 5.0)
+            optimiser.step(encoder.params, grads)
+            total += loss * len(idx)
+        losses.append(total / len(order))
+        if log:
+            log(f"frame encoder epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f}")
+    return losses
+
+
+def video_accuracy(encoder, samples, frames_of, per_video=None, batch=128, report=None):
+    """The ConvNet baseline's protocol: frame softmax averaged over a video's frames (all of them, or
+    ``per_video`` evenly spaced) -> (accuracy, probabilities (n_videos, n_classes))."""
+    probs, labels = [], []
+    for s in samples:
+        try:
+            f = frames_of(s)
+        except Exception as err:  # reported, not fatal, as in training
+            if report is None:
+                raise
+            report.add(s.name, f"{type(err).__name__}: {err}")
+            continue
+        if per_video is not None:
+            f = f[np.linspace(0, len(f) - 1, min(per_video, len(f))).round().astype(int)]
+        p = np.concatenate([backend.to_numpy(encoder.predict(f[i:i + batch])) for i in range(0, len(f), batch)])
+        probs.append(p.mean(axis=0))
+        labels.append(s.label)
+    probs = np.stack(probs)
+    return float((probs.argmax(axis=1) == np.asarray(labels)).mean()), probs
