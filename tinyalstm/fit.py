@@ -22,17 +22,22 @@ def train_epoch(model, optimiser, data, batch_size, rng, max_norm=5.0):
     would have written it into the parameters.
     """
     order = rng.permutation(len(data["y"]))
+    batches = (_inputs(model, data, order[s:s + batch_size]) for s in range(0, len(order), batch_size))
+    return train_batches(model, optimiser, batches, rng, max_norm)
+
+
+def train_batches(model, optimiser, batches, rng, max_norm=5.0):
+    """Step on every (input, y, second input or None) of ``batches``: loss with dropout, clip, step. Serves every
+    model (aLSTM's (V, y, A), the video models' (X, y, M)) and the training CLI. -> mean loss per example."""
     total, count = 0.0, 0
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        V, y, A = _inputs(model, data, idx)
-        loss, grads = model.loss(V, y, A, rng=rng)
+    for first, y, second in batches:
+        loss, grads = model.loss(first, y, second, rng=rng)
         norm = clip_grad_norm(grads, max_norm)
         if not (math.isfinite(loss) and math.isfinite(norm)):
             raise FloatingPointError(f"non-finite loss {loss} or gradient norm {norm} at step {optimiser.t}")
         optimiser.step(model.params, grads)
-        total += loss * len(idx)
-        count += len(idx)
+        total += loss * len(y)
+        count += len(y)
     return total / count
 
 

@@ -1,0 +1,130 @@
+"""The training CLI end to end on tiny data: outputs, determinism, resume after a kill equals an uninterrupted run,
+the NaN stop keeps the last good checkpoint, bad arguments, and the whole video pipeline on a tiny synthetic set."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tinyalstm import train
+
+CLASSES = ["Jump", "Run", "Swim"]
+
+
+def _features_dataset(root, videos_per_class=4, frames=10, shape=(4, 3, 3), seed=0):
+    """<root>/{rgb,flow}/<Class>/<video>.npy + ucfTrainTestlist/: class c has a bright channel c (learnable)."""
+    r = np.random.default_rng(seed)
+    lists = root / "ucfTrainTestlist"
+    lists.mkdir(parents=True)
+    (lists / "classInd.txt").write_text("".join(f"{i + 1} {c}\r\n" for i, c in enumerate(CLASSES)))
+    train_lines, test_lines = [], []
+    for c, name in enumerate(CLASSES):
+        for v in range(videos_per_class):
+            key = f"{name}/v_{name}_g{v + 1:02d}_c01"
+            for m in ("rgb", "flow"):
+                x = r.normal(size=(frames + v, *shape)).astype(np.float32)
+                x[:, c] += 1.5
+                (root / m / name).mkdir(parents=True, exist_ok=True)
+                np.save(root / m / f"{key}.npy", x)
+            (test_lines if v == 0 else train_lines).append(f"{key}.avi" + ("" if v == 0 else f" {c + 1}"))
+    (lists / "trainlist01.txt").write_text("\r\n".join(train_lines) + "\r\n")
+    (lists / "testlist01.txt").write_text("\r\n".join(test_lines) + "\r\n")
+    return root
+
+
+def _args(root, out, model="convlstm", epochs=3, extra=()):
+    return ["--dataset", "features", "--root", str(root), "--model", model, "--epochs", str(epochs), "--out",
+            str(out), "--frames", "4", "--hidden", "3", "--fc-dim", "6", "--batch-size", "3", "--lr", "0.01",
+            "--eval-windows", "2", *extra]
+
+
+def _metrics(out):
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+@pytest.fixture
+def feats(tmp_path):
+    return _features_dataset(tmp_path / "feats")
+
+
+@pytest.mark.parametrize("model", ["lstm", "alstm", "alstm-b", "alstm-spatial", "convalstm", "videolstm"])
+def test_every_model_trains_and_writes_its_outputs(feats, tmp_path, model):
+    out = tmp_path / model
+    res = train.main(_args(feats, out, model, epochs=2))
+    assert 0 <= res["test_accuracy"] <= 1 and 0 <= res["test_map"] <= 1
+    for name in ("config.json", "metrics.jsonl", "checkpoint.npz", "result.json", "test_scores.npy"):
+        assert (out / name).is_file(), name
+    assert len(_metrics(out)) == 2
+    assert np.load(out / "test_scores.npy").shape == (len(CLASSES), len(CLASSES))
+
+
+def test_same_seed_same_metrics_and_resume_after_kill_equals_an_uninterrupted_run(feats, tmp_path):
+    train.main(_args(feats, tmp_path / "a", epochs=4))
+    train.main(_args(feats, tmp_path / "b", epochs=4))
+    assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")            # determinism on the CPU
+
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "tinyalstm.train", *_args(feats, out, epochs=60)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while not (out / "metrics.jsonl").exists() or len(_metrics(out)) < 2:
+        assert proc.poll() is None and time.time() < deadline, "training ended or stalled before the kill"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(_metrics(out))
+    assert 2 <= done < 60
+    train.main(_args(feats, out, epochs=4 if done < 4 else done + 1, extra=["--resume"]))
+    full = tmp_path / "full"
+    train.main(_args(feats, full, epochs=4 if done < 4 else done + 1))
+    assert _metrics(out) == _metrics(full)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(feats, tmp_path, monkeypatch, capsys):
+    from tinyalstm import video_models
+    real_loss, calls = video_models.ConvLSTM.loss, []
+
+    def loss(self, *a, **kw):
+        calls.append(1)
+        value, grads = real_loss(self, *a, **kw)
+        return (float("nan") if len(calls) > 3 else value), grads     # epoch 1 has 3 batches
+
+    monkeypatch.setattr(video_models.ConvLSTM, "loss", loss)
+    out = tmp_path / "nan"
+    assert train.main(_args(feats, out, epochs=3)) is None
+    assert "stopped at epoch 2: non-finite loss" in capsys.readouterr().out
+    with np.load(out / "checkpoint.npz") as z:
+        assert int(z["epoch"]) == 1
+        assert all(np.isfinite(z[k]).all() for k in z.files if k.startswith("param/"))
+
+
+def test_bad_arguments_name_the_option(tmp_path, capsys):
+    for argv, message in [(["--dataset", "ucf101"], "--root is required"),
+                          (["--dataset", "ucf101", "--root", str(tmp_path / "nope")], "not a folder"),
+                          (["--epochs", "0"], "--epochs: expected a positive integer"),
+                          (["--lr", "-1"], "--lr: expected a positive number")]:
+        with pytest.raises(SystemExit):
+            train.parse_args(argv)
+        assert message in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="no flow/ folder"):
+        (tmp_path / "f" / "ucfTrainTestlist").mkdir(parents=True)
+        (tmp_path / "f" / "rgb").mkdir()
+        train.main(["--dataset", "features", "--root", str(tmp_path / "f"), "--model", "videolstm", "--out",
+                    str(tmp_path / "o")])
+
+
+def test_the_video_pipeline_on_a_tiny_synthetic_dataset(tmp_path):
+    """Generate -> decode -> flow -> frame encoders (ConvNet baseline) -> feature cache -> VideoLSTM."""
+    from tinyalstm import synthetic
+    synthetic.generate(tmp_path / "syn", classes=3, groups=3, clips=1, frames=12, size=32, distractors=1, clutter=2)
+    out = tmp_path / "run"
+    res = train.main(["--root", str(tmp_path / "syn"), "--out", str(out), "--epochs", "1", "--encoder-epochs",
+                      "1", "--size", "32", "--frames", "6", "--hidden", "3", "--fc-dim", "6", "--eval-windows", "1"])
+    assert set(res["convnet"]) == {"rgb", "flow"}
+    assert (out / "result.json").is_file()
+    assert list((tmp_path / "syn" / ".tinyalstm-work" / "features").glob("*/*/*.npy"))
