@@ -16,7 +16,7 @@ setup(
     packages=["tinyalstm", "tinyalstm.kernels", "tinyalstm.reference"],
     package_dir={"tinyalstm": "tinyalstm", "tinyalstm.kernels": "kernels", "tinyalstm.reference": "reference"},
     install_requires=["numpy>=1.23", "numba>=0.57", "pillow>=9", "imageio-ffmpeg>=0.4.8",
-                      "matplotlib>=3.5"],  # the training CLI's curves and attention overlays (plots.py),
+                      "matplotlib>=3.5"],  # the training CLI's curves and attention overlays (plots.py)
     extras_require={
         # Pick the CuPy wheel that matches the CUDA major version of your driver (nvidia-smi, top right):
         # 'gpu' / 'gpu-cuda12' for CUDA 12.x, 'gpu-cuda13' for CUDA 13.x.
