@@ -128,3 +128,23 @@ def test_the_video_pipeline_on_a_tiny_synthetic_dataset(tmp_path):
     assert set(res["convnet"]) == {"rgb", "flow"}
     assert (out / "result.json").is_file()
     assert list((tmp_path / "syn" / ".tinyalstm-work" / "features").glob("*/*/*.npy"))
+
+
+def test_evaluate_checkpoints_and_late_fusion(feats, tmp_path, capsys):
+    """evaluate reproduces the training run's final scores from its checkpoint, and the fused row equals the
+    product of the two models' normalised probabilities, computed here from the runs' own saved scores."""
+    from tinyalstm import evaluate
+    train.main(_args(feats, tmp_path / "rgb", epochs=2))
+    train.main(_args(feats, tmp_path / "flow", epochs=2, extra=["--modality", "flow"]))
+    res = evaluate.main(["--checkpoint", str(tmp_path / "rgb" / "checkpoint.npz"), "--fuse",
+                         str(tmp_path / "flow" / "checkpoint.npz")])
+    a, b = np.load(tmp_path / "rgb" / "test_scores.npy"), np.load(tmp_path / "flow" / "test_scores.npy")
+    labels = np.arange(len(CLASSES))                        # one test video per class, in classInd order
+    pa, pb = a / a.sum(1, keepdims=True), b / b.sum(1, keepdims=True)
+    fused = pa * pb
+    assert res["convlstm (rgb)"]["accuracy"] == json.loads((tmp_path / "rgb" / "result.json").read_text())[
+        "test_accuracy"]
+    assert res["late fusion (product)"]["accuracy"] == float((fused.argmax(1) == labels).mean())
+    assert "late fusion (product)" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="file not found"):
+        evaluate.main(["--checkpoint", str(tmp_path / "nope.npz")])

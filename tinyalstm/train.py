@@ -224,18 +224,7 @@ def main(argv=None):
     t_start = time.perf_counter()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    mods = [m for m in modalities_of(args.model, args.modality) if m]
-    if args.dataset == "features":
-        data = prepare_given_features(args.root, args.split, mods, log=log)
-    else:
-        root = args.root
-        if args.dataset == "synthetic":
-            root = root or default_synthetic_root()
-            ensure_synthetic(root, log=log)
-        work = args.work or (Path(root) / ".tinyalstm-work" if args.dataset == "synthetic" else
-                             Path.home() / ".cache" / "tinyalstm" / f"work-{args.dataset}")
-        data = prepare_video_features(args.dataset, root, args.split, mods, work, size=args.size,
-                                      enc_epochs=args.encoder_epochs, seed=args.seed, log=log)
+    data = load_data(args, log)
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     config.update(device=backend.get_device(), classes=data.classes, feature_shape=list(data.feature_shape),
                   train_videos=len(data.train), test_videos=len(data.test), convnet=data.convnet)
@@ -291,6 +280,21 @@ def main(argv=None):
     log(f"{args.model}: test accuracy {acc:.3f}, mAP {mAP:.3f} (chance {1 / C:.3f}; 25 windows per video) "
         f"in {result['seconds']:.0f} s; outputs in {out}")
     return result
+
+
+def load_data(args, log=print):
+    """The FeatureData a run reads, from its arguments (train and evaluate share it; cached stages are reused)."""
+    mods = [m for m in modalities_of(args.model, args.modality) if m]
+    if args.dataset == "features":
+        return prepare_given_features(args.root, args.split, mods, log=log)
+    root = args.root
+    if args.dataset == "synthetic":
+        root = root or default_synthetic_root()
+        ensure_synthetic(root, log=log)
+    work = args.work or (Path(root) / ".tinyalstm-work" if args.dataset == "synthetic" else
+                         Path.home() / ".cache" / "tinyalstm" / f"work-{args.dataset}")
+    return prepare_video_features(args.dataset, root, args.split, mods, work, size=args.size,
+                                  enc_epochs=args.encoder_epochs, seed=args.seed, log=log)
 
 
 def _pictures(args, data, metrics, attention, out, log):
