@@ -44,6 +44,31 @@ TX, TY = 16, 16             # threads per block; each computes (TM/TY) x (TN/TX)
 RM, RN = TM // TY, TN // TX
 
 
+@cuda.jit(device=True, inline=True)
+def _window_value(x, r, n, kh, kw, zero):
+    """Entry (r, n) of the implicit im2col matrix: r = (c, p, q) a kernel tap, n = (b, s) an output position;
+    zero where the window reaches into the "same" padding."""
+    B, C, H, W = x.shape
+    S = H * W
+    c, pq = r // (kh * kw), r % (kh * kw)
+    b, s = n // S, n % S
+    i, j = s // W + pq // kw - kh // 2, s % W + pq % kw - kw // 2
+    if 0 <= i < H and 0 <= j < W:
+        return x[b, c, i, j]
+    return zero
+
+
+@cuda.jit(device=True, inline=True)
+def _multiply_tiles(As, Bs, acc, tx, ty):
+    """acc[i, j] += sum_k As[k, ty + 16 i] Bs[k, tx + 16 j]: this thread's 4 x 4 outputs, strided by 16 so that
+    neighbouring threads read neighbouring shared-memory words."""
+    for kk in range(TK):
+        for i in range(RM):
+            a = As[kk, ty + i * TY]
+            for j in range(RN):
+                acc[i, j] += a * Bs[kk, tx + j * TX]
+
+
 @functools.cache
 def _kernels(dtype):
     """Compile the two kernels for one float dtype (shared and local arrays need it at compile time)."""
@@ -57,8 +82,6 @@ def _kernels(dtype):
         M, R = w.shape
         S = H * W
         L = B * S
-        ph, pw = kh // 2, kw // 2
-        khw = kh * kw
         tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
         tid = ty * TX + tx
         m0, n0 = cuda.blockIdx.y * TM, cuda.blockIdx.x * TN
@@ -78,20 +101,9 @@ def _kernels(dtype):
                 idx = tid + step * TX * TY
                 kk, nn = idx // TN, idx % TN            # neighbouring threads: neighbouring output positions
                 r, n = r0 + kk, n0 + nn
-                v = zero
-                if r < R and n < L:
-                    c, pq = r // khw, r % khw
-                    b, s = n // S, n % S
-                    i, j = s // W + pq // kw - ph, s % W + pq % kw - pw
-                    if 0 <= i < H and 0 <= j < W:
-                        v = x[b, c, i, j]
-                Bs[kk, nn] = v
+                Bs[kk, nn] = _window_value(x, r, n, kh, kw, zero) if (r < R and n < L) else zero
             cuda.syncthreads()
-            for kk in range(TK):
-                for i in range(RM):
-                    a = As[kk, ty + i * TY]
-                    for j in range(RN):
-                        acc[i, j] += a * Bs[kk, tx + j * TX]
+            _multiply_tiles(As, Bs, acc, tx, ty)
             cuda.syncthreads()
         for i in range(RM):
             m = m0 + ty + i * TY
@@ -108,8 +120,6 @@ def _kernels(dtype):
         M, R = dw.shape
         S = H * W
         L = B * S
-        ph, pw = kh // 2, kw // 2
-        khw = kh * kw
         tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
         tid = ty * TX + tx
         m0, r0 = cuda.blockIdx.y * TM, cuda.blockIdx.x * TN
@@ -129,20 +139,9 @@ def _kernels(dtype):
                 idx = tid + step * TX * TY
                 rr, kk = idx // TK, idx % TK            # neighbouring threads: neighbouring positions of x
                 r, n = r0 + rr, l0 + kk
-                v = zero
-                if r < R and n < L:
-                    c, pq = r // khw, r % khw
-                    b, s = n // S, n % S
-                    i, j = s // W + pq // kw - ph, s % W + pq % kw - pw
-                    if 0 <= i < H and 0 <= j < W:
-                        v = x[b, c, i, j]
-                Bs[kk, rr] = v
+                Bs[kk, rr] = _window_value(x, r, n, kh, kw, zero) if (r < R and n < L) else zero
             cuda.syncthreads()
-            for kk in range(TK):
-                for i in range(RM):
-                    a = As[kk, ty + i * TY]
-                    for j in range(RN):
-                        acc[i, j] += a * Bs[kk, tx + j * TX]
+            _multiply_tiles(As, Bs, acc, tx, ty)
             cuda.syncthreads()
         for i in range(RM):
             m = m0 + ty + i * TY
