@@ -109,7 +109,7 @@ def test_models_through_the_kernels(name, monkeypatch):
     """A whole model with every layer routed through the kernels (the GPU path, here on NumPy arrays in the
     simulator) gives the same loss, parameter and input gradients as the NumPy path. VideoLSTM's layers include
     all of the ConvLSTM's and the ConvALSTM's (conv gates, spatial attention, time-mean initial states); ALSTM runs
-    the fully connected LSTM on the pointwise kernel. One model at T = 2 is ~40 s in the simulator."""
+    the fully connected LSTM on the pointwise kernel. One model at T = 2 takes 20-40 s in the simulator."""
     from tinyalstm import backend, video_models
     B, T, C, N, K = 1, 2, 2, 3, 2
     kw = {"fc_dim": 3, "dropout": 0.0, "seed": 2, "dtype": np.float64}

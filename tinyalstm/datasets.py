@@ -68,6 +68,15 @@ class SkipReport:
     def add(self, name, reason):
         self.skipped.append((name, str(reason)))
 
+    def attempt(self, name, read, item):
+        """``read(item)``, or None after recording ``name`` as skipped when it raises: a long pass must survive
+        any bad video, so any exception counts (its type and message are kept for the report)."""
+        try:
+            return read(item)
+        except Exception as err:  # noqa: BLE001 -- see the docstring
+            self.add(name, f"{type(err).__name__}: {err}")
+            return None
+
     def add_damaged(self, name, reason):
         self.damaged.append((name, str(reason)))
 

@@ -120,20 +120,22 @@ class FrameEncoder:
         return softmax(scores)
 
 
+def _readable(samples, frames_of, report):
+    """(sample, frames) of every sample whose frames can be read; without a report a bad video raises, with one
+    it is recorded and skipped (datasets.SkipReport.attempt)."""
+    for s in samples:
+        f = frames_of(s) if report is None else report.attempt(s.name, frames_of, s)
+        if f is not None:
+            yield s, f
+
+
 def sample_frames(samples, frames_of, per_video, rng, report=None):
     """``per_video`` random frames of every sample -> (frames uint8 (n, H, W, C), labels (n,)).
 
     frames_of(sample) -> uint8 (F, H, W, C) (decoded RGB frames or flow images); a sample whose frames cannot be
     had is skipped and recorded in ``report`` (a datasets.SkipReport) instead of stopping the pass."""
     frames, labels = [], []
-    for s in samples:
-        try:
-            f = frames_of(s)
-        except Exception as err:  # a long pass must survive any bad video: record it and go on
-            if report is None:
-                raise
-            report.add(s.name, f"{type(err).__name__}: {err}")
-            continue
+    for s, f in _readable(samples, frames_of, report):
         idx = rng.choice(len(f), size=min(per_video, len(f)), replace=False)
         frames.append(np.asarray(f)[idx])
         labels += [s.label] * len(idx)
@@ -168,14 +170,7 @@ def video_accuracy(encoder, samples, frames_of, per_video=None, batch=128, repor
     """The ConvNet baseline's protocol: frame softmax averaged over a video's frames (all of them, or
     ``per_video`` evenly spaced) -> (accuracy, probabilities (n_videos, n_classes))."""
     probs, labels = [], []
-    for s in samples:
-        try:
-            f = frames_of(s)
-        except Exception as err:  # reported, not fatal, as in training
-            if report is None:
-                raise
-            report.add(s.name, f"{type(err).__name__}: {err}")
-            continue
+    for s, f in _readable(samples, frames_of, report):
         if per_video is not None:
             f = f[np.linspace(0, len(f) - 1, min(per_video, len(f))).round().astype(int)]
         p = np.concatenate([backend.to_numpy(encoder.predict(f[i:i + batch])) for i in range(0, len(f), batch)])

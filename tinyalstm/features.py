@@ -50,10 +50,8 @@ def extract_features(items, frames_of, encode, root, feature_shape, dtype=np.flo
         path = feature_path(root, key)
         if _cached(path, feature_shape):
             continue
-        try:
-            frames = frames_of(video)
-        except Exception as err:  # a long pass must survive any bad video: record it and go on
-            report.add(key, f"{type(err).__name__}: {err}")
+        frames = report.attempt(key, frames_of, video)
+        if frames is None:
             continue
         if len(frames) == 0:
             report.add(key, "no frames")

@@ -14,7 +14,6 @@ For ``--dataset features`` the maps come from elsewhere: ``<root>/<modality>/<Cl
 """
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,6 +174,3 @@ def dump_json(obj, path):
     tmp.write_text(json.dumps(obj, indent=2, default=str))
     os.replace(tmp, path)
 
-
-def stderr_log(msg):
-    print(msg, file=sys.stderr, flush=True)

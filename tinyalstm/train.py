@@ -89,25 +89,22 @@ class WindowReader:
             self._lengths[key] = min(len(self.features(key, m)) for m in self.mods if m)
         return self._lengths[key]
 
-    def window(self, key, idx, dtype):
-        out = []
+    def batch(self, items, windows, dtype):
+        """items [(key, label)], windows [(T,) indices] -> (first (B, T, ...), y (B,), second or None). Each video's
+        files are opened once per call (evaluation asks for 25 windows of one video at a time)."""
+        opened, parts = {}, []
         for m in self.mods:
             if m is None:
-                out.append(None)
+                parts.append(None)
                 continue
-            x = gather_window(self.features(key, m), idx, dtype)
-            out.append(x.mean(axis=(2, 3)) if self.pooled else x)     # (T, D) for the vector models
-        return out
-
-    def batch(self, items, windows, dtype):
-        """items [(key, label)], windows [(T,) indices] -> (first (B, T, ...), y (B,), second or None)."""
-        firsts, seconds = [], []
-        for (key, _), idx in zip(items, windows):
-            a, b = self.window(key, idx, dtype)
-            firsts.append(a)
-            seconds.append(b)
-        y = np.array([label for _, label in items])
-        return np.stack(firsts), y, (None if seconds[0] is None else np.stack(seconds))
+            xs = []
+            for (key, _), idx in zip(items, windows):
+                if (key, m) not in opened:
+                    opened[key, m] = self.features(key, m)
+                x = gather_window(opened[key, m], idx, dtype)
+                xs.append(x.mean(axis=(2, 3)) if self.pooled else x)     # (T, D) for the vector models
+            parts.append(np.stack(xs))
+        return parts[0], np.array([label for _, label in items]), parts[1]
 
 
 def training_batches(reader, items, T, batch_size, rng, dtype):
