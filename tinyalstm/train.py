@@ -20,9 +20,10 @@ Models (--model) and what they read:
   videolstm      VideoLSTM: RGB maps attended by motion-based attention from flow maps (eqs. 1-15)
 
 Outputs in --out: config.json, metrics.jsonl (one line per epoch), checkpoint.npz (written atomically after every
-epoch: parameters, optimiser state, RNG state; no pickle), curves.png, attention overlays (attention_*.png), and
+epoch: parameters, optimiser state, RNG state; no pickle), curves.png, attention overlays (attention_*.png),
 result.json with the final test accuracy and mean average precision (25 evenly spaced windows per test video,
-softmax summed over the steps of a window and averaged over windows, VideoLSTM's protocol).
+softmax summed over the steps of a window and averaged over windows, VideoLSTM's protocol), and the per-video
+scores and labels behind them (test_scores.npy, test_labels.npy; python -m tinyalstm.experiments fuses these).
 """
 import argparse
 import json
@@ -38,7 +39,7 @@ from . import backend
 from .features import gather_window, load_features
 from .fit import train_batches
 from .optim import RMSprop
-from .pipeline import (dump_json, ensure_synthetic, default_synthetic_root, prepare_given_features,
+from .pipeline import (default_synthetic_root, default_work, dump_json, ensure_synthetic, prepare_given_features,
                        prepare_video_features)
 from .video import test_windows, train_window
 
@@ -197,10 +198,10 @@ def parse_args(argv):
     ap.add_argument("--encoder-epochs", type=int, default=8, help="frame encoder epochs (default 8)")
     ap.add_argument("--work", type=Path, default=None,
                     help="cache for frames, flow, encoders and features (default <root>/.tinyalstm-work or "
-                         "~/.cache/tinyalstm/work-<dataset>)")
+                         "~/.cache/tinyalstm/work-<dataset>-<hash of --root>)")
     args = ap.parse_args(argv)
     for flag in ("epochs", "batch_size", "frames", "hidden", "fc_dim", "eval_windows", "size", "encoder_epochs"):
-        if getattr(args, flag) < 1:
+        if getattr(args, flag) < (0 if flag == "encoder_epochs" else 1):
             ap.error(f"--{flag.replace('_', '-')}: expected a positive integer, got {getattr(args, flag)}")
     if not (args.lr > 0 and math.isfinite(args.lr)):
         ap.error(f"--lr: expected a positive number, got {args.lr}")
@@ -273,6 +274,7 @@ def main(argv=None):
               "seconds": time.perf_counter() - t_start}
     dump_json(result, out / "result.json")
     np.save(out / "test_scores.npy", scores)
+    np.save(out / "test_labels.npy", labels)
     _pictures(args, data, metrics, attention, out, log)
     log(f"{args.model}: test accuracy {acc:.3f}, mAP {mAP:.3f} (chance {1 / C:.3f}; 25 windows per video) "
         f"in {result['seconds']:.0f} s; outputs in {out}")
@@ -288,8 +290,7 @@ def load_data(args, log=print):
     if args.dataset == "synthetic":
         root = root or default_synthetic_root()
         ensure_synthetic(root, log=log)
-    work = args.work or (Path(root) / ".tinyalstm-work" if args.dataset == "synthetic" else
-                         Path.home() / ".cache" / "tinyalstm" / f"work-{args.dataset}")
+    work = args.work or default_work(args.dataset, root)
     return prepare_video_features(args.dataset, root, args.split, mods, work, size=args.size,
                                   enc_epochs=args.encoder_epochs, seed=args.seed, log=log)
 
