@@ -52,7 +52,8 @@ def feats(tmp_path):
     return _features_dataset(tmp_path / "feats")
 
 
-@pytest.mark.parametrize("model", ["lstm", "alstm", "alstm-b", "alstm-spatial", "convalstm", "videolstm"])
+@pytest.mark.parametrize("model", ["lstm", "alstm", "alstm-b", "alstm-spatial", "alstm-motion", "convalstm",
+                                   "videolstm"])
 def test_every_model_trains_and_writes_its_outputs(feats, tmp_path, model):
     out = tmp_path / model
     res = train.main(_args(feats, out, model, epochs=2))

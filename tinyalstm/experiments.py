@@ -9,8 +9,8 @@ frame encoders and feature caches of a seed are built once, by its two ConvNet r
 seed start. At the end it writes results.json (every run's accuracy and mAP) and results.md, the tables:
 
 - VideoLSTM Table 1: ConvNet, LSTM, ALSTM (Sharma's soft attention), ConvLSTM, ConvALSTM on RGB and on flow maps;
-- VideoLSTM Table 2: appearance-based attention (ConvALSTM, attention from its own hidden state) vs motion-based
-  attention (VideoLSTM, attention from a flow ConvLSTM), both reading RGB maps;
+- VideoLSTM Table 2: appearance-based attention (ALSTM / ConvALSTM, attention from the model's own hidden state) vs
+  motion-based attention (alstm-motion / VideoLSTM, attention from a flow LSTM / ConvLSTM), all reading RGB maps;
 - VideoLSTM Table 3: late fusion by product of the RGB VideoLSTM with the flow ConvALSTM (and, for comparison,
   of the RGB with the flow ConvALSTM);
 - aLSTM Tables 1/4: vanilla LSTM on the input-data (pooled flow maps per frame) vs aLSTM (a) (attention at every
@@ -40,7 +40,7 @@ RUNS = {
     "alstm-spatial-rgb": ("alstm-spatial", "rgb"), "alstm-spatial-flow": ("alstm-spatial", "flow"),
     "convlstm-rgb": ("convlstm", "rgb"), "convlstm-flow": ("convlstm", "flow"),
     "convalstm-rgb": ("convalstm", "rgb"), "convalstm-flow": ("convalstm", "flow"),
-    "videolstm": ("videolstm", "rgb"),
+    "videolstm": ("videolstm", "rgb"), "alstm-motion": ("alstm-motion", "rgb"),
     "alstm-a": ("alstm", "rgb"), "alstm-b": ("alstm-b", "rgb"),
 }
 FUSIONS = {"videolstm+convalstm-flow": ("videolstm", "convalstm-flow"),
@@ -98,6 +98,7 @@ def tables(results, seeds, chance, wall):
         lines.append(f"| {label} | {cell(per[stem + '-rgb'])} | {cell(per[stem + '-flow'])} |")
     lines += ["", "VideoLSTM Table 2 analogue (RGB maps; where the attention comes from):", "",
               "| model | appearance-based attention | motion-based attention |", "| --- | --- | --- |",
+              f"| ALSTM | {cell(per['alstm-spatial-rgb'])} | {cell(per['alstm-motion'])} |",
               f"| ConvALSTM / VideoLSTM | {cell(per['convalstm-rgb'])} | {cell(per['videolstm'])} |",
               "", "VideoLSTM Table 3 analogue (late fusion by product):", "",
               "| RGB stream | flow stream | RGB alone | flow alone | fused accuracy | fused mAP |",

@@ -8,9 +8,21 @@ is the LSTM's only input: fully connected gates ``x~_t Wk + h_{t-1} Wh + b``, or
 
 Shapes: X (B, T, L, D) with L = N*N, h and c (B, H), Wk (D, 4H), Wh (H, 4H), b (4H,), Wah (H, M), Waa (D, M),
 ba (M,), u (M,).
+
+Motion-based attention (VideoLSTM Table 2, ALSTM row, "motion-based attention"): the fully connected analogue of
+VideoLSTM's motion attention (motion_attention.py, sec. 3.2). At step t
+
+1. a flow LSTM reads the stacked input [m_t; h_{t-1}] (m_t (B, Cm) the spatially mean-pooled flow map) and its own
+   hm_{t-1}: gates = [m_t; h_{t-1}] Wmx + hm_{t-1} Wmh + bm (vector analogue of VideoLSTM eqs. 10-15; the first Cm
+   rows of Wmx (Cm + H, 4Hm) play W^m_x, the last H rows W^m_e);
+2. attention over the locations comes from the flow LSTM's *current* state hm_t instead of h_{t-1}:
+   w = softmax_l(u . tanh(hm_t Wah + x_{t,l} Waa + ba)), k_t = sum_l w_l x_{t,l} (vector analogue of eqs. 7-9),
+   so Wah is (Hm, M) here;
+3. the top LSTM steps on k_t: gates = k_t Wk + h_{t-1} Wh + b (vector analogue of eqs. 1-6).
 """
 from .attention import temporal_attention_backward, temporal_attention_forward
-from .lstm import lstm_cell_backward, lstm_cell_forward
+from .backend import array_module
+from .lstm import lstm_cell_backward, lstm_cell_forward, lstm_step_backward, lstm_step_forward
 from .unroll import unroll_backward, unroll_forward
 
 
@@ -37,3 +49,68 @@ def soft_attention_lstm_forward(x, h0, c0, Wk, Wh, b, Wah, Waa, ba, u):
 def soft_attention_lstm_backward(dh, cache):
     """BPTT: dh (B, T, H) -> dx (B, T, L, D), dh0, dc0, dWk, dWh, db, dWah, dWaa, dba, du."""
     return unroll_backward(soft_attention_lstm_step_backward, dh, cache)
+
+
+def motion_soft_attention_lstm_step_forward(x, m, prev_h, prev_c, prev_hm, prev_cm, top, flow, att):
+    """One step of the motion-based soft-attention LSTM: the vector analogue of one VideoLSTM step (eqs. 10-15,
+    then 7-9 with hm_t for h_{t-1}, then 1-6). ``top`` = (Wk (D, 4H), Wh (H, 4H), b (4H,)) of the top (RGB) LSTM,
+    ``flow`` = (Wmx (Cm + H, 4Hm), Wmh (Hm, 4Hm), bm (4Hm,)) of the flow LSTM, ``att`` = (Wah (Hm, M), Waa (D, M),
+    ba (M,), u (M,)).
+
+    x (B, L, D) location vectors of the RGB map, m (B, Cm) pooled flow vector, prev_h and prev_c (B, H),
+    prev_hm and prev_cm (B, Hm) -> next_h, next_c (B, H), next_hm, next_cm (B, Hm), w (B, L), cache.
+    """
+    xp = array_module(x)
+    hm, cm, flow_cache = lstm_step_forward(xp.concatenate([m, prev_h], axis=1), prev_hm, prev_cm, *flow)
+    k, w, att_cache = temporal_attention_forward(hm, x, *att)
+    h, c, top_cache = lstm_step_forward(k, prev_h, prev_c, *top)
+    return h, c, hm, cm, w, (m.shape[1], flow_cache, att_cache, top_cache)
+
+
+def motion_soft_attention_lstm_step_backward(dnext_h, dnext_c, dnext_hm, dnext_cm, cache):
+    """-> dx (B, L, D), dm (B, Cm), dprev_h, dprev_c (B, H), dprev_hm, dprev_cm (B, Hm), dtop (dWk, dWh, db),
+    dflow (dWmx, dWmh, dbm), datt (dWah, dWaa, dba, du)."""
+    Cm, flow_cache, att_cache, top_cache = cache
+    dk, dprev_h, dprev_c, *dtop = lstm_step_backward(dnext_h, dnext_c, top_cache)
+    dhm_att, dx, *datt = temporal_attention_backward(dk, att_cache)
+    dmh, dprev_hm, dprev_cm, *dflow = lstm_step_backward(dnext_hm + dhm_att, dnext_cm, flow_cache)
+    return dx, dmh[:, :Cm], dprev_h + dmh[:, Cm:], dprev_c, dprev_hm, dprev_cm, dtop, dflow, datt
+
+
+def motion_soft_attention_lstm_forward(x, m, h0, c0, hm0, cm0, top, flow, att):
+    """The motion-based soft-attention LSTM over T steps (vector analogue of ``videolstm_forward``).
+
+    x (B, T, L, D) location vectors, m (B, T, Cm) pooled flow vectors, h0 and c0 (B, H), hm0 and cm0 (B, Hm),
+    weight tuples as in the step -> h (B, T, H) top hidden states, w (B, T, L) attention of every step, cache.
+    """
+    xp = array_module(x)
+    B, T, L, _ = x.shape
+    h = xp.empty((B, T) + h0.shape[1:], dtype=h0.dtype)
+    w = xp.empty((B, T, L), dtype=h0.dtype)
+    state, steps = (h0, c0, hm0, cm0), []
+    for t in range(T):
+        *state, w[:, t], step_cache = motion_soft_attention_lstm_step_forward(x[:, t], m[:, t], *state,
+                                                                               top, flow, att)
+        h[:, t] = state[0]
+        steps.append(step_cache)
+    return h, w, (hm0.shape, steps)
+
+
+def motion_soft_attention_lstm_backward(dh, cache):
+    """BPTT: dh (B, T, H) -> dx (B, T, L, D), dm (B, T, Cm), dh0, dc0 (B, H), dhm0, dcm0 (B, Hm), dtop, dflow,
+    datt (tuples as in the step, summed over steps)."""
+    xp = array_module(dh)
+    flow_shape, steps = cache
+    T = dh.shape[1]
+    dh_next = xp.zeros_like(dh[:, 0])
+    dc_next = xp.zeros_like(dh_next)
+    dhm_next = xp.zeros(flow_shape, dtype=dh.dtype)
+    dcm_next = xp.zeros_like(dhm_next)
+    dxs, dms, acc = [None] * T, [None] * T, None
+    for t in reversed(range(T)):
+        dxs[t], dms[t], dh_next, dc_next, dhm_next, dcm_next, *dw = motion_soft_attention_lstm_step_backward(
+            dh[:, t] + dh_next, dc_next, dhm_next, dcm_next, steps[t])
+        dw = [g for group in dw for g in group]
+        acc = dw if acc is None else [s + g for s, g in zip(acc, dw)]
+    return (xp.stack(dxs, axis=1), xp.stack(dms, axis=1), dh_next, dc_next, dhm_next, dcm_next,
+            tuple(acc[:3]), tuple(acc[3:6]), tuple(acc[6:]))

@@ -15,6 +15,7 @@ Models (--model) and what they read:
                  pooled RGB maps per frame (the stand-ins for C3D clip features and VGG frame features)
   alstm-b        aLSTM variant (b): attention only into the last step
   alstm-spatial  Sharma et al.'s soft-attention LSTM over the N x N locations of --modality maps (VideoLSTM "ALSTM")
+  alstm-motion   the same on RGB maps, attention from a flow LSTM over pooled flow maps (Table 2, motion-based)
   convlstm       ConvLSTM on --modality maps (VideoLSTM eqs. 1-6)
   convalstm      Convolutional ALSTM on --modality maps (eqs. 1-9)
   videolstm      VideoLSTM: RGB maps attended by motion-based attention from flow maps (eqs. 1-15)
@@ -43,21 +44,22 @@ from .pipeline import (default_synthetic_root, default_work, dump_json, ensure_s
                        prepare_video_features)
 from .video import test_windows, train_window
 
-MODELS = ("convnet", "lstm", "alstm", "alstm-b", "alstm-spatial", "convlstm", "convalstm", "videolstm")
+MODELS = ("convnet", "lstm", "alstm", "alstm-b", "alstm-spatial", "alstm-motion", "convlstm", "convalstm",
+          "videolstm")
 
 
 def modalities_of(model, modality):
     """Which feature maps a model reads: (first input's, second input's or None)."""
     if model in ("alstm", "alstm-b"):
         return ("flow", "rgb")
-    if model == "videolstm":
+    if model in ("videolstm", "alstm-motion"):
         return ("rgb", "flow")
     return (modality, None)
 
 
 def build_model(args, D, N, n_classes):
     from .models import LSTM, aLSTM
-    from .video_models import ALSTM, ConvALSTM, ConvLSTM, VideoLSTM
+    from .video_models import ALSTM, ConvALSTM, ConvLSTM, MotionALSTM, VideoLSTM
     kw = {"dropout": args.dropout, "seed": args.seed}
     video_kw = {**kw, "fc_dim": args.fc_dim}
     name, H = args.model, args.hidden
@@ -67,6 +69,8 @@ def build_model(args, D, N, n_classes):
         return aLSTM(D, D, H, H, n_classes, variant=name[-1] if name == "alstm-b" else "a", **kw)
     if name == "alstm-spatial":
         return ALSTM(D, N, H, n_classes, **video_kw)
+    if name == "alstm-motion":
+        return MotionALSTM(D, D, N, H, n_classes, **video_kw)
     if name == "convlstm":
         return ConvLSTM(D, N, H, n_classes, **video_kw)
     if name == "convalstm":

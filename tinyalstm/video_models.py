@@ -1,7 +1,8 @@
-"""The VideoLSTM paper's models (Li et al., Table 1-2): ConvLSTM, ALSTM (Sharma), ConvALSTM and VideoLSTM.
+"""The VideoLSTM paper's models (Li et al., Table 1-2): ConvLSTM, ALSTM (Sharma), ConvALSTM, VideoLSTM and
+MotionALSTM (Sharma's ALSTM with motion-based attention, Table 2).
 
-Inputs: feature maps X (B, T, C, N, N) (RGB or flow ConvNet maps) and, for VideoLSTM only, flow maps
-M (B, T, Cm, N, N) that drive the attention (sec. 3.2). Labels y (B,).
+Inputs: feature maps X (B, T, C, N, N) (RGB or flow ConvNet maps) and, for VideoLSTM and MotionALSTM only, flow
+maps M (B, T, Cm, N, N) that drive the attention (sec. 3.2). Labels y (B,).
 
 Shared parts (authors' code, shared/papers/README.md):
 - initial states from the time-mean of the input maps: ``tanh(W * mean_t X + b)`` (a convolution, VideoLSTM);
@@ -23,7 +24,8 @@ from .layers import (affine_backward, affine_forward, dropout_backward, dropout_
                      stepwise_softmax_loss, tanh_backward, tanh_forward)
 from .lstm import initial_state_backward, initial_state_forward
 from .motion_attention import videolstm_backward, videolstm_forward
-from .soft_attention_lstm import soft_attention_lstm_backward, soft_attention_lstm_forward
+from .soft_attention_lstm import (motion_soft_attention_lstm_backward, motion_soft_attention_lstm_forward,
+                                  soft_attention_lstm_backward, soft_attention_lstm_forward)
 
 
 def _odd(name, k):
@@ -76,8 +78,8 @@ class _VideoClassifier:
         X = check_float_array("X", X, 5, {2: self.channels, 3: n, 4: n})
         if self.uses_flow:
             if M is None:
-                raise ValueError("M: VideoLSTM needs flow maps (B, T, Cm, N, N) for its motion-based attention, "
-                                 "got None")
+                raise ValueError(f"M: {type(self).__name__} needs flow maps (B, T, Cm, N, N) for its motion-based "
+                                 "attention, got None")
             M = check_float_array("M", M, 5, {2: self.flow_channels})
             if M.shape[3:] != X.shape[3:]:
                 raise ValueError(f"M: flow maps must have the RGB maps' size {tuple(X.shape[3:])}, "
@@ -292,3 +294,59 @@ class ALSTM(_VideoClassifier):
         dloc_init, g["W_h0"], g["b_h0"], g["W_c0"], g["b_c0"] = initial_state_backward(dh0, dc0, init_cache)
         dloc = dloc + dloc_init.reshape(dloc.shape)
         return g, {"X": dloc.transpose(0, 1, 3, 2).reshape(shape)}
+
+
+class MotionALSTM(ALSTM):
+    """Sharma's ALSTM with motion-based attention (VideoLSTM Table 2, ALSTM row): the fully connected analogue of
+    VideoLSTM (sec. 3.2). The flow maps M are mean-pooled over space to m_t (B, Cm); a flow LSTM (hidden Hm,
+    vector analogue of eqs. 10-15) reads [m_t; h_{t-1}] and its current state hm_t drives the attention over the
+    N*N locations of X_t (eqs. 7-9 analogue); the top LSTM steps on the context. Initial states: top as ALSTM,
+    flow tanh(mean_t m_t W + b). ``flow_channels`` Cm of M, ``flow_hidden`` Hm (default: hidden), ``att_dim`` M
+    (default: hidden). Input API as VideoLSTM's: X (B, T, C, N, N), M (B, T, Cm, N, N).
+    """
+
+    uses_flow = True
+
+    def __init__(self, channels, flow_channels, map_size, hidden, n_classes, flow_hidden=None, att_dim=None,
+                 fc_dim=1024, dropout=0.7, seed=0, dtype=np.float32):
+        C, Cm, H = channels, int(flow_channels), hidden
+        Hm, Ma = int(flow_hidden or H), int(att_dim or H)
+        self.flow_channels = Cm
+        shapes = {"Wk": (C, 4 * H), "Wh": (H, 4 * H), "b": (4 * H,),
+                  "Wmx": (Cm + H, 4 * Hm), "Wmh": (Hm, 4 * Hm), "bm": (4 * Hm,),
+                  "Wah": (Hm, Ma), "Waa": (C, Ma), "ba": (Ma,), "u": (Ma,),
+                  "W_h0": (C, H), "b_h0": (H,), "W_c0": (C, H), "b_c0": (H,),
+                  "W_hm0": (Cm, Hm), "b_hm0": (Hm,), "W_cm0": (Cm, Hm), "b_cm0": (Hm,)}
+        _VideoClassifier.__init__(self, C, map_size, H, n_classes, fc_dim, dropout, seed, dtype, shapes)
+
+    def _forward(self, X, M, mask):
+        p = self.params
+        B, T, C, N1, N2 = X.shape
+        loc = X.reshape(B, T, C, N1 * N2).transpose(0, 1, 3, 2)          # (B, T, L, C) location vectors
+        m = M.mean(axis=(3, 4))                                          # (B, T, Cm) pooled flow vectors
+        h0, c0, init_cache = initial_state_forward(loc.reshape(B, -1, C), p["W_h0"], p["b_h0"], p["W_c0"],
+                                                   p["b_c0"])
+        hm0, cm0, flow_init_cache = initial_state_forward(m, p["W_hm0"], p["b_hm0"], p["W_cm0"], p["b_cm0"])
+        h, w, rec_cache = motion_soft_attention_lstm_forward(
+            loc, m, h0, c0, hm0, cm0, (p["Wk"], p["Wh"], p["b"]), (p["Wmx"], p["Wmh"], p["bm"]),
+            (p["Wah"], p["Waa"], p["ba"], p["u"]))
+        scores, head_cache = self._head_forward(h, mask)
+        return scores, w.reshape(B, T, N1, N2), (X.shape, M.shape, init_cache, flow_init_cache, rec_cache,
+                                                 head_cache)
+
+    def _backward(self, dscores, cache):
+        shape, flow_shape, init_cache, flow_init_cache, rec_cache, head_cache = cache
+        g = {}
+        dh = self._head_backward(dscores, head_cache, g)
+        dloc, dm, dh0, dc0, dhm0, dcm0, dtop, dflow, datt = motion_soft_attention_lstm_backward(dh, rec_cache)
+        g["Wk"], g["Wh"], g["b"] = dtop
+        g["Wmx"], g["Wmh"], g["bm"] = dflow
+        g["Wah"], g["Waa"], g["ba"], g["u"] = datt
+        dloc_init, g["W_h0"], g["b_h0"], g["W_c0"], g["b_c0"] = initial_state_backward(dh0, dc0, init_cache)
+        dm_init, g["W_hm0"], g["b_hm0"], g["W_cm0"], g["b_cm0"] = initial_state_backward(dhm0, dcm0,
+                                                                                        flow_init_cache)
+        dloc = dloc + dloc_init.reshape(dloc.shape)
+        dm = (dm + dm_init) / (flow_shape[3] * flow_shape[4])            # backward of the spatial mean
+        xp = backend.array_module(dm)
+        dM = xp.broadcast_to(dm[:, :, :, None, None], flow_shape).copy()
+        return g, {"X": dloc.transpose(0, 1, 3, 2).reshape(shape), "M": dM}
