@@ -122,8 +122,8 @@ def parse_args(argv):
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default 0 1 2)")
     ap.add_argument("--epochs", type=int, default=15, help="epochs of every recurrent run (default 15)")
     ap.add_argument("--jobs", type=int, default=2, help="training runs at a time (default 2)")
-    ap.add_argument("--runs", nargs="+", choices=tuple(RUNS), default=list(RUNS),
-                    help="a subset of the runs (default all; the fusions need their two runs)")
+    ap.add_argument("--runs", nargs="+", choices=tuple(RUNS), default=list(RUNS), metavar="RUN",
+                    help=f"a subset of the runs (default all; a fusion needs both its runs): {', '.join(RUNS)}")
     ap.add_argument("--out", type=Path, default=Path("runs/experiments"), help="output folder")
     ap.add_argument("train_args", nargs=argparse.REMAINDER,
                     help="after --, options passed to every tinyalstm.train run (e.g. -- --frames 8 --size 32)")

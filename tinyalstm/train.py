@@ -199,7 +199,9 @@ def parse_args(argv):
     ap.add_argument("--eval-windows", type=int, default=5,
                     help="test windows per video in the per-epoch evaluation (the final one always uses 25)")
     ap.add_argument("--size", type=int, default=64, help="frame size for the frame encoders (default 64)")
-    ap.add_argument("--encoder-epochs", type=int, default=8, help="frame encoder epochs (default 8)")
+    ap.add_argument("--encoder-epochs", type=int, default=8,
+                    help="frame encoder epochs (default 8; 0 keeps the random initial weights, whose maps the "
+                         "recurrent model then reads)")
     ap.add_argument("--work", type=Path, default=None,
                     help="cache for frames, flow, encoders and features (default <root>/.tinyalstm-work or "
                          "~/.cache/tinyalstm/work-<dataset>-<hash of --root>)")
