@@ -107,7 +107,8 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(feats, tmp_pat
 def test_bad_arguments_name_the_option(tmp_path, capsys):
     for argv, message in [(["--dataset", "ucf101"], "--root is required"),
                           (["--dataset", "ucf101", "--root", str(tmp_path / "nope")], "not a folder"),
-                          (["--epochs", "0"], "--epochs: expected a positive integer"),
+                          (["--epochs", "0"], "--epochs: expected an integer >= 1"),
+                          (["--encoder-epochs", "-1"], "--encoder-epochs: expected an integer >= 0"),
                           (["--lr", "-1"], "--lr: expected a positive number")]:
         with pytest.raises(SystemExit):
             train.parse_args(argv)

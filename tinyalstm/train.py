@@ -207,8 +207,9 @@ def parse_args(argv):
                          "~/.cache/tinyalstm/work-<dataset>-<hash of --root>)")
     args = ap.parse_args(argv)
     for flag in ("epochs", "batch_size", "frames", "hidden", "fc_dim", "eval_windows", "size", "encoder_epochs"):
-        if getattr(args, flag) < (0 if flag == "encoder_epochs" else 1):
-            ap.error(f"--{flag.replace('_', '-')}: expected a positive integer, got {getattr(args, flag)}")
+        least = 0 if flag == "encoder_epochs" else 1
+        if getattr(args, flag) < least:
+            ap.error(f"--{flag.replace('_', '-')}: expected an integer >= {least}, got {getattr(args, flag)}")
     if not (args.lr > 0 and math.isfinite(args.lr)):
         ap.error(f"--lr: expected a positive number, got {args.lr}")
     if not 0 <= args.dropout < 1:
