@@ -18,6 +18,7 @@ Shapes: X (B, T, C, N, N) RGB maps, M (B, T, Cm, N, N) flow maps, top states (B,
 from .backend import array_module
 from .conv_lstm import conv_lstm_step_backward, conv_lstm_step_forward
 from .spatial_attention import spatial_attention_backward, spatial_attention_forward
+from .unroll import unroll_motion_backward, unroll_motion_forward
 
 
 def videolstm_step_forward(x, m, prev_h, prev_c, prev_hm, prev_cm, top, flow, att):
@@ -47,32 +48,9 @@ def videolstm_step_backward(dnext_h, dnext_c, dnext_hm, dnext_cm, cache):
 def videolstm_forward(x, m, h0, c0, hm0, cm0, top, flow, att):
     """VideoLSTM over T steps: x (B, T, C, N, N), m (B, T, Cm, N, N)
     -> h (B, T, K, N, N) top hidden states, attention maps (B, T, N, N), cache."""
-    xp = array_module(x)
-    B, T, _, N1, N2 = x.shape
-    h = xp.empty((B, T) + h0.shape[1:], dtype=h0.dtype)
-    a = xp.empty((B, T, N1, N2), dtype=h0.dtype)
-    state, steps = (h0, c0, hm0, cm0), []
-    for t in range(T):
-        *state, a[:, t], step_cache = videolstm_step_forward(x[:, t], m[:, t], *state, top, flow, att)
-        h[:, t] = state[0]
-        steps.append(step_cache)
-    return h, a, (hm0.shape, steps)
+    return unroll_motion_forward(videolstm_step_forward, x, m, h0, c0, hm0, cm0, top, flow, att)
 
 
 def videolstm_backward(dh, cache):
     """BPTT: dh (B, T, K, N, N) -> dx, dm, dh0, dc0, dhm0, dcm0, dtop, dflow, datt (tuples as in the step)."""
-    xp = array_module(dh)
-    flow_shape, steps = cache
-    T = dh.shape[1]
-    dh_next = xp.zeros_like(dh[:, 0])
-    dc_next = xp.zeros_like(dh_next)
-    dhm_next = xp.zeros(flow_shape, dtype=dh.dtype)
-    dcm_next = xp.zeros_like(dhm_next)
-    dxs, dms, acc = [None] * T, [None] * T, None
-    for t in reversed(range(T)):
-        dxs[t], dms[t], dh_next, dc_next, dhm_next, dcm_next, *dw = videolstm_step_backward(
-            dh[:, t] + dh_next, dc_next, dhm_next, dcm_next, steps[t])
-        dw = [g for group in dw for g in group]
-        acc = dw if acc is None else [s + g for s, g in zip(acc, dw)]
-    return (xp.stack(dxs, axis=1), xp.stack(dms, axis=1), dh_next, dc_next, dhm_next, dcm_next,
-            tuple(acc[:3]), tuple(acc[3:6]), tuple(acc[6:]))
+    return unroll_motion_backward(videolstm_step_backward, dh, cache)

@@ -23,7 +23,7 @@ VideoLSTM's motion attention (motion_attention.py, sec. 3.2). At step t
 from .attention import temporal_attention_backward, temporal_attention_forward
 from .backend import array_module
 from .lstm import lstm_cell_backward, lstm_cell_forward, lstm_step_backward, lstm_step_forward
-from .unroll import unroll_backward, unroll_forward
+from .unroll import unroll_backward, unroll_forward, unroll_motion_backward, unroll_motion_forward
 
 
 def soft_attention_lstm_step_forward(x, prev_h, prev_c, Wk, Wh, b, Wah, Waa, ba, u):
@@ -83,34 +83,10 @@ def motion_soft_attention_lstm_forward(x, m, h0, c0, hm0, cm0, top, flow, att):
     x (B, T, L, D) location vectors, m (B, T, Cm) pooled flow vectors, h0 and c0 (B, H), hm0 and cm0 (B, Hm),
     weight tuples as in the step -> h (B, T, H) top hidden states, w (B, T, L) attention of every step, cache.
     """
-    xp = array_module(x)
-    B, T, L, _ = x.shape
-    h = xp.empty((B, T) + h0.shape[1:], dtype=h0.dtype)
-    w = xp.empty((B, T, L), dtype=h0.dtype)
-    state, steps = (h0, c0, hm0, cm0), []
-    for t in range(T):
-        *state, w[:, t], step_cache = motion_soft_attention_lstm_step_forward(x[:, t], m[:, t], *state,
-                                                                               top, flow, att)
-        h[:, t] = state[0]
-        steps.append(step_cache)
-    return h, w, (hm0.shape, steps)
+    return unroll_motion_forward(motion_soft_attention_lstm_step_forward, x, m, h0, c0, hm0, cm0, top, flow, att)
 
 
 def motion_soft_attention_lstm_backward(dh, cache):
     """BPTT: dh (B, T, H) -> dx (B, T, L, D), dm (B, T, Cm), dh0, dc0 (B, H), dhm0, dcm0 (B, Hm), dtop, dflow,
     datt (tuples as in the step, summed over steps)."""
-    xp = array_module(dh)
-    flow_shape, steps = cache
-    T = dh.shape[1]
-    dh_next = xp.zeros_like(dh[:, 0])
-    dc_next = xp.zeros_like(dh_next)
-    dhm_next = xp.zeros(flow_shape, dtype=dh.dtype)
-    dcm_next = xp.zeros_like(dhm_next)
-    dxs, dms, acc = [None] * T, [None] * T, None
-    for t in reversed(range(T)):
-        dxs[t], dms[t], dh_next, dc_next, dhm_next, dcm_next, *dw = motion_soft_attention_lstm_step_backward(
-            dh[:, t] + dh_next, dc_next, dhm_next, dcm_next, steps[t])
-        dw = [g for group in dw for g in group]
-        acc = dw if acc is None else [s + g for s, g in zip(acc, dw)]
-    return (xp.stack(dxs, axis=1), xp.stack(dms, axis=1), dh_next, dc_next, dhm_next, dcm_next,
-            tuple(acc[:3]), tuple(acc[3:6]), tuple(acc[6:]))
+    return unroll_motion_backward(motion_soft_attention_lstm_step_backward, dh, cache)
