@@ -129,7 +129,19 @@ def test_the_video_pipeline_on_a_tiny_synthetic_dataset(tmp_path):
                       "1", "--size", "32", "--frames", "6", "--hidden", "3", "--fc-dim", "6", "--eval-windows", "1"])
     assert set(res["convnet"]) == {"rgb", "flow"}
     assert (out / "result.json").is_file()
-    assert list((tmp_path / "syn" / ".tinyalstm-work" / "features").glob("*/*/*.npy"))
+    assert list((tmp_path / "syn" / ".tinyalstm-work").glob("*/features/*/*/*.npy"))
+
+
+def test_a_regenerated_synthetic_root_gets_a_fresh_cache(tmp_path):
+    """Regenerating a synthetic --root with other options keeps the video names; its cache must not be reused."""
+    from tinyalstm import pipeline, synthetic
+    kw = dict(classes=3, groups=3, clips=1, frames=12, size=32, distractors=1, clutter=2)
+    synthetic.generate(tmp_path / "syn", **kw)
+    first = pipeline.default_work("synthetic", tmp_path / "syn")
+    assert pipeline.default_work("synthetic", tmp_path / "syn") == first
+    synthetic.generate(tmp_path / "syn", context=1.0, force=True, **kw)
+    assert pipeline.default_work("synthetic", tmp_path / "syn") != first
+    assert pipeline.default_work("ucf101", tmp_path / "a") != pipeline.default_work("ucf101", tmp_path / "b")
 
 
 def test_evaluate_checkpoints_and_late_fusion(feats, tmp_path, capsys):

@@ -181,14 +181,19 @@ def ensure_synthetic(root, log=print):
 
 
 def default_work(dataset, root):
-    """Cache folder of a video dataset: <root>/.tinyalstm-work for the synthetic benchmark (ours to write into),
-    else ~/.cache/tinyalstm/work-<dataset>-<hash of the root's path> (a read-only dataset folder is fine, and two
-    copies of a dataset never share cached frames)."""
-    if dataset == "synthetic":
-        return Path(root) / ".tinyalstm-work"
+    """Cache folder of a video dataset, named so that a cache is never read for other videos than its own:
+    <root>/.tinyalstm-work/<hash of synthetic.json's options> for a synthetic benchmark (ours to write into; a
+    regeneration with other options gets a fresh cache), else ~/.cache/tinyalstm/work-<dataset>-<hash of the root's
+    path> (a read-only dataset folder is fine, and two copies of a dataset never share cached frames)."""
     import hashlib
-    tag = hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:8]
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tinyalstm" / f"work-{dataset}-{tag}"
+
+    def digest(text):
+        return hashlib.sha1(text.encode()).hexdigest()[:8]
+    if dataset == "synthetic":
+        options = json.loads((Path(root) / "synthetic.json").read_text()).get("options", {})
+        return Path(root) / ".tinyalstm-work" / digest(json.dumps(options, sort_keys=True))
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "tinyalstm" / f"work-{dataset}-{digest(str(Path(root).resolve()))}"
 
 
 def dump_json(obj, path):

@@ -203,8 +203,8 @@ def parse_args(argv):
                     help="frame encoder epochs (default 8; 0 keeps the random initial weights, whose maps the "
                          "recurrent model then reads)")
     ap.add_argument("--work", type=Path, default=None,
-                    help="cache for frames, flow, encoders and features (default <root>/.tinyalstm-work or "
-                         "~/.cache/tinyalstm/work-<dataset>-<hash of --root>)")
+                    help="cache for frames, flow, encoders and features (default <root>/.tinyalstm-work/<hash of "
+                         "the benchmark's options> or ~/.cache/tinyalstm/work-<dataset>-<hash of --root>)")
     args = ap.parse_args(argv)
     for flag in ("epochs", "batch_size", "frames", "hidden", "fc_dim", "eval_windows", "size", "encoder_epochs"):
         least = 0 if flag == "encoder_epochs" else 1
