@@ -54,6 +54,14 @@ def test_a_rerun_reuses_finished_runs(tiny_experiment):
     assert again[1]["videolstm"] == results[1]["videolstm"]
 
 
+def test_a_rerun_with_other_options_is_refused_not_mixed_in(tiny_experiment):
+    out, argv, _ = tiny_experiment
+    other = [a if a != "1" or argv[i - 1] != "--epochs" else "2" for i, a in enumerate(argv)]
+    assert other != argv
+    with pytest.raises(SystemExit, match="seed0.convnet-rgb: this run was made with other options"):
+        experiments.main(other)
+
+
 def test_bad_arguments_are_named(capsys):
     with pytest.raises(SystemExit):
         experiments.parse_args(["--seeds", "0", "0"])

@@ -4,7 +4,8 @@
     python -m tinyalstm.experiments --seeds 0 1 2 3 4 --jobs 1 --out runs/exp5
 
 Every run is one ``python -m tinyalstm.train`` process with its own ``--out`` (<out>/seed<S>/<run>), so the script
-is resumable: a run whose result.json exists is not redone, an interrupted one continues with ``--resume``. The
+is resumable: a run whose result.json exists is not redone, an interrupted one continues with ``--resume``; a
+run folder made with other options (recorded in its options.json) is refused rather than mixed into the tables. The
 frame encoders and feature caches of a seed are built once, by its two ConvNet runs, before the other runs of that
 seed start. At the end it writes results.json (every run's accuracy and mAP) and results.md, the tables:
 
@@ -51,12 +52,17 @@ def run_one(name, seed, args, log):
     """One training run as a child process -> its result dict (read from result.json)."""
     model, modality = RUNS[name]
     out = args.out / f"seed{seed}" / name
-    result = out / "result.json"
+    result, recorded = out / "result.json", out / "options.json"
+    options = ["--root", str(args.root), "--model", model, "--modality", modality, "--seed", str(seed),
+               "--epochs", str(args.epochs), "--out", str(out)] + args.train_args
+    if recorded.is_file() and json.loads(recorded.read_text()) != options:
+        raise SystemExit(f"{out}: this run was made with other options ({recorded}) than this invocation's; "
+                         f"use another --out, or delete the folder to redo it")
     if result.is_file():
         return json.loads(result.read_text())
-    cmd = [sys.executable, "-m", "tinyalstm.train", "--root", str(args.root), "--model", model, "--modality", modality,
-           "--seed", str(seed), "--epochs", str(args.epochs), "--out", str(out), "--resume"] + args.train_args
+    cmd = [sys.executable, "-m", "tinyalstm.train", *options, "--resume"]
     out.mkdir(parents=True, exist_ok=True)
+    recorded.write_text(json.dumps(options))
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
                MKL_NUM_THREADS=str(args.threads))
     t0 = time.perf_counter()

@@ -50,7 +50,7 @@ def conv_init_state_backward(dout, cache):
 
 
 class _VideoClassifier:
-    """Parameters, validation, the head and the loss shared by the four models."""
+    """Parameters, validation, the head and the loss shared by the five models."""
 
     uses_flow = False
 
@@ -273,27 +273,37 @@ class ALSTM(_VideoClassifier):
                   "u": (Ma,), "W_h0": (C, H), "b_h0": (H,), "W_c0": (C, H), "b_c0": (H,)}
         super().__init__(C, map_size, H, n_classes, fc_dim, dropout, seed, dtype, shapes)
 
-    def _forward(self, X, M, mask):
+    def _locations(self, X):
+        """X (B, T, C, N, N) -> location vectors (B, T, L, C), the top LSTM's initial h0, c0 (B, H), cache.
+        The initial state is aLSTM's (mean of the attended vectors), here over all T*L location vectors."""
         p = self.params
         B, T, C, N1, N2 = X.shape
-        loc = X.reshape(B, T, C, N1 * N2).transpose(0, 1, 3, 2)          # (B, T, L, C) location vectors
-        # the aLSTM initial state (mean of the attended vectors), here over all T*L location vectors
+        loc = X.reshape(B, T, C, N1 * N2).transpose(0, 1, 3, 2)
         h0, c0, init_cache = initial_state_forward(loc.reshape(B, -1, C), p["W_h0"], p["b_h0"], p["W_c0"],
                                                    p["b_c0"])
+        return loc, h0, c0, (X.shape, init_cache)
+
+    def _locations_backward(self, dloc, dh0, dc0, cache, g):
+        """dloc (B, T, L, C), dh0, dc0 (B, H) -> dX (B, T, C, N, N); the initial state's gradients go into g."""
+        shape, init_cache = cache
+        dloc_init, g["W_h0"], g["b_h0"], g["W_c0"], g["b_c0"] = initial_state_backward(dh0, dc0, init_cache)
+        return (dloc + dloc_init.reshape(dloc.shape)).transpose(0, 1, 3, 2).reshape(shape)
+
+    def _forward(self, X, M, mask):
+        p = self.params
+        loc, h0, c0, loc_cache = self._locations(X)
         h, w, rec_cache = soft_attention_lstm_forward(loc, h0, c0, p["Wk"], p["Wh"], p["b"], p["Wah"], p["Waa"],
                                                       p["ba"], p["u"])
         scores, head_cache = self._head_forward(h, mask)
-        return scores, w.reshape(B, T, N1, N2), (X.shape, init_cache, rec_cache, head_cache)
+        return scores, w.reshape(X.shape[:2] + X.shape[3:]), (loc_cache, rec_cache, head_cache)
 
     def _backward(self, dscores, cache):
-        shape, init_cache, rec_cache, head_cache = cache
+        loc_cache, rec_cache, head_cache = cache
         g = {}
         dh = self._head_backward(dscores, head_cache, g)
         (dloc, dh0, dc0, g["Wk"], g["Wh"], g["b"], g["Wah"], g["Waa"], g["ba"],
          g["u"]) = soft_attention_lstm_backward(dh, rec_cache)
-        dloc_init, g["W_h0"], g["b_h0"], g["W_c0"], g["b_c0"] = initial_state_backward(dh0, dc0, init_cache)
-        dloc = dloc + dloc_init.reshape(dloc.shape)
-        return g, {"X": dloc.transpose(0, 1, 3, 2).reshape(shape)}
+        return g, {"X": self._locations_backward(dloc, dh0, dc0, loc_cache, g)}
 
 
 class MotionALSTM(ALSTM):
@@ -321,32 +331,27 @@ class MotionALSTM(ALSTM):
 
     def _forward(self, X, M, mask):
         p = self.params
-        B, T, C, N1, N2 = X.shape
-        loc = X.reshape(B, T, C, N1 * N2).transpose(0, 1, 3, 2)          # (B, T, L, C) location vectors
+        loc, h0, c0, loc_cache = self._locations(X)
         m = M.mean(axis=(3, 4))                                          # (B, T, Cm) pooled flow vectors
-        h0, c0, init_cache = initial_state_forward(loc.reshape(B, -1, C), p["W_h0"], p["b_h0"], p["W_c0"],
-                                                   p["b_c0"])
         hm0, cm0, flow_init_cache = initial_state_forward(m, p["W_hm0"], p["b_hm0"], p["W_cm0"], p["b_cm0"])
         h, w, rec_cache = motion_soft_attention_lstm_forward(
             loc, m, h0, c0, hm0, cm0, (p["Wk"], p["Wh"], p["b"]), (p["Wmx"], p["Wmh"], p["bm"]),
             (p["Wah"], p["Waa"], p["ba"], p["u"]))
         scores, head_cache = self._head_forward(h, mask)
-        return scores, w.reshape(B, T, N1, N2), (X.shape, M.shape, init_cache, flow_init_cache, rec_cache,
-                                                 head_cache)
+        return scores, w.reshape(X.shape[:2] + X.shape[3:]), (M.shape, loc_cache, flow_init_cache, rec_cache,
+                                                              head_cache)
 
     def _backward(self, dscores, cache):
-        shape, flow_shape, init_cache, flow_init_cache, rec_cache, head_cache = cache
+        flow_shape, loc_cache, flow_init_cache, rec_cache, head_cache = cache
         g = {}
         dh = self._head_backward(dscores, head_cache, g)
         dloc, dm, dh0, dc0, dhm0, dcm0, dtop, dflow, datt = motion_soft_attention_lstm_backward(dh, rec_cache)
         g["Wk"], g["Wh"], g["b"] = dtop
         g["Wmx"], g["Wmh"], g["bm"] = dflow
         g["Wah"], g["Waa"], g["ba"], g["u"] = datt
-        dloc_init, g["W_h0"], g["b_h0"], g["W_c0"], g["b_c0"] = initial_state_backward(dh0, dc0, init_cache)
         dm_init, g["W_hm0"], g["b_hm0"], g["W_cm0"], g["b_cm0"] = initial_state_backward(dhm0, dcm0,
                                                                                         flow_init_cache)
-        dloc = dloc + dloc_init.reshape(dloc.shape)
         dm = (dm + dm_init) / (flow_shape[3] * flow_shape[4])            # backward of the spatial mean
         xp = backend.array_module(dm)
         dM = xp.broadcast_to(dm[:, :, :, None, None], flow_shape).copy()
-        return g, {"X": dloc.transpose(0, 1, 3, 2).reshape(shape), "M": dM}
+        return g, {"X": self._locations_backward(dloc, dh0, dc0, loc_cache, g), "M": dM}
