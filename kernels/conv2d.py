@@ -2,7 +2,7 @@
 the gradient with respect to the input (the same kernel on flipped weights) and the weight gradient summed over
 every image of the batch (B*T images when a whole sequence's input convolution is one call).
 
-Contract: the same as ``tinyalstm.conv.conv2d_forward`` / ``conv2d_backward`` (x NCHW, w (K, C, kh, kw), odd
+Contract: the same as ``tinyalstm.layers.conv.conv2d_forward`` / ``conv2d_backward`` (x NCHW, w (K, C, kh, kw), odd
 kh and kw, zero padding). Both kernels are one matrix product whose second operand is the im2col matrix, which
 is never built:
 
@@ -33,6 +33,7 @@ Arrays are CuPy arrays passed through ``__cuda_array_interface__`` (no copies); 
 current stream. Under ``NUMBA_ENABLE_CUDASIM=1`` they take NumPy arrays, which is how CI checks them.
 """
 import functools
+from typing import NamedTuple
 
 import numpy as np
 from numba import cuda, from_dtype
@@ -41,6 +42,11 @@ from .launch import array_module, stream_of
 
 TM, TN, TK = 64, 64, 16     # output tile rows x columns, reduction slice depth
 TX, TY = 16, 16             # threads per block; each computes (TM/TY) x (TN/TX) = 4 x 4 outputs
+
+
+class ConvSaved(NamedTuple):
+    x: object            # (B, C, H, W) contiguous input
+    w: object            # (K, C, kh, kw)
 RM, RN = TM // TY, TN // TX
 
 
@@ -159,7 +165,7 @@ def _grid(rows, cols):
 
 
 def conv2d_forward(x, w, b):
-    """x (B, C, H, W), w (K, C, kh, kw), b (K,) -> out (B, K, H, W), cache (x, w)."""
+    """x (B, C, H, W), w (K, C, kh, kw), b (K,) -> out (B, K, H, W), cache (ConvSaved)."""
     xp = array_module(x)
     B, C, H, W = x.shape
     K, _, kh, kw = w.shape
@@ -168,12 +174,12 @@ def conv2d_forward(x, w, b):
     out = xp.empty((B, K, H * W), dtype=x.dtype)
     grid, block = _grid(K, B * H * W)
     _kernels(x.dtype)[0][grid, block, stream_of(x)](x, w2, xp.ascontiguousarray(b), out, kh, kw)
-    return out.reshape(B, K, H, W), (x, w)
+    return out.reshape(B, K, H, W), ConvSaved(x, w)
 
 
 def conv2d_backward(dout, cache):
     """-> dx (B, C, H, W), dw (K, C, kh, kw), db (K,)."""
-    x, w = cache
+    x, w = cache.x, cache.w
     xp = array_module(dout)
     B, C, H, W = x.shape
     K, _, kh, kw = w.shape

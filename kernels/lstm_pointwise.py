@@ -1,7 +1,7 @@
 """Fused LSTM gate pointwise math (aLSTM eqs. 7-12 / VideoLSTM eqs. 1-6 after the matrix products or
 convolutions), forward and backward, as Numba CUDA kernels.
 
-Contract: the same as ``tinyalstm.lstm.lstm_cell_forward`` / ``lstm_cell_backward``, for pre-activations
+Contract: the same as ``tinyalstm.layers.lstm.lstm_cell_forward`` / ``lstm_cell_backward``, for pre-activations
 ``a (B, 4K, ...)`` with the gates i, f, o, g stacked on axis 1 and cells ``(B, K, ...)``: any trailing spatial
 shape, flattened here to S positions (S = 1 for the fully connected LSTM, N*N for the ConvLSTM).
 
@@ -17,12 +17,20 @@ Design choices that matter:
   CuPy's current stream. Under ``NUMBA_ENABLE_CUDASIM=1`` they take NumPy arrays, which is how CI checks them.
 """
 import math
+from typing import NamedTuple
 
 from numba import cuda
 
 from .launch import array_module, stream_of
 
 THREADS = 256
+
+
+class PointwiseSaved(NamedTuple):
+    gates: object        # (B, 4K, S) the activated gates i, f, o, g
+    prev_c: object       # (B, K, S)
+    c: object            # (B, K, S) the new cell
+    a_shape: tuple       # the pre-activation's shape
 
 
 @cuda.jit(device=True, inline=True)
@@ -85,19 +93,19 @@ def _launch(kernel, n, stream, *args):
 
 
 def lstm_pointwise_forward(a, prev_c):
-    """a (B, 4K, ...), prev_c (B, K, ...) -> next_h, next_c (B, K, ...), cache (gates, prev_c, next_c)."""
+    """a (B, 4K, ...), prev_c (B, K, ...) -> next_h, next_c (B, K, ...), cache (PointwiseSaved)."""
     xp = array_module(a)
     B, K = prev_c.shape[:2]
     a3 = xp.ascontiguousarray(a).reshape(B, 4 * K, -1)
     pc3 = xp.ascontiguousarray(prev_c).reshape(B, K, -1)
     gates, h, c = xp.empty_like(a3), xp.empty_like(pc3), xp.empty_like(pc3)
     _launch(_forward_kernel, h.size, stream_of(a), a3, pc3, gates, h, c)
-    return h.reshape(prev_c.shape), c.reshape(prev_c.shape), (gates, pc3, c, a.shape)
+    return h.reshape(prev_c.shape), c.reshape(prev_c.shape), PointwiseSaved(gates, pc3, c, a.shape)
 
 
 def lstm_pointwise_backward(dnext_h, dnext_c, cache):
     """-> da (B, 4K, ...), dprev_c (B, K, ...)."""
-    gates, pc3, c, a_shape = cache
+    gates, pc3, c, a_shape = cache.gates, cache.prev_c, cache.c, cache.a_shape
     xp = array_module(gates)
     dh3 = xp.ascontiguousarray(dnext_h).reshape(pc3.shape)
     dc3 = xp.ascontiguousarray(dnext_c).reshape(pc3.shape)

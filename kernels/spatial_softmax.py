@@ -28,6 +28,7 @@ Design choices that matter:
 """
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import cuda, from_dtype
@@ -36,6 +37,12 @@ from .launch import array_module, stream_of
 
 PX, PC = 32, 8              # threads along positions x along channels (backward channel sum)
 THREADS = PX * PC
+
+
+class SoftmaxKernelSaved(NamedTuple):
+    x: object            # (B, C, N*N) maps
+    a: object            # (B, N*N) attention
+    shape: tuple         # the maps' shape (B, C, N, N)
 
 
 @cuda.jit(device=True, inline=True)
@@ -127,19 +134,19 @@ def _kernels(dtype):
 
 
 def spatial_softmax_forward(z, x):
-    """Eqs. 8-9: z (B, N, N) scores, x (B, C, N, N) -> x_att (B, C, N, N), a (B, N, N), cache (x, a)."""
+    """Eqs. 8-9: z (B, N, N) scores, x (B, C, N, N) -> x_att (B, C, N, N), a (B, N, N), cache (SoftmaxKernelSaved)."""
     xp = array_module(x)
     B, C = x.shape[:2]
     z2 = xp.ascontiguousarray(z).reshape(B, -1)
     x3 = xp.ascontiguousarray(x).reshape(B, C, -1)
     a, x_att = xp.empty_like(z2), xp.empty_like(x3)
     _kernels(x.dtype)[0][B, THREADS, stream_of(x)](z2, x3, a, x_att)
-    return x_att.reshape(x.shape), a.reshape(z.shape), (x3, a, x.shape)
+    return x_att.reshape(x.shape), a.reshape(z.shape), SoftmaxKernelSaved(x3, a, x.shape)
 
 
 def spatial_softmax_backward(dx_att, cache, da_extra=None):
     """-> dz (B, N, N), dx (B, C, N, N) the gradient through eq. 9's direct product only."""
-    x3, a, shape = cache
+    x3, a, shape = cache.x, cache.a, cache.shape
     xp = array_module(x3)
     B = shape[0]
     d3 = xp.ascontiguousarray(dx_att).reshape(x3.shape)

@@ -1,4 +1,5 @@
-"""The benchmark script (tinyalstm/bench.py): the CLI prints a row per model on a tiny config, runs without torch,
+"""The benchmark (python -m tinyalstm.bench, tinyalstm/perf/training_step.py): the CLI prints a row per model on a
+tiny config, runs without torch,
 its FLOP count matches the convolutions and matrix products the models actually perform, and the PyTorch peer
 computes the same function as tinyalstm (skipped where torch is not installed, e.g. CI)."""
 import subprocess
@@ -7,7 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from tinyalstm import bench, video_models
+from tinyalstm import bench
+from tinyalstm.models import base
+from tinyalstm.perf import training_step as step
 
 TINY = ["--config", "tiny", "--repeats", "1", "--device", "cpu"]
 
@@ -21,7 +24,7 @@ def _table_rows(text):
 
 def _check_rows(text):
     rows = _table_rows(text)
-    assert [r["model"] for r in rows] == list(bench.MODELS), text
+    assert [r["model"] for r in rows] == list(step.MODELS), text
     for r in rows:
         assert r["config"] == "tiny" and r["device"] == "cpu" and r["dtype"] == "float32"
         assert float(r["ours ms/step"]) > 0
@@ -55,10 +58,10 @@ def test_flop_count_by_hand():
     init = 2 * (2 * 2 * 25 * 7 * 4 * 9)                                  # h0, c0: 2 B N^2 K C k^2 each
     gates = 6 * (2 * 2 * 25 * 28 * 4 * 9 + 2 * 2 * 25 * 28 * 7 * 9)      # T x (input + recurrent), 4K = 28 outputs
     head = 2 * 12 * 175 * 8 + 2 * 12 * 8 * 11                            # B T = 12 rows: (K N^2 = 175) x 8, 8 x 11
-    assert bench.step_flops("ConvLSTM", bench.CONFIGS["tiny"]) == 3 * (init + gates + head) == 5247936
+    assert step.step_flops("convlstm", step.CONFIGS["tiny"]) == 3 * (init + gates + head) == 5247936
 
 
-@pytest.mark.parametrize("name", list(bench.MODELS))
+@pytest.mark.parametrize("name", list(step.MODELS))
 def test_flop_count_matches_the_calls(name, monkeypatch):
     """forward_flops equals 2*B*H*W*K*C*kh*kw summed over every conv2d_forward call the model makes, plus 2*rows*D*M
     over its head's affine_forward calls, counted by wrapping those functions in every tinyalstm module."""
@@ -79,20 +82,20 @@ def test_flop_count_matches_the_calls(name, monkeypatch):
     for mod in [m for key, m in sys.modules.items() if key.startswith("tinyalstm.") and m is not None]:
         if hasattr(mod, "conv2d_forward"):
             monkeypatch.setattr(mod, "conv2d_forward", counting_conv(mod.conv2d_forward))
-    monkeypatch.setattr(video_models, "affine_forward", counting_affine(video_models.affine_forward))   # the head
-    cfg = bench.CONFIGS["tiny"]
-    with bench.on_device("cpu"):
-        model = bench.build_model(name, cfg, np.float64)
-        X, y, M = bench.make_inputs(cfg, model.uses_flow, np.float64)
+    monkeypatch.setattr(base, "affine_forward", counting_affine(base.affine_forward))   # the head
+    cfg = step.CONFIGS["tiny"]
+    with step.on_device("cpu"):
+        model = step.build_model(name, cfg, np.float64)
+        X, y, M = step.make_inputs(cfg, model.reads_second, np.float64)
         model.loss_and_input_grads(X, y, M)
     assert counted, "no convolution was counted: the wrappers missed the model's calls"
-    assert sum(counted) == sum(bench.forward_flops(name, cfg).values())
+    assert sum(counted) == sum(step.forward_flops(name, cfg).values())
 
 
-@pytest.mark.parametrize("name", list(bench.MODELS))
+@pytest.mark.parametrize("name", list(step.MODELS))
 def test_peer_computes_the_same_function(name):
     pytest.importorskip("torch")
-    worst = bench.verify_peer(name)
+    worst = step.verify_peer(name)
     assert worst["loss"] <= 1e-9
     assert worst["grads"] <= 1e-8 and worst["inputs"] <= 1e-8
 
@@ -102,7 +105,7 @@ def test_verify_peer_catches_a_different_peer(monkeypatch):
     pytest.importorskip("torch")
     import torch
 
-    from tinyalstm import bench_torch_peer as peer
+    from tinyalstm.perf import torch_peer as peer
 
     def wrong_cell(a, prev_c):
         i, f, g, o = a.chunk(4, dim=1)
@@ -111,4 +114,4 @@ def test_verify_peer_catches_a_different_peer(monkeypatch):
 
     monkeypatch.setattr(peer, "cell", wrong_cell)
     with pytest.raises(AssertionError, match="different function"):
-        bench.verify_peer("ConvLSTM")
+        step.verify_peer("convlstm")

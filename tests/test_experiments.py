@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from tinyalstm import experiments, synthetic
+from tinyalstm import experiments
+from tinyalstm.data import synthetic
 
 TINY = ["--size", "32", "--frames", "6", "--hidden", "3", "--fc-dim", "6", "--eval-windows", "1",
         "--encoder-epochs", "1"]

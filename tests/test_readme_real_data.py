@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tinyalstm import evaluate, synthetic, train
+from tinyalstm import evaluate, train
+from tinyalstm.data import synthetic
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TINY = ["--size", "32", "--frames", "6", "--hidden", "3", "--fc-dim", "6", "--epochs", "1", "--encoder-epochs", "1",

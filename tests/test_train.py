@@ -87,15 +87,15 @@ def test_same_seed_same_metrics_and_resume_after_kill_equals_an_uninterrupted_ru
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(feats, tmp_path, monkeypatch, capsys):
-    from tinyalstm import video_models
-    real_loss, calls = video_models.ConvLSTM.loss, []
+    from tinyalstm.models import ConvLSTM
+    real_loss, calls = ConvLSTM.loss, []
 
     def loss(self, *a, **kw):
         calls.append(1)
         value, grads = real_loss(self, *a, **kw)
         return (float("nan") if len(calls) > 3 else value), grads     # epoch 1 has 3 batches
 
-    monkeypatch.setattr(video_models.ConvLSTM, "loss", loss)
+    monkeypatch.setattr(ConvLSTM, "loss", loss)
     out = tmp_path / "nan"
     assert train.main(_args(feats, out, epochs=3)) is None
     assert "stopped at epoch 2: non-finite loss" in capsys.readouterr().out
@@ -122,7 +122,7 @@ def test_bad_arguments_name_the_option(tmp_path, capsys):
 
 def test_the_video_pipeline_on_a_tiny_synthetic_dataset(tmp_path):
     """Generate -> decode -> flow -> frame encoders (ConvNet baseline) -> feature cache -> VideoLSTM."""
-    from tinyalstm import synthetic
+    from tinyalstm.data import synthetic
     synthetic.generate(tmp_path / "syn", classes=3, groups=3, clips=1, frames=12, size=32, distractors=1, clutter=2)
     out = tmp_path / "run"
     res = train.main(["--root", str(tmp_path / "syn"), "--out", str(out), "--epochs", "1", "--encoder-epochs",
@@ -134,7 +134,7 @@ def test_the_video_pipeline_on_a_tiny_synthetic_dataset(tmp_path):
 
 def test_a_regenerated_synthetic_root_gets_a_fresh_cache(tmp_path):
     """Regenerating a synthetic --root with other options keeps the video names; its cache must not be reused."""
-    from tinyalstm import pipeline, synthetic
+    from tinyalstm.data import pipeline, synthetic
     kw = dict(classes=3, groups=3, clips=1, frames=12, size=32, distractors=1, clutter=2)
     synthetic.generate(tmp_path / "syn", **kw)
     first = pipeline.default_work("synthetic", tmp_path / "syn")

@@ -3,7 +3,7 @@
     python -m tinyalstm.demo            # full measurement, 3 seeds (about 15 s on 2 CPU cores)
     python -m tinyalstm.demo --help
 
-Trains on the generated task of ``tinyalstm.tasks`` (class evidence in 2 of 12 attended frames, uninformative
+Trains on the generated task of ``tinyalstm.data.tasks`` (class evidence in 2 of 12 attended frames, uninformative
 input-data) and prints, for each model, held-out accuracy and the mean attention mass on the evidence frames
 (chance: 2/12 = 0.167). Models: aLSTM variant (a) and (b), the vanilla LSTM on the input-data (the paper's
 baseline, which can only be at chance here), and a vanilla LSTM that reads the attended frames as its input.
@@ -16,46 +16,23 @@ import time
 import numpy as np
 
 from . import backend
-from .fit import evaluate, train_epoch
-from .models import LSTM, aLSTM
+from .data.tasks import make_highlight_task, read_as_input
+from .evaluation import evaluate_sequences
+from .models import build_model
 from .optim import SGD
-from .tasks import make_highlight_task
+from .training import train_sequences
 
-MODELS = ("alstm-a", "alstm-b", "lstm-v", "lstm-a")
-DESCRIPTIONS = {"alstm-a": "aLSTM (a): attention every step", "alstm-b": "aLSTM (b): attention at last step",
-                "lstm-v": "LSTM on input-data V", "lstm-a": "LSTM reading attended frames A"}
-
-
-def build(name, train, hidden, seed, dropout):
-    """The model ``name`` and the train/test dicts it reads (lstm-a reads A in place of V)."""
-    dv, da, C = train["V"].shape[2], train["A"].shape[2], int(train["y"].max()) + 1
-    if name.startswith("alstm"):
-        return aLSTM(dv, da, hidden, hidden, C, variant=name[-1], dropout=dropout, seed=seed)
-    return LSTM(da if name == "lstm-a" else dv, hidden, C, dropout=dropout, seed=seed)
-
-
-def as_input(name, data):
-    return {"V": data["A"], "y": data["y"]} if name == "lstm-a" else data
-
-
-def run(name, train, test, epochs, batch_size, lr, hidden, seed, dropout=0.2, log=print):
-    """Train one model and return (accuracy, attention mass on evidence frames or None, seconds)."""
-    model = build(name, train, hidden, seed, dropout)
-    opt = SGD(lr=lr, momentum=0.9)
-    rng = np.random.default_rng(seed)
-    t0 = time.perf_counter()
-    for epoch in range(epochs):
-        loss = train_epoch(model, opt, as_input(name, train), batch_size, rng)
-        log(f"  {name:8s} epoch {epoch + 1:2d}/{epochs}  train loss {loss:.4f}")
-    acc, _, w = evaluate(model, as_input(name, test))
-    mass = None if w is None else float((w * test["informative"][:, None, :]).sum(axis=-1).mean())
-    return acc, mass, time.perf_counter() - t0
+# the demo's rows: registry model, and which of the task's arrays it reads as its input-data
+ROWS = {"alstm": ("alstm", "V"), "alstm-b": ("alstm-b", "V"), "lstm": ("lstm", "V"),
+        "lstm-attended": ("lstm", "A")}
+DESCRIPTIONS = {"alstm": "aLSTM (a): attention every step", "alstm-b": "aLSTM (b): attention at last step",
+                "lstm": "LSTM on input-data V", "lstm-attended": "LSTM reading attended frames A"}
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m tinyalstm.demo", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="models to train")
+    ap.add_argument("--models", nargs="+", choices=ROWS, default=list(ROWS), help="models to train")
     ap.add_argument("--train", type=int, default=2000, help="training sequences (default 2000)")
     ap.add_argument("--test", type=int, default=1000, help="held-out sequences (default 1000)")
     ap.add_argument("--epochs", type=int, default=15, help="passes over the training set (default 15)")
@@ -86,11 +63,20 @@ def main(argv=None):
         f"device {backend.get_device()}")
     rows = []
     for name in args.models:
-        results = [run(name, train, test, args.epochs, args.batch_size, args.lr, args.hidden, s, log=log)
-                   for s in args.seeds]
-        acc = np.array([r[0] for r in results])
-        mass = None if results[0][1] is None else np.array([r[1] for r in results])
-        rows.append((name, acc, mass, sum(r[2] for r in results)))
+        model_name, reads = ROWS[name]
+        tr, te = read_as_input(train, reads), read_as_input(test, reads)
+        acc, mass, secs = [], [], 0.0
+        for seed in args.seeds:
+            model = build_model(model_name, int(tr["y"].max()) + 1, tr["V"].shape[2], args.hidden,
+                                second_dim=tr["A"].shape[2], dropout=0.2, seed=seed)
+            t0 = time.perf_counter()
+            train_sequences(model, SGD(lr=args.lr, momentum=0.9), tr, args.epochs, args.batch_size,
+                            np.random.default_rng(seed), log=lambda msg: log(f"  {name:13s} {msg}"))
+            a, _, w = evaluate_sequences(model, te)
+            secs += time.perf_counter() - t0
+            acc.append(a)
+            mass.append(None if w is None else float((w * te["informative"][:, None, :]).sum(axis=-1).mean()))
+        rows.append((name, np.array(acc), None if mass[0] is None else np.array(mass), secs))
 
     chance = 1.0 / (int(train["y"].max()) + 1)
     print(f"\nheld-out accuracy (chance {chance:.3f}) and attention mass on the {evidence} evidence frames "

@@ -11,38 +11,11 @@ a flow model. The data (features and their cache) are rebuilt from the configura
 import argparse
 import json
 import sys
-from argparse import Namespace
 from pathlib import Path
 
-import numpy as np
-
 from . import backend
-from .metrics import accuracy, late_fusion, mean_average_precision
-from .optim import RMSprop
-from .train import WindowReader, build_model, evaluate_videos, load_checkpoint, load_data
-
-
-def evaluate_checkpoint(path, windows=25, log=print):
-    """-> (scores (V, C), labels (V,), test keys, config) of one checkpoint on its own test split."""
-    path = Path(path)
-    if not path.is_file():
-        raise SystemExit(f"--checkpoint {path}: file not found")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            config = json.loads(str(z["config"]))
-    except (OSError, ValueError, KeyError) as err:
-        raise SystemExit(f"--checkpoint {path}: not a tinyalstm checkpoint ({err})") from None
-    if config["model"] == "convnet":
-        raise SystemExit(f"--checkpoint {path}: ConvNet runs keep no checkpoint; their accuracy is in result.json")
-    args = Namespace(**{k: (Path(v) if k in ("root", "out", "work") and v is not None else v)
-                        for k, v in config.items()})
-    data = load_data(args, log)
-    D, N = data.feature_shape[0], data.feature_shape[1]
-    model = build_model(args, D, N, len(data.classes))
-    load_checkpoint(path, model, RMSprop(), config)
-    reader = WindowReader(data, args.model, args.modality)
-    scores, labels, _ = evaluate_videos(model, reader, data.test, args.frames, windows, model.dtype)
-    return scores, labels, [k for k, _ in data.test], config
+from .evaluation import evaluate_checkpoint, fused_rows
+from .metrics import accuracy, mean_average_precision
 
 
 def main(argv=None):
@@ -58,16 +31,9 @@ def main(argv=None):
         ap.error(f"--windows: expected a positive integer, got {args.windows}")
     if args.device:
         backend.set_device(args.device)
-    rows = {}
-    a_scores, labels, keys, a_cfg = evaluate_checkpoint(args.checkpoint, args.windows)
-    rows[f"{a_cfg['model']} ({a_cfg['modality']})"] = (a_scores, labels)
-    if args.fuse is not None:
-        b_scores, b_labels, b_keys, b_cfg = evaluate_checkpoint(args.fuse, args.windows)
-        if b_keys != keys or not np.array_equal(b_labels, labels):
-            raise SystemExit(f"--fuse {args.fuse}: its test videos differ from {args.checkpoint}'s (other dataset "
-                             f"or split); late fusion needs the same videos")
-        rows[f"{b_cfg['model']} ({b_cfg['modality']})"] = (b_scores, labels)
-        rows["late fusion (product)"] = (late_fusion(a_scores, b_scores, "product"), labels)
+    first = evaluate_checkpoint(args.checkpoint, args.windows)
+    rows = fused_rows(first, None if args.fuse is None else evaluate_checkpoint(args.fuse, args.windows))
+    labels = first[1]
     result = {}
     print(f"{'model':40s} {'accuracy':>9s} {'mAP':>7s}   ({len(labels)} test videos, {args.windows} windows)")
     for name, (scores, y) in rows.items():

@@ -1,0 +1,236 @@
+"""Numba CUDA kernels checked on tiny shapes under the CUDA simulator (no GPU needed), and on a real GPU when one
+is present (marker ``gpu``).
+
+The simulator flag must be set before numba is imported, so without it this module re-runs itself in a child
+process with NUMBA_ENABLE_CUDASIM=1. Tolerances: float64 in the simulator, so 1e-12 against the reference;
+float32 on a GPU, atol 1e-6 + rtol 1e-5 (a few float32 ulps through exp/tanh).
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+SIM = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+
+@pytest.mark.skipif(SIM, reason="this is the launcher, already inside the simulator")
+def test_kernels_under_the_cuda_simulator():
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],
+                         capture_output=True, text=True, env=env, cwd=os.path.dirname(__file__))
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    summary = out.stdout.strip().splitlines()[-1]
+    assert "passed" in summary and "failed" not in summary and "error" not in summary, out.stdout[-2000:]
+
+
+sim_only = pytest.mark.skipif(not SIM, reason="runs in the simulator child process")
+
+
+@sim_only
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (2, 2, 3, 3), (1, 3, 1, 5)])
+def test_lstm_pointwise_kernels(shape):
+    from tinyalstm import reference as ref
+    from tinyalstm.kernels.lstm_pointwise import lstm_pointwise_backward, lstm_pointwise_forward
+    from tinyalstm.layers.lstm import lstm_cell_backward, lstm_cell_forward
+    r = np.random.default_rng(len(shape))
+    B, K, *spatial = shape
+    a = 2.0 * r.normal(size=(B, 4 * K, *spatial))
+    prev_c = r.normal(size=(B, K, *spatial))
+    h, c, cache = lstm_pointwise_forward(a, prev_c)
+
+    # reference: the loop LSTM step with x = a, Wx = I, Wh = 0, b = 0 evaluates eqs. 7-12 on the pre-activation a,
+    # one spatial position at a time
+    S = int(np.prod(spatial)) if spatial else 1
+    a_flat, c_flat = a.reshape(B, 4 * K, S), prev_c.reshape(B, K, S)
+    for s in range(S):
+        rh, rc = ref.lstm_step(a_flat[:, :, s], np.zeros((B, K)), c_flat[:, :, s], np.eye(4 * K),
+                               np.zeros((K, 4 * K)), np.zeros(4 * K))
+        np.testing.assert_allclose(h.reshape(B, K, S)[:, :, s], rh, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(c.reshape(B, K, S)[:, :, s], rc, rtol=0, atol=1e-12)
+
+    # backward against the library's cell backward (itself checked against finite differences)
+    dh, dc = r.normal(size=prev_c.shape), r.normal(size=prev_c.shape)
+    da, dprev_c = lstm_pointwise_backward(dh, dc, cache)
+    _, _, lib_cache = lstm_cell_forward(a, prev_c)
+    lda, ldprev_c = lstm_cell_backward(dh, dc, lib_cache)
+    np.testing.assert_allclose(da, lda, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(dprev_c, ldprev_c, rtol=0, atol=1e-12)
+
+
+@sim_only
+@pytest.mark.parametrize("B,C,H,W,K,k", [(1, 1, 1, 1, 1, 1), (2, 3, 4, 5, 3, 3), (1, 2, 3, 3, 5, 5),
+                                         (3, 1, 5, 5, 65, 1)])
+def test_conv2d_kernels(B, C, H, W, K, k):
+    """Forward against reference.conv2d; dx, dw, db against the library's im2col backward (itself checked
+    against finite differences). The shapes cover kernel sizes 1, 3, 5, maps 1x1 to 5x5, a reduction longer than
+    one 16-deep slice (C*k*k = 27, 50) and more output rows and columns than one 64 x 64 tile (K = 65, B*H*W = 75)."""
+    from tinyalstm import reference as ref
+    from tinyalstm.kernels.conv2d import conv2d_backward, conv2d_forward
+    from tinyalstm.layers.conv import Im2colSaved, conv2d_backward_im2col, im2col
+    r = np.random.default_rng(B * 100 + K)
+    x, w, b = r.normal(size=(B, C, H, W)), r.normal(size=(K, C, k, k)), r.normal(size=K)
+    out, cache = conv2d_forward(x, w, b)
+    np.testing.assert_allclose(out, ref.conv2d(x, w, b), rtol=0, atol=1e-12)
+    dout = r.normal(size=out.shape)
+    got = conv2d_backward(dout, cache)
+    want = conv2d_backward_im2col(dout, Im2colSaved(x.shape, im2col(x, k, k), w))
+    for g, e in zip(got, want):
+        np.testing.assert_allclose(g, e, rtol=0, atol=1e-12)
+
+
+@sim_only
+@pytest.mark.parametrize("B,C,N", [(1, 1, 1), (2, 3, 5), (1, 9, 6)])
+def test_spatial_softmax_kernels(B, C, N):
+    """Eqs. 8-9 forward against reference.softmax over the N*N positions; the backward (with and without a direct
+    gradient of the map) against the library's NumPy pair, which the spatial-attention tests check against finite
+    differences. N = 6 gives 36 positions, more than the 32 that one pass of the backward's channel sum covers."""
+    from tinyalstm import reference as ref
+    from tinyalstm.kernels.spatial_softmax import spatial_softmax_backward, spatial_softmax_forward
+    from tinyalstm.layers.spatial_attention import SoftmaxSaved, spatial_softmax_backward_numpy
+    r = np.random.default_rng(N)
+    z, x = 3.0 * r.normal(size=(B, N, N)), r.normal(size=(B, C, N, N))
+    x_att, a, cache = spatial_softmax_forward(z, x)
+    ra = np.stack([ref.softmax(zb.ravel()) for zb in z]).reshape(B, N, N)
+    np.testing.assert_allclose(a, ra, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(x_att, ra[:, None] * x, rtol=0, atol=1e-12)
+    dx_att, da_extra = r.normal(size=x.shape), r.normal(size=(B, N, N))
+    for extra in (None, da_extra):
+        got = spatial_softmax_backward(dx_att, cache, extra)
+        want = spatial_softmax_backward_numpy(dx_att, SoftmaxSaved(x, ra), extra)
+        for g, e in zip(got, want):
+            np.testing.assert_allclose(g, e, rtol=0, atol=1e-12)
+
+
+@sim_only
+@pytest.mark.parametrize("name", ["videolstm", "alstm-spatial"])
+def test_models_through_the_kernels(name, monkeypatch):
+    """A whole model with every layer routed through the kernels (the GPU path, here on NumPy arrays in the
+    simulator) gives the same loss, parameter and input gradients as the NumPy path. VideoLSTM's layers include
+    all of the ConvLSTM's and the ConvALSTM's (conv gates, spatial attention, time-mean initial states); ALSTM runs
+    the fully connected LSTM on the pointwise kernel. One model at T = 2 takes 20-40 s in the simulator."""
+    from tinyalstm import backend
+    from tinyalstm.models import build_model
+    B, T, C, N, K = 1, 2, 2, 3, 2
+    model = build_model(name, 3, C, K, map_size=N, second_dim=2, fc_dim=3, dropout=0.0, seed=2, dtype=np.float64)
+    r = np.random.default_rng(5)
+    X, y = r.normal(size=(B, T, C, N, N)), np.array([1])
+    M = r.normal(size=(B, T, 2, N, N)) if model.reads_second else None
+    loss, grads, dinputs = model.loss_and_input_grads(X, y, M)
+    monkeypatch.setattr(backend, "use_kernels", lambda arr: True)
+    kloss, kgrads, kdinputs = model.loss_and_input_grads(X, y, M)
+    assert abs(kloss - loss) <= 1e-12
+    for key in grads:
+        np.testing.assert_allclose(kgrads[key], grads[key], rtol=0, atol=1e-12, err_msg=key)
+    for key in dinputs:
+        np.testing.assert_allclose(kdinputs[key], dinputs[key], rtol=0, atol=1e-12, err_msg=key)
+
+
+def _gpu():
+    if SIM:
+        return None
+    from tinyalstm.backend import cupy_or_none
+    return cupy_or_none()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(_gpu() is None, reason="needs CuPy and an NVIDIA GPU")
+def test_lstm_pointwise_kernels_on_gpu():
+    """Realistic size (batch 32, 512 channels, 7x7 maps), float32 CuPy arrays, against the library's NumPy cell
+    in float64."""
+    cp = _gpu()
+    from tinyalstm.kernels.lstm_pointwise import lstm_pointwise_backward, lstm_pointwise_forward
+    from tinyalstm.layers.lstm import lstm_cell_backward, lstm_cell_forward
+    r = np.random.default_rng(0)
+    a, prev_c = 2.0 * r.normal(size=(32, 4 * 512, 7, 7)), r.normal(size=(32, 512, 7, 7))
+    dh, dc = r.normal(size=prev_c.shape), r.normal(size=prev_c.shape)
+    h, c, cache = lstm_pointwise_forward(cp.asarray(a, cp.float32), cp.asarray(prev_c, cp.float32))
+    da, dprev_c = lstm_pointwise_backward(cp.asarray(dh, cp.float32), cp.asarray(dc, cp.float32), cache)
+    rh, rc, lib_cache = lstm_cell_forward(a, prev_c)
+    rda, rdprev_c = lstm_cell_backward(dh, dc, lib_cache)
+    for got, want in [(h, rh), (c, rc), (da, rda), (dprev_c, rdprev_c)]:
+        np.testing.assert_allclose(cp.asnumpy(got), want, rtol=1e-5, atol=1e-6)
+
+
+def _scaled_error(got, want):
+    """max |got - want| / max |want|: float32 sums over thousands of terms are judged against the size of the
+    result, not element by element (an element that nearly cancels has no meaningful relative error)."""
+    cp = _gpu()
+    return float(np.abs(cp.asnumpy(got) - want).max() / max(1e-30, np.abs(want).max()))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(_gpu() is None, reason="needs CuPy and an NVIDIA GPU")
+@pytest.mark.parametrize("B,C,N,K,k", [(32, 512, 7, 2048, 3), (4, 64, 14, 256, 5), (32, 512, 7, 1, 1)])
+def test_conv2d_kernels_on_gpu(B, C, N, K, k):
+    """The paper's gate convolution (batch 32, 512 -> 4*512 channels, 3x3 on 7x7), a larger map with a 5x5
+    kernel, and the 1-channel attention score convolution, in float32 on the GPU, against the library's NumPy
+    path in float64. Tolerance 1e-5 of the largest entry: float32 accumulation over C*k*k <= 4608 terms."""
+    cp = _gpu()
+    from tinyalstm.layers.conv import conv2d_backward as numpy_conv2d_backward
+    from tinyalstm.layers.conv import conv2d_forward as numpy_conv2d_forward
+    from tinyalstm.kernels.conv2d import conv2d_backward, conv2d_forward
+    r = np.random.default_rng(0)
+    x, w, b = r.normal(size=(B, C, N, N)), r.normal(size=(K, C, k, k)) / np.sqrt(C * k * k), r.normal(size=K)
+    dout = r.normal(size=(B, K, N, N))
+    out, cache = conv2d_forward(*(cp.asarray(v, cp.float32) for v in (x, w, b)))
+    grads = conv2d_backward(cp.asarray(dout, cp.float32), cache)
+    want_out, numpy_cache = numpy_conv2d_forward(x, w, b)
+    want = numpy_conv2d_backward(dout, numpy_cache)
+    errors = [_scaled_error(out, want_out)] + [_scaled_error(g, e) for g, e in zip(grads, want)]
+    print(f"conv2d B={B} C={C} N={N} K={K} k={k}: scaled errors out/dx/dw/db {errors}")
+    assert max(errors) <= 1e-5, errors
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(_gpu() is None, reason="needs CuPy and an NVIDIA GPU")
+def test_spatial_softmax_kernels_on_gpu():
+    """Batch 32, 512 channels, 7x7 maps, float32, against the NumPy pair in float64."""
+    cp = _gpu()
+    from tinyalstm.kernels.spatial_softmax import spatial_softmax_backward, spatial_softmax_forward
+    from tinyalstm.layers.spatial_attention import SoftmaxSaved, spatial_softmax_backward_numpy
+    r = np.random.default_rng(0)
+    z, x = 3.0 * r.normal(size=(32, 7, 7)), r.normal(size=(32, 512, 7, 7))
+    dx_att, da_extra = r.normal(size=x.shape), r.normal(size=(32, 7, 7))
+    x_att, a, cache = spatial_softmax_forward(cp.asarray(z, cp.float32), cp.asarray(x, cp.float32))
+    e = np.exp(z - z.max(axis=(1, 2), keepdims=True))
+    ra = e / e.sum(axis=(1, 2), keepdims=True)
+    got = spatial_softmax_backward(cp.asarray(dx_att, cp.float32), cache, cp.asarray(da_extra, cp.float32))
+    want = spatial_softmax_backward_numpy(dx_att, SoftmaxSaved(x, ra), da_extra)
+    errors = [_scaled_error(a, ra), _scaled_error(x_att, ra[:, None] * x)] + [
+        _scaled_error(g, w) for g, w in zip(got, want)]
+    print(f"spatial softmax: scaled errors a/x_att/dz/dx {errors}")
+    assert max(errors) <= 1e-5, errors
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(_gpu() is None, reason="needs CuPy and an NVIDIA GPU")
+@pytest.mark.parametrize("name", ["convlstm", "convalstm", "videolstm", "alstm-spatial"])
+def test_models_on_gpu(name):
+    """Every model's loss and gradients on the GPU (float32, CuPy + our kernels) against the CPU (float64,
+    NumPy), at a mid size (batch 4, 8 steps, 64 channels, 7x7, hidden 32). Tolerance 1e-4 of each gradient's
+    largest entry: float32 through 8 recurrent steps."""
+    from tinyalstm import backend
+    from tinyalstm.models import build_model
+    B, T, C, N, K = 4, 8, 64, 7, 32
+    r = np.random.default_rng(1)
+    X, y, M = r.normal(size=(B, T, C, N, N)), r.integers(0, 5, B), r.normal(size=(B, T, 16, N, N))
+
+    def build(dtype):
+        return build_model(name, 5, C, K, map_size=N, second_dim=16, fc_dim=64, dropout=0.0, seed=3, dtype=dtype)
+
+    backend.set_device("cpu")
+    cpu = build(np.float64)
+    loss, grads, _ = cpu.loss_and_input_grads(X, y, M if cpu.reads_second else None)
+    backend.set_device("cuda")
+    try:
+        gpu = build(np.float32)
+        assert all(type(v).__module__.startswith("cupy") for v in gpu.params.values())
+        gloss, ggrads, _ = gpu.loss_and_input_grads(X, y, M if gpu.reads_second else None)
+    finally:
+        backend.set_device("cpu")
+    assert abs(gloss - loss) <= 1e-4 * abs(loss)
+    errors = {key: _scaled_error(ggrads[key], grads[key]) for key in grads}
+    print(f"{name} on GPU: loss {gloss:.6f} vs {loss:.6f}, worst gradient {max(errors.items(), key=lambda e: e[1])}")
+    assert max(errors.values()) <= 1e-4, errors

@@ -1,0 +1,70 @@
+"""The VideoLSTM paper's whole models on tiny configs: the full loss's gradient with respect to every parameter
+and input (head dropout off and with a fixed mask), attention maps' shape and normalisation, bad input."""
+import numpy as np
+import pytest
+
+from tinyalstm.gradcheck import check_full_loss
+from tinyalstm.models import ConvALSTM, ConvLSTM, VideoLSTM, build_model
+
+B, T, C, Cm, N, K, NCLS = 2, 2, 2, 2, 3, 2, 3
+
+
+def _make(name, dropout, att_kernel=1):
+    kw = dict(fc_dim=4, dropout=dropout, seed=1, dtype=np.float64)
+    if name in ("convalstm", "videolstm"):
+        kw["att_kernel"] = att_kernel
+    return build_model("alstm-spatial" if name == "alstm" else name, NCLS, C, K, map_size=N, second_dim=Cm, **kw)
+
+
+def _data(seed=0):
+    r = np.random.default_rng(seed)
+    return r.normal(size=(B, T, C, N, N)), r.integers(0, NCLS, size=B), r.normal(size=(B, T, Cm, N, N))
+
+
+@pytest.mark.parametrize("name, att_kernel, dropout", [
+    ("convlstm", 1, 0.7), ("alstm", 1, 0.7), ("alstm", 1, 0.0), ("convalstm", 1, 0.0), ("convalstm", 3, 0.7),
+    ("videolstm", 1, 0.7), ("videolstm", 3, 0.0)])
+def test_full_loss_gradients(name, att_kernel, dropout):
+    model = _make(name, dropout, att_kernel)
+    r = np.random.default_rng(2)
+    for v in model.params.values():       # zero biases at init: give every parameter a generic value
+        v[...] = 0.5 * r.normal(size=v.shape)
+    X, y, M = _data()
+    M = M if model.reads_second else None
+    loss_fn = lambda: model.loss(X, y, M, rng=np.random.default_rng(3))[0]  # noqa: E731
+    _, grads, dinputs = model.loss_and_input_grads(X, y, M, rng=np.random.default_rng(3))
+    targets = {**model.params, "X": X, **({"M": M} if M is not None else {})}
+    check_full_loss(f"video model {name}: full loss", loss_fn, targets, {**grads, **dinputs})
+
+
+@pytest.mark.parametrize("name", ["convlstm", "alstm", "convalstm", "videolstm"])
+def test_predict_returns_normalised_attention_maps(name):
+    model = _make(name, 0.7)
+    X, _, M = _data()
+    probs, att = model.predict(X, M if model.reads_second else None)
+    assert probs.shape == (B, NCLS) and att.shape == (B, T, N, N)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(att.sum(axis=(2, 3)), 1.0, rtol=1e-6)
+
+
+def test_bad_input_at_the_model_entry_points():
+    X, y, M = _data()
+    with pytest.raises(ValueError, match="kernel: expected an odd kernel size >= 1, got 2"):
+        ConvLSTM(C, N, K, NCLS, kernel=2)
+    with pytest.raises(ValueError, match="att_kernel: expected an odd kernel size >= 1, got 4"):
+        ConvALSTM(C, N, K, NCLS, att_kernel=4)
+    v = VideoLSTM(C, Cm, N, K, NCLS, fc_dim=4)
+    with pytest.raises(ValueError, match=r"M: flow maps must have the RGB maps' size \(3, 3\), got \(4, 4\)"):
+        v.loss(X, y, np.zeros((B, T, Cm, 4, 4)))
+    with pytest.raises(ValueError, match=r"M: expected size 2 on axis 2, got shape \(2, 2, 5, 3, 3\)"):
+        v.loss(X, y, np.zeros((B, T, 5, N, N)))
+    with pytest.raises(ValueError, match="M: VideoLSTM needs flow maps"):
+        v.loss(X, y, None)
+    with pytest.raises(ValueError, match=r"X: expected size 2 on axis 2, got shape \(2, 2, 4, 3, 3\)"):
+        v.loss(np.zeros((B, T, 4, N, N)), y, M)
+    bad = X.copy()
+    bad[0, 0, 0, 0, 0] = np.inf
+    with pytest.raises(ValueError, match="X: expected finite values, got 1 NaN or infinite entries"):
+        v.loss(bad, y, M)
+    with pytest.raises(ValueError, match="M: ConvLSTM reads no flow maps"):
+        ConvLSTM(C, N, K, NCLS, fc_dim=4).loss(X, y, M)

@@ -1,0 +1,217 @@
+"""From videos to the feature maps the recurrent models read (VideoLSTM sec. 5.2, scaled down to a CPU):
+
+    videos --decode (video.py)--> RGB frames ----------------------> frame cache   work/frames/rgb/<key>.npy
+           --optical flow (flow.py)--> 2-channel flow images ------> frame cache   work/frames/flow/<key>.npy
+    frame cache --train a FrameEncoder per modality (train split only; its video accuracy is the ConvNet baseline)
+                --its last pooled maps--> feature cache              work/features/<modality>/<key>.npy
+
+Every stage writes per-video ``.npy`` files through ``features.extract_features`` (atomic, resumable, bad videos
+skipped and reported), so a rerun skips what is done and memory does not grow with the number of videos: one
+video's frames are in memory at a time, training reads memory-mapped files.
+
+For ``--dataset features`` the maps come from elsewhere: ``<root>/<modality>/<Class>/<video>.npy`` plus
+``<root>/ucfTrainTestlist/`` (UCF101's split files), see features.py.
+"""
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import backend
+from ..models.frame_encoder import FrameEncoder, train_frame_encoder, video_accuracy
+from ..optim import RMSprop
+from .datasets import SkipReport, load_hmdb51, load_ucf101
+from .features import extract_features, load_feature_split, load_features
+
+MODALITY_CHANNELS = {"rgb": 3, "flow": 2}
+
+
+@dataclass
+class FeatureData:
+    """What training reads: per split a list of (key, label); per modality the folder of its .npy maps."""
+    train: list
+    test: list
+    classes: list
+    roots: dict                      # modality -> folder with <key>.npy
+    feature_shape: tuple             # (D, N, N)
+    video_paths: dict = field(default_factory=dict)   # key -> video file (for overlays); empty for features
+    convnet: dict = field(default_factory=dict)       # modality -> ConvNet baseline test accuracy
+    report: SkipReport = field(default_factory=SkipReport)
+
+
+def key_of(sample):
+    return sample.name.rsplit(".", 1)[0]
+
+
+def load_split(dataset, root, split):
+    """-> (train samples, test samples, classes, report) of a video dataset in its official layout."""
+    loader = {"ucf101": load_ucf101, "synthetic": load_ucf101, "hmdb51": load_hmdb51}[dataset]
+    report = SkipReport()
+    train = loader(root, split=split, subset="train", report=report)
+    test = loader(root, split=split, subset="test", report=report)
+    if not len(train) or not len(test):
+        raise ValueError(f"--root {root}: split {split} has {len(train)} training and {len(test)} test videos "
+                         f"that could be found; see the report:\n{report.summary()}")
+    return train.samples, test.samples, train.classes, report
+
+
+def _frames_of(modality, size):
+    from .flow import video_flow
+    from .video import read_video
+    if modality == "rgb":
+        return lambda path: read_video(path, size=size)
+    return lambda path: video_flow(read_video(path, size=size))
+
+
+def _cached_frames(root):
+    def frames_of(sample):
+        return np.load(Path(root) / f"{key_of(sample)}.npy", mmap_mode="r")
+    return frames_of
+
+
+def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epochs=8, seed=0, log=print):
+    """The FeatureData of a run: given features (``dataset='features'``), or videos of ``dataset`` (synthetic,
+    generated into ``root`` or the default cache folder on first use; ucf101; hmdb51) through the pipeline of the
+    module docstring, with the work cache ``work`` (default: ``default_work``). Cached stages are reused."""
+    if dataset == "features":
+        return prepare_given_features(root, split, modalities, log=log)
+    if dataset == "synthetic":
+        root = root or default_synthetic_root()
+        ensure_synthetic(root, log=log)
+    work = work or default_work(dataset, root)
+    return prepare_video_features(dataset, root, split, modalities, work, size=size, enc_epochs=encoder_epochs,
+                                  seed=seed, log=log)
+
+
+def prepare_video_features(dataset, root, split, modalities, work, size=64, widths=(16, 32, 32), enc_epochs=8,
+                           per_video=8, seed=0, log=print):
+    """Run the pipeline of the module docstring for ``modalities`` -> FeatureData. Stages already done (same
+    options) are skipped; encoder weights are kept in work/encoders/<modality>-<options>.npz."""
+    work = Path(work)
+    train, test, classes, report = load_split(dataset, root, split)
+    log(f"data: {dataset} split {split}: {len(train)} train / {len(test)} test videos, {len(classes)} classes"
+        + (f"; {report.count} list entries skipped" if report.count else ""))
+    everything = train + test
+    roots, convnet = {}, {}
+    enc = None
+    for m in modalities:
+        frames_root = work / "frames" / m / f"{size}px"
+        t0 = time.perf_counter()
+        log(f"[{m}] decoding{' + optical flow' if m == 'flow' else ''} at {size}x{size} -> {frames_root}")
+        read = _frames_of(m, size)
+        extract_features(((key_of(s), s.path) for s in everything), read, lambda f: f, frames_root,
+                         (size, size, MODALITY_CHANNELS[m]), dtype=np.uint8, batch=4096, report=report)
+        log(f"[{m}] frames ready ({time.perf_counter() - t0:.0f} s)")
+        ok = [s for s in everything if (frames_root / f"{key_of(s)}.npy").exists()]
+        usable = set(ok)
+        tr, te = [s for s in train if s in usable], [s for s in test if s in usable]
+        frames_of = _cached_frames(frames_root)
+        tag = f"{m}-s{size}-w{'x'.join(map(str, widths))}-e{enc_epochs}-p{per_video}-seed{seed}-split{split}"
+        enc = FrameEncoder(MODALITY_CHANNELS[m], size, len(classes), widths=widths, seed=seed)
+        enc_file = work / "encoders" / f"{tag}.npz"
+        if enc_file.exists():
+            with np.load(enc_file) as z:
+                enc.params = {k: backend.to_device(z[k], enc.dtype) for k in enc.params}
+                convnet[m] = float(z["__test_acc"])
+            log(f"[{m}] frame encoder loaded from {enc_file} (ConvNet test accuracy {convnet[m]:.3f})")
+        else:
+            t0 = time.perf_counter()
+            log(f"[{m}] training the frame encoder ({enc_epochs} epochs, {per_video} frames per video)")
+            train_frame_encoder(enc, tr, frames_of, RMSprop(lr=1e-3), enc_epochs, np.random.default_rng(seed),
+                                per_video=per_video, report=report, log=lambda s: log(f"[{m}]   {s}"))
+            convnet[m], _ = video_accuracy(enc, te, frames_of)
+            enc_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = enc_file.with_name(enc_file.name + ".partial.npz")
+            np.savez(tmp, __test_acc=convnet[m], **{k: backend.to_numpy(v) for k, v in enc.params.items()})
+            os.replace(tmp, enc_file)
+            log(f"[{m}] ConvNet baseline (frame softmax averaged over each test video): accuracy {convnet[m]:.3f} "
+                f"({time.perf_counter() - t0:.0f} s)")
+        feat_root = work / "features" / tag
+        extract_features(((key_of(s), s) for s in ok), frames_of, enc.features, feat_root, enc.feature_shape,
+                         report=report)
+        roots[m] = feat_root
+        train, test = tr, te
+    if report.count:
+        log(f"data report: {report.summary()}")
+    return FeatureData([(key_of(s), s.label) for s in train], [(key_of(s), s.label) for s in test], classes,
+                       roots, enc.feature_shape, {key_of(s): s.path for s in train + test}, convnet, report)
+
+
+def prepare_given_features(root, split, modalities, log=print):
+    """``--dataset features``: <root>/<modality>/<Class>/<video>.npy + <root>/ucfTrainTestlist/ -> FeatureData."""
+    root = Path(root)
+    report, per_mod, shape = SkipReport(), {}, None
+    if not (root / "ucfTrainTestlist").is_dir():
+        raise FileNotFoundError(f"--root {root}: no ucfTrainTestlist/ folder with the split files")
+    for m in modalities:
+        if not (root / m).is_dir():
+            raise FileNotFoundError(f"--root {root}: no {m}/ folder of features (expected {root / m}/<Class>/"
+                                    f"<video>.npy for this model)")
+    for m in modalities:
+        tr = load_feature_split(root / m, split, "train", shape, report=report)
+        te = load_feature_split(root / m, split, "test", shape, report=report)
+        if not len(tr) or not len(te):
+            raise ValueError(f"--root {root / m}: no usable feature files for split {split}\n{report.summary()}")
+        shape = shape or load_features(root / m, key_of(tr.samples[0])).shape[1:]
+        per_mod[m] = (tr, te)
+    keep = set.intersection(*[{key_of(s) for s in tr.samples + te.samples} for tr, te in per_mod.values()])
+    tr, te = next(iter(per_mod.values()))
+    log(f"data: features from {root}: {len(tr)} train / {len(te)} test videos, maps {tuple(shape)}")
+    return FeatureData([(key_of(s), s.label) for s in tr.samples if key_of(s) in keep],
+                       [(key_of(s), s.label) for s in te.samples if key_of(s) in keep], tr.classes,
+                       {m: root / m for m in modalities}, tuple(shape), report=report)
+
+
+# The built-in benchmark: synthetic.py's defaults plus scene context. With p = 0.75 three in four (class, group)
+# pairs are filmed in the class's scene, as in UCF101 where appearance alone gets far (VideoLSTM Table 1: RGB
+# ConvNet 77.4 %); motion is needed for the rest. With p = 0 single frames carry no class at all and every RGB model
+# in the default run sat at chance (RGB ConvNet 0.094, VideoLSTM 0.125 on 8 classes), which compares nothing.
+DEFAULT_BENCHMARK = {"context": 0.75}
+
+
+def default_synthetic_root():
+    """~/.cache/tinyalstm/synthetic-context0.75 (XDG_CACHE_HOME respected): named by its options, so a change of
+    the built-in benchmark never reuses another's videos or feature caches."""
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "tinyalstm" / f"synthetic-context{DEFAULT_BENCHMARK['context']}"
+
+
+def ensure_synthetic(root, log=print):
+    """Generate the built-in benchmark into ``root`` unless a synthetic dataset (any options) is already there."""
+    from .synthetic import generate
+    manifest = Path(root) / "synthetic.json"
+    if manifest.is_file():
+        context = json.loads(manifest.read_text()).get("options", {}).get("context")
+        log(f"data: synthetic benchmark in {root} (reused; scene context {context})")
+        return {"cached": True}
+    log(f"data: generating the synthetic benchmark into {root} (once; reused by later runs)")
+    summary = generate(root, verbose=False, **DEFAULT_BENCHMARK)
+    if not summary.get("cached"):
+        log(f"data: generated {summary['videos']} videos in {summary['seconds']:.0f} s")
+    return summary
+
+
+def default_work(dataset, root):
+    """Cache folder of a video dataset, named so that a cache is never read for other videos than its own:
+    <root>/.tinyalstm-work/<hash of synthetic.json's options> for a synthetic benchmark (ours to write into; a
+    regeneration with other options gets a fresh cache), else ~/.cache/tinyalstm/work-<dataset>-<hash of the root's
+    path> (a read-only dataset folder is fine, and two copies of a dataset never share cached frames)."""
+    import hashlib
+
+    def digest(text):
+        return hashlib.sha1(text.encode()).hexdigest()[:8]
+    if dataset == "synthetic":
+        options = json.loads((Path(root) / "synthetic.json").read_text()).get("options", {})
+        return Path(root) / ".tinyalstm-work" / digest(json.dumps(options, sort_keys=True))
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "tinyalstm" / f"work-{dataset}-{digest(str(Path(root).resolve()))}"
+
+
+def dump_json(obj, path):
+    tmp = Path(str(path) + ".partial")
+    tmp.write_text(json.dumps(obj, indent=2, default=str))
+    os.replace(tmp, path)
+

@@ -1,0 +1,97 @@
+"""Which frames a model sees, and reading them from the feature cache (VideoLSTM sec. 5.2; the authors' release
+agrees):
+
+- training: one random window of T = 30 consecutive frames per video per iteration (``train_window``);
+- test: 25 evenly spaced windows of T frames per video, predictions summed over a window's steps and averaged
+  over windows (``test_windows``).
+
+A video shorter than T is padded by repeating its last frame (the indices clamp at n_frames - 1).
+``WindowReader`` gathers such windows of a run's cached maps into model inputs, memory-mapped, so only the frames
+asked for are read.
+"""
+import numpy as np
+
+from .features import gather_window, load_features
+
+
+def train_window(n_frames, T, rng):
+    """Indices of one random window of T consecutive frames: (T,) int64.
+
+    VideoLSTM sec. 5.2: "from each video, a snippet of 30 frames is randomly selected". The start is uniform
+    over the n_frames - T + 1 possible starts; a video shorter than T starts at 0 and its last frame repeats
+    (indices clamp at n_frames - 1).
+    n_frames: decoded frame count (>= 1); T: window length (>= 1); rng: a numpy Generator.
+    """
+    _check_counts(n_frames, T)
+    start = int(rng.integers(0, max(n_frames - T, 0) + 1))
+    return np.minimum(start + np.arange(T, dtype=np.int64), n_frames - 1)
+
+
+def test_windows(n_frames, T, n_windows=25):
+    """Indices of ``n_windows`` evenly spaced windows of T consecutive frames: (n_windows, T) int64.
+
+    VideoLSTM sec. 5.2: "25 equally spaced segments from each video with size of 30 frames" (test time; the
+    video score is the mean over windows of the per-window summed step predictions). The first window starts
+    at frame 0, the last ends at the last frame, the starts in between are evenly spaced (rounded down), so the
+    windows overlap when n_frames < n_windows * T (a typical 7 s UCF101 video has ~180 frames). Videos shorter
+    than T give n_windows copies of the padded window.
+    """
+    _check_counts(n_frames, T)
+    if int(n_windows) != n_windows or n_windows < 1:
+        raise ValueError(f"n_windows: expected an integer >= 1, got {n_windows!r}")
+    last_start = max(n_frames - T, 0)
+    if n_windows == 1:
+        starts = np.array([last_start // 2], dtype=np.int64)           # the one window sits in the middle
+    else:
+        starts = np.arange(n_windows, dtype=np.int64) * last_start // (n_windows - 1)  # integer: no float rounding
+    return np.minimum(starts[:, None] + np.arange(T, dtype=np.int64), n_frames - 1)
+
+
+def _check_counts(n_frames, T):
+    if int(n_frames) != n_frames or n_frames < 1:
+        raise ValueError(f"n_frames: expected an integer >= 1 (a decoded frame count), got {n_frames!r}")
+    if int(T) != T or T < 1:
+        raise ValueError(f"T: expected an integer >= 1 (window length), got {T!r}")
+
+class WindowReader:
+    """Windows of T frames of the cached maps of each video, as the inputs of the model ``spec`` (a
+    ``models.ModelSpec``: which modalities it reads, maps or spatially pooled vectors)."""
+
+    def __init__(self, data, spec, modality):
+        self.data, self.pooled = data, spec.pooled
+        self.mods = spec.modalities(modality)
+        self._lengths = {}
+
+    def features(self, key, m):
+        return load_features(self.data.roots[m], key, self.data.feature_shape)
+
+    def length(self, key):
+        if key not in self._lengths:
+            self._lengths[key] = min(len(self.features(key, m)) for m in self.mods if m)
+        return self._lengths[key]
+
+    def batch(self, items, windows, dtype):
+        """items [(key, label)], windows [(T,) indices] -> (first (B, T, ...), y (B,), second or None). Each video's
+        files are opened once per call (evaluation asks for 25 windows of one video at a time)."""
+        opened, parts = {}, []
+        for m in self.mods:
+            if m is None:
+                parts.append(None)
+                continue
+            xs = []
+            for (key, _), idx in zip(items, windows):
+                if (key, m) not in opened:
+                    opened[key, m] = self.features(key, m)
+                x = gather_window(opened[key, m], idx, dtype)
+                xs.append(x.mean(axis=(2, 3)) if self.pooled else x)     # (T, D) for the vector models
+            parts.append(np.stack(xs))
+        return parts[0], np.array([label for _, label in items]), parts[1]
+
+
+def training_batches(reader, items, T, batch_size, rng, dtype):
+    """Shuffled minibatches of one random window per video -> (first, y, second) like ``WindowReader.batch``."""
+    order = rng.permutation(len(items))
+    for s in range(0, len(order), batch_size):
+        chosen = [items[i] for i in order[s:s + batch_size]]
+        windows = [train_window(reader.length(k), T, rng) for k, _ in chosen]
+        yield reader.batch(chosen, windows, dtype)

@@ -1,0 +1,84 @@
+"""Evaluating trained models: in-memory sequences (the learning check, the tutorials) and videos with
+VideoLSTM's test protocol (25 evenly spaced windows per video, softmax summed over a window's steps, averaged over
+windows; data/windows.py), alone or late-fused (VideoLSTM Table 3).
+"""
+import numpy as np
+
+from . import backend
+from .metrics import accuracy, late_fusion, mean_average_precision
+
+
+def sequence_inputs(model, data, idx):
+    """(first, y, second or None) of the examples ``idx`` of an in-memory dict with V, y and A (aLSTM's names)."""
+    return data["V"][idx], data["y"][idx], (data["A"][idx] if model.reads_second else None)
+
+
+def evaluate_sequences(model, data, batch_size=256):
+    """-> (accuracy, probabilities (n, C), attention weights (n, steps, T) or None), without dropout."""
+    probs, weights = [], []
+    for start in range(0, len(data["y"]), batch_size):
+        idx = np.arange(start, min(start + batch_size, len(data["y"])))
+        V, _, A = sequence_inputs(model, data, idx)
+        p, w = model.predict(V, A)
+        probs.append(backend.to_numpy(p))
+        weights.append(None if w is None else backend.to_numpy(w))
+    probs = np.concatenate(probs)
+    w = None if weights[0] is None else np.concatenate(weights)
+    return float((probs.argmax(axis=1) == data["y"]).mean()), probs, w
+
+
+def evaluate_videos(model, reader, items, T, n_windows, dtype, keep_attention=0):
+    """VideoLSTM's protocol over ``items`` [(key, label)] read by ``reader`` (a ``data.windows.WindowReader``)
+    -> (scores (V, C), labels (V,), attention of the first ``keep_attention`` videos' middle windows as
+    [(key, frame indices, attention)]). model.predict averages the per-step softmax over steps, i.e. the sum over
+    steps / T: the same ranking as the sum."""
+    from .data.windows import test_windows
+    scores, attention = [], []
+    for i, (key, _) in enumerate(items):
+        wins = test_windows(reader.length(key), T, n_windows)
+        first, _, second = reader.batch([(key, 0)] * len(wins), list(wins), dtype)
+        probs, att = model.predict(first, second)
+        scores.append(backend.to_numpy(probs).mean(axis=0))
+        if i < keep_attention and att is not None:
+            mid = len(wins) // 2
+            attention.append((key, wins[mid], backend.to_numpy(att)[mid]))
+    return np.stack(scores), np.array([label for _, label in items]), attention
+
+
+def accuracy_and_map(scores, labels):
+    """(top-1 accuracy, mean average precision over classes) of video scores (V, C)."""
+    return accuracy(scores, labels), mean_average_precision(scores, labels)
+
+
+def evaluate_checkpoint(path, windows=25, log=print):
+    """-> (scores (V, C), labels (V,), test keys, config) of one checkpoint on its own test split; the data are
+    rebuilt from the configuration the checkpoint stores (cached stages are reused)."""
+    from .checkpoints import load_checkpoint, read_config
+    from .data.windows import WindowReader
+    from .models import model_spec
+    from .optim import RMSprop
+    from .training import build_run_model, run_data
+    config = read_config(path)
+    if config["model"] == "convnet":
+        raise SystemExit(f"--checkpoint {path}: ConvNet runs keep no checkpoint; their accuracy is in result.json")
+    data = run_data(config, log)
+    model = build_run_model(config, data)
+    load_checkpoint(path, model, RMSprop(), config)
+    reader = WindowReader(data, model_spec(config["model"]), config["modality"])
+    scores, labels, _ = evaluate_videos(model, reader, data.test, config["frames"], windows, model.dtype)
+    return scores, labels, [k for k, _ in data.test], config
+
+
+def fused_rows(a, b=None):
+    """Rows {name: (scores, labels)} of one evaluated checkpoint ``a`` = (scores, labels, keys, config), or of two
+    and their late fusion by product; a SystemExit when their test videos differ."""
+    a_scores, labels, keys, a_cfg = a
+    rows = {f"{a_cfg['model']} ({a_cfg['modality']})": (a_scores, labels)}
+    if b is not None:
+        b_scores, b_labels, b_keys, b_cfg = b
+        if b_keys != keys or not np.array_equal(b_labels, labels):
+            raise SystemExit("--fuse: the two checkpoints' test videos differ (other dataset or split); late "
+                             "fusion needs the same videos")
+        rows[f"{b_cfg['model']} ({b_cfg['modality']})"] = (b_scores, labels)
+        rows["late fusion (product)"] = (late_fusion(a_scores, b_scores, "product"), labels)
+    return rows

@@ -1,0 +1,167 @@
+"""The convolutional models of VideoLSTM (Li, Gavves, Jain, Snoek, "VideoLSTM Convolves, Attends and Flows for
+Action Recognition", arXiv 1607.01794; Tables 1-2): ConvLSTM, ConvALSTM and VideoLSTM. Sharma's ALSTM baselines
+are in sharma_alstm.py.
+
+Inputs: feature maps X (B, T, C, N, N) (RGB or flow ConvNet maps) and, for VideoLSTM only, flow maps
+M (B, T, Cm, N, N) that drive the attention (sec. 3.2). Labels y (B,).
+
+From the authors' code: initial states from the time-mean of the input maps, ``tanh(W * mean_t X + b)``; the head
+flattens the hidden map, then fully connected 1024 tanh, dropout 0.7, class scores at every step, softmax
+cross-entropy averaged over all steps; prediction = per-step softmax averaged.
+
+Every model returns attention maps (B, T, N, N) with its scores. The ConvLSTM has no attention: it weighs every
+position equally, and returns that uniform 1/N^2 map so that downstream code treats all models alike.
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import backend
+from ..layers.conv_alstm import conv_alstm_backward, conv_alstm_forward
+from ..layers.conv_lstm import (conv_initial_state_backward, conv_initial_state_forward, conv_lstm_backward,
+                                conv_lstm_forward)
+from ..layers.motion_attention import videolstm_backward, videolstm_forward
+from .base import MAPS, Classifier, HeadCache
+
+GATES = ("Wx", "Wh", "b")                        # the top ConvLSTM
+FLOW = ("Wmx", "Wmh", "bm")                      # VideoLSTM's flow ConvLSTM
+ATTENTION = ("Wxa", "Wha", "ba", "Wz")           # spatial attention, eq. 7
+
+
+def odd(name, k):
+    """An odd kernel size >= 1 (a "same" convolution needs one), or a ValueError naming ``name``."""
+    if int(k) != k or k < 1 or k % 2 == 0:
+        raise ValueError(f"{name}: expected an odd kernel size >= 1, got {k!r}")
+    return int(k)
+
+
+class ConvModelCache(NamedTuple):
+    initial: tuple               # ConvInitialStateCache of h0, c0 (and of hm0, cm0 for VideoLSTM)
+    recurrence: object           # the recurrence's cache
+    state_shape: tuple           # the hidden states' shape (B, T, K, N, N)
+    head: HeadCache
+
+
+class ConvLSTM(Classifier):
+    """ConvLSTM baseline (VideoLSTM eqs. 1-6, Table 1): conv gates, no attention.
+
+    channels C and map_size N of the input maps, hidden K channels, gate kernel k (paper: 3), fc_dim of the head
+    (paper: 1024), dropout before the scores (paper: 0.7).
+    """
+
+    kind = MAPS
+
+    def __init__(self, channels, map_size, hidden, n_classes, kernel=3, fc_dim=1024, dropout=0.7, seed=0,
+                 dtype=np.float32):
+        k, C, K = odd("kernel", kernel), channels, hidden
+        self._setup(C, map_size, K, n_classes, fc_dim, dropout, seed, dtype, self._gate_shapes(C, K, k))
+
+    def _setup(self, C, N, K, n_classes, fc_dim, dropout, seed, dtype, shapes, flow_channels=None):
+        """The base's constructor with the sizes every model of this file has: a K x N x N state."""
+        N = int(N)
+        Classifier.__init__(self, shapes, n_classes, K * N * N, fc_dim, dropout, seed, dtype,
+                            {2: int(C), 3: N, 4: N}, flow_channels)
+
+    @staticmethod
+    def _gate_shapes(C, K, k):
+        return {"Wx": (4 * K, C, k, k), "Wh": (4 * K, K, k, k), "b": (4 * K,),
+                "W_h0": (K, C, k, k), "b_h0": (K,), "W_c0": (K, C, k, k), "b_c0": (K,)}
+
+    def _initial(self, X, names=("W_h0", "b_h0", "W_c0", "b_c0")):
+        p = self.params
+        h0, h0_cache = conv_initial_state_forward(X, p[names[0]], p[names[1]])
+        c0, c0_cache = conv_initial_state_forward(X, p[names[2]], p[names[3]])
+        return h0, c0, (h0_cache, c0_cache)
+
+    def _initial_backward(self, dh0, dc0, caches, g):
+        dX1, g["W_h0"], g["b_h0"] = conv_initial_state_backward(dh0, caches[0])
+        dX2, g["W_c0"], g["b_c0"] = conv_initial_state_backward(dc0, caches[1])
+        return dX1 + dX2
+
+    def _scores(self, h, mask):
+        """The head on each step's flattened hidden map h (B, T, K, N, N)."""
+        return self._head_forward(h.reshape(h.shape[:2] + (-1,)), mask)
+
+    def _forward(self, X, M, masks):
+        h0, c0, init_cache = self._initial(X)
+        h, _, rec_cache = conv_lstm_forward(X, h0, c0, *self._weights(GATES))
+        scores, head_cache = self._scores(h, masks.head)
+        xp = backend.array_module(X)
+        B, T, _, N1, N2 = X.shape
+        att = xp.full((B, T, N1, N2), 1.0 / (N1 * N2), dtype=X.dtype)
+        return scores, att, ConvModelCache(init_cache, rec_cache, h.shape, head_cache)
+
+    def _backward(self, dscores, cache):
+        g = {}
+        dh = self._head_backward(dscores, cache.head, g).reshape(cache.state_shape)
+        dX, dh0, dc0, *dw = conv_lstm_backward(dh, cache.recurrence)
+        g.update(zip(GATES, dw))
+        return g, {"X": dX + self._initial_backward(dh0, dc0, cache.initial, g)}
+
+
+class ConvALSTM(ConvLSTM):
+    """Convolutional ALSTM (VideoLSTM sec. 3.1, eqs. 1-9): spatial attention from H_{t-1} on X_t, conv gates.
+
+    ``att_kernel`` 1 (default: the authors' code uses 1x1 attention projections) or 3 (the paper's convolutions);
+    ``att_dim`` the channels of the attention's hidden layer (Ka, default K); other arguments as ``ConvLSTM``.
+    """
+
+    def __init__(self, channels, map_size, hidden, n_classes, kernel=3, att_kernel=1, att_dim=None, fc_dim=1024,
+                 dropout=0.7, seed=0, dtype=np.float32):
+        k, ka, C, K = odd("kernel", kernel), odd("att_kernel", att_kernel), channels, hidden
+        Ka = int(att_dim or K)
+        shapes = {**self._gate_shapes(C, K, k), "Wxa": (Ka, C, ka, ka), "Wha": (Ka, K, ka, ka), "ba": (Ka,),
+                  "Wz": (1, Ka, ka, ka)}
+        self._setup(C, map_size, K, n_classes, fc_dim, dropout, seed, dtype, shapes)
+
+    def _forward(self, X, M, masks):
+        h0, c0, init_cache = self._initial(X)
+        h, att, rec_cache = conv_alstm_forward(X, h0, c0, *self._weights(GATES + ATTENTION))
+        scores, head_cache = self._scores(h, masks.head)
+        return scores, att, ConvModelCache(init_cache, rec_cache, h.shape, head_cache)
+
+    def _backward(self, dscores, cache):
+        g = {}
+        dh = self._head_backward(dscores, cache.head, g).reshape(cache.state_shape)
+        dX, dh0, dc0, *dw = conv_alstm_backward(dh, cache.recurrence)
+        g.update(zip(GATES + ATTENTION, dw))
+        return g, {"X": dX + self._initial_backward(dh0, dc0, cache.initial, g)}
+
+
+class VideoLSTM(ConvLSTM):
+    """VideoLSTM (sec. 3.2): motion-based attention. A flow ConvLSTM (eqs. 10-15) over the flow maps M reads the
+    top layer's H_{t-1}; its current state H^m_t generates the attention applied to the RGB maps X (eqs. 7-9);
+    the top ConvLSTM (eqs. 1-6) classifies. ``flow_channels`` Cm of M, ``flow_hidden`` Km (default: hidden);
+    other arguments as ``ConvALSTM``.
+    """
+
+    reads_second = True
+    FLOW_INITIAL = ("W_hm0", "b_hm0", "W_cm0", "b_cm0")
+
+    def __init__(self, channels, flow_channels, map_size, hidden, n_classes, flow_hidden=None, kernel=3,
+                 att_kernel=1, att_dim=None, fc_dim=1024, dropout=0.7, seed=0, dtype=np.float32):
+        k, ka = odd("kernel", kernel), odd("att_kernel", att_kernel)
+        C, Cm, K = channels, int(flow_channels), hidden
+        Km, Ka = int(flow_hidden or K), int(att_dim or K)
+        shapes = {**self._gate_shapes(C, K, k),
+                  "Wmx": (4 * Km, Cm + K, k, k), "Wmh": (4 * Km, Km, k, k), "bm": (4 * Km,),
+                  "W_hm0": (Km, Cm, k, k), "b_hm0": (Km,), "W_cm0": (Km, Cm, k, k), "b_cm0": (Km,),
+                  "Wxa": (Ka, C, ka, ka), "Wha": (Ka, Km, ka, ka), "ba": (Ka,), "Wz": (1, Ka, ka, ka)}
+        self._setup(C, map_size, K, n_classes, fc_dim, dropout, seed, dtype, shapes, flow_channels=Cm)
+
+    def _forward(self, X, M, masks):
+        h0, c0, init_cache = self._initial(X)
+        hm0, cm0, flow_init_cache = self._initial(M, self.FLOW_INITIAL)
+        h, att, rec_cache = videolstm_forward(X, M, h0, c0, hm0, cm0, *self._weights(GATES + FLOW + ATTENTION))
+        scores, head_cache = self._scores(h, masks.head)
+        return scores, att, ConvModelCache((init_cache, flow_init_cache), rec_cache, h.shape, head_cache)
+
+    def _backward(self, dscores, cache):
+        g = {}
+        dh = self._head_backward(dscores, cache.head, g).reshape(cache.state_shape)
+        dX, dM, dh0, dc0, dhm0, dcm0, *dw = videolstm_backward(dh, cache.recurrence)
+        g.update(zip(GATES + FLOW + ATTENTION, dw))
+        init_cache, flow_init_cache = cache.initial
+        dM1, g["W_hm0"], g["b_hm0"] = conv_initial_state_backward(dhm0, flow_init_cache[0])
+        dM2, g["W_cm0"], g["b_cm0"] = conv_initial_state_backward(dcm0, flow_init_cache[1])
+        return g, {"X": dX + self._initial_backward(dh0, dc0, init_cache, g), "M": dM + dM1 + dM2}

@@ -1,0 +1,401 @@
+"""One training step of the VideoLSTM-paper models, ours and the PyTorch peer's, timed and counted in FLOPs: the
+benchmark behind ``python -m tinyalstm.bench``.
+
+One step is ``model.loss_and_input_grads(X, y, M, rng)``: the forward pass, the per-step softmax loss and the
+hand-written backward pass through time, returning the loss, every parameter's gradient and the gradient of the
+input maps (head dropout on, its mask drawn from ``rng``, as in training). The time is the median of ``repeats``
+steps after one warm-up step. The peer (torch_peer.py) is used only when ``import torch`` works; before a model is
+timed, ``verify_peer`` checks on a small float64 configuration that it computes the same loss and gradients.
+"""
+import contextlib
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .. import backend
+from ..gradcheck import rel_error
+from ..layers.feedforward import dropout_mask
+from ..models import build_model as build_registry_model
+from ..optim import RMSprop
+
+MODELS = ("convlstm", "convalstm", "videolstm")      # registry names
+
+
+@dataclass(frozen=True)
+class Config:
+    """One benchmark size. Maps are map_size x map_size; the attention's hidden channels (att_dim) and the flow
+    layer's hidden channels (flow_hidden) take the models' defaults, both equal to ``hidden``."""
+
+    name: str
+    map_size: int        # N
+    channels: int        # C of the (RGB) input maps X
+    flow_channels: int   # Cm of VideoLSTM's flow maps M
+    hidden: int          # K, hidden channels of the ConvLSTM state
+    kernel: int          # k x k gate kernels
+    steps: int           # T
+    batch: int           # B
+    n_classes: int
+    fc_dim: int          # the head's fully connected layer
+    att_kernel: int = 1  # the authors' 1x1 attention projections (the models' default)
+
+    def describe(self):
+        k, ka = self.kernel, self.att_kernel
+        return (f"N={self.map_size} (maps NxN), C={self.channels}, Cm={self.flow_channels} (flow), "
+                f"K={self.hidden} (hidden), {k}x{k} gates, {ka}x{ka} attention, T={self.steps}, B={self.batch}, "
+                f"{self.n_classes} classes, FC {self.fc_dim}")
+
+
+CONFIGS = {
+    # VideoLSTM sec. 5.2: VGG-16 pool5 maps 7x7x512 for RGB and for flow, 512 hidden, 3x3 gate kernels, 1x1
+    # attention, FC 1024, 30-frame snippets; UCF101's 101 classes. Batch 32 rather than the paper's 128.
+    "paper": Config("paper", 7, 512, 512, 512, 3, 30, 32, 101, 1024),
+    # Under a second per step on 2 CPU cores (measured: ConvLSTM 0.35 s, VideoLSTM 0.8 s, NumPy/OpenBLAS).
+    "cpu": Config("cpu", 7, 128, 128, 128, 3, 10, 8, 101, 1024),
+    # For the tests: milliseconds. Every size differs from the others, so that a swapped axis or factor shows.
+    "tiny": Config("tiny", map_size=5, channels=4, flow_channels=9, hidden=7, kernel=3, steps=6, batch=2,
+                   n_classes=11, fc_dim=8),
+}
+# verify_peer's configuration (in float64): the tiny one.
+VERIFY = replace(CONFIGS["tiny"], name="verify")
+VERIFY_LOSS_TOL = 1e-9      # absolute, on a loss of order log(n_classes)
+VERIFY_GRAD_TOL = 1e-8      # gradcheck.rel_error per parameter (and per input), the worst one
+UPDATE = "RMSprop(lr=1e-3, rho=0.9, eps=1e-6)"
+
+
+# -- FLOP count ---------------------------------------------------------------------------------------------------
+def conv_flops(batch, size, out_channels, in_channels, kernel):
+    """Forward FLOPs of one stride-1 "same" convolution of ``batch`` maps size x size: 2*B*H*W*K*C*kh*kw (a multiply
+    and an add per kernel tap; the taps that fall on the zero padding are counted too, the usual nominal count)."""
+    return 2 * batch * size * size * out_channels * in_channels * kernel * kernel
+
+
+def matmul_flops(rows, inner, cols):
+    """Forward FLOPs of (rows, inner) @ (inner, cols)."""
+    return 2 * rows * inner * cols
+
+
+def forward_flops(model_name, cfg):
+    """Analytic forward FLOPs of one step of ``model_name`` at ``cfg``, by part: {part: FLOPs}.
+
+    Counted: every convolution (initial states from the time-mean, input-to-state and state-to-state gate
+    convolutions, the attention's three projections W_xa, W_ha, W_z, the flow layer's gates) and the head's two
+    matrix products (FC and class scores) at every step. Not counted: biases, the pointwise gate math, tanh,
+    softmaxes, the attention product A . X, time-means, the loss, im2col copies (all O(B T N^2 K), small next to
+    the convolutions' O(B T N^2 K C k^2)).
+    """
+    B, T, N, k, ka = cfg.batch, cfg.steps, cfg.map_size, cfg.kernel, cfg.att_kernel
+    C, Cm, K = cfg.channels, cfg.flow_channels, cfg.hidden
+    Km = Ka = K                                                           # flow_hidden, att_dim defaults
+    parts = {
+        "initial states": 2 * conv_flops(B, N, K, C, k),                  # h0 and c0
+        "gates": T * (conv_flops(B, N, 4 * K, C, k) + conv_flops(B, N, 4 * K, K, k)),
+        "head": matmul_flops(B * T, K * N * N, cfg.fc_dim) + matmul_flops(B * T, cfg.fc_dim, cfg.n_classes),
+    }
+    if model_name == "convlstm":
+        return parts
+    att_state = K if model_name == "convalstm" else Km                    # ConvALSTM: H_{t-1}; VideoLSTM: H^m_t
+    parts["attention"] = T * (conv_flops(B, N, Ka, C, ka) + conv_flops(B, N, Ka, att_state, ka)
+                              + conv_flops(B, N, 1, Ka, ka))
+    if model_name == "videolstm":
+        parts["initial states"] += 2 * conv_flops(B, N, Km, Cm, k)        # hm0 and cm0
+        parts["flow layer"] = T * (conv_flops(B, N, 4 * Km, Cm + K, k) + conv_flops(B, N, 4 * Km, Km, k))
+    return parts
+
+
+def step_flops(model_name, cfg):
+    """FLOPs of one training step: forward + backward = 3x forward, since every convolution and matrix product
+    has two backward products of its own size (the input gradient and the weight gradient), and the step
+    computes both for all of them (the input maps' gradient included)."""
+    return 3 * sum(forward_flops(model_name, cfg).values())
+
+
+# -- building and timing ------------------------------------------------------------------------------------------
+def build_model(model_name, cfg, dtype, seed=0):
+    """Our model ``model_name`` (a registry name) at ``cfg`` on the current device (paper defaults: dropout 0.7,
+    1x1 attention)."""
+    options = {"kernel": cfg.kernel, "att_kernel": cfg.att_kernel, "fc_dim": cfg.fc_dim, "seed": seed,
+               "dtype": dtype}
+    if model_name == "convlstm":
+        options.pop("att_kernel")
+    return build_registry_model(model_name, cfg.n_classes, cfg.channels, cfg.hidden, map_size=cfg.map_size,
+                                second_dim=cfg.flow_channels, **options)
+
+
+def make_inputs(cfg, reads_flow, dtype, seed=0):
+    """Random maps on the current device: X (B, T, C, N, N), y (B,), M (B, T, Cm, N, N) or None. Uniform in [0, 1),
+    non-negative like the ReLU/pool5 features they stand for."""
+    rng = np.random.default_rng(seed)
+    B, T, N = cfg.batch, cfg.steps, cfg.map_size
+    X = backend.to_device(rng.random((B, T, cfg.channels, N, N), dtype=dtype))
+    M = backend.to_device(rng.random((B, T, cfg.flow_channels, N, N), dtype=dtype)) if reads_flow else None
+    return X, backend.to_device(rng.integers(0, cfg.n_classes, size=B)), M
+
+
+@contextlib.contextmanager
+def on_device(name):
+    """Run the block with tinyalstm's device set to ``name``, then restore the previous device."""
+    previous = backend.get_device()
+    backend.set_device(name)
+    try:
+        yield
+    finally:
+        backend.set_device(previous)
+
+
+def median_time(step, sync, repeats, warmup=1, label="", log=None):
+    """Median wall time (s) of ``step()`` over ``repeats`` runs after ``warmup`` runs. ``sync()`` waits for the
+    device before the clock starts and before it stops, so queued GPU work is inside the measurement."""
+    for _ in range(warmup):
+        step()
+        sync()
+    times = []
+    for i in range(repeats):
+        sync()
+        t0 = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - t0)
+        if log is not None:
+            print(f"  {label} step {i + 1}/{repeats}: {times[-1]:.3f} s", file=log, flush=True)
+    return statistics.median(times)
+
+
+def cupy_sync():
+    """Wait for our GPU work: CuPy's current stream (where the layers and the Numba kernels run), then the whole
+    device, so that a kernel launched on another stream is not left running outside the timing."""
+    import cupy
+    cupy.cuda.get_current_stream().synchronize()
+    cupy.cuda.runtime.deviceSynchronize()
+
+
+def release_gpu_memory():
+    """Return CuPy's and torch's cached blocks, so one side's memory pool does not squeeze the other."""
+    gc.collect()
+    if backend.get_device() != "cuda":
+        return
+    import cupy
+    cupy.get_default_memory_pool().free_all_blocks()
+    torch = sys.modules.get("torch")      # only if the peer is in use: --no-torch must not import torch
+    if torch is not None:
+        torch.cuda.empty_cache()
+
+
+def time_ours(model_name, cfg, dtype, repeats, update, dropout, log):
+    """Median seconds per training step of our model at ``cfg`` on the current device."""
+    model = build_model(model_name, cfg, dtype)
+    X, y, M = make_inputs(cfg, model.reads_second, dtype)
+    opt = RMSprop(lr=1e-3, rho=0.9, eps=1e-6) if update else None
+    rng = np.random.default_rng(0) if dropout else None     # a fresh dropout mask every step, as in training
+
+    def step():
+        _, grads, _ = model.loss_and_input_grads(X, y, M, rng=rng)
+        if opt is not None:
+            opt.step(model.params, grads)
+
+    sync = cupy_sync if backend.get_device() == "cuda" else (lambda: None)
+    return median_time(step, sync, repeats, label=f"{model_name}/{cfg.name} ours", log=log)
+
+
+def time_torch(torch, model_name, cfg, dtype, repeats, update, dropout, log):
+    """Median seconds per training step of the PyTorch peer (same initial parameters as ours, same inputs)."""
+    from . import torch_peer as peer
+
+    device = "cuda" if backend.get_device() == "cuda" else "cpu"
+    tdtype = torch.float32 if np.dtype(dtype) == np.float32 else torch.float64
+    model = build_model(model_name, cfg, dtype)           # for its initial parameters and rates only
+    params = peer.params_from({k: backend.to_numpy(v) for k, v in model.params.items()}, device, tdtype)
+    rate = model.dropout if dropout else None
+    X, y, M = (None if a is None else torch.as_tensor(backend.to_numpy(a), device=device)
+               for a in make_inputs(cfg, model.reads_second, dtype))
+    del model
+    release_gpu_memory()
+    leaves = list(params.values())
+    for a in (X, M):                                      # ours returns the input maps' gradients: so does the peer
+        if a is not None:
+            a.requires_grad_(True)
+            leaves.append(a)
+    opt = torch.optim.RMSprop(params.values(), lr=1e-3, alpha=0.9, eps=1e-6) if update else None
+
+    def step():
+        for leaf in leaves:
+            leaf.grad = None
+        peer.loss(model_name, params, X, y, M, rate).backward()
+        if opt is not None:
+            opt.step()
+
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    return median_time(step, sync, repeats, label=f"{model_name}/{cfg.name} torch", log=log)
+
+
+# -- the peer ------------------------------------------------------------------------------------------------------
+def import_torch(device="cpu"):
+    """torch (set up for a fair comparison on ``device``), or None with the reason when it does not import."""
+    try:
+        import torch
+    except Exception as exc:  # noqa: BLE001 -- not installed, or a broken install (e.g. missing CUDA libraries)
+        return None, f"{type(exc).__name__}: {exc}"
+    if device == "cuda":
+        # FP32 convolutions and matrix products in full FP32, like ours: no TF32 (10-bit mantissa) shortcut.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        # Let cuDNN pick its fastest algorithm for these fixed shapes (the warm-up step pays for the search).
+        torch.backends.cudnn.benchmark = True
+    return torch, None
+
+
+def verify_peer(model_name, device="cpu", seed=0):
+    """Check that the PyTorch peer of ``model_name`` computes the same function as our model.
+
+    Small float64 configuration (``VERIFY``), our model's parameters set to generic values (the zero biases of
+    the initialisation would hide a misplaced bias) and copied into the peer; same inputs; loss, parameter
+    gradients and input gradients compared with head dropout off, then with the same dropout mask on both sides.
+    Raises AssertionError beyond VERIFY_LOSS_TOL / VERIFY_GRAD_TOL; returns the worst figures
+    {"loss": abs diff, "grads": worst rel_error over parameters, "inputs": worst over X (and M)}.
+    Ours runs on ``device`` (tinyalstm's device for the call), the peer on the CPU or the GPU alike.
+    """
+    torch, why = import_torch(device)
+    if torch is None:
+        raise RuntimeError(f"verify_peer: torch not importable ({why})")
+    from . import torch_peer as peer
+
+    cfg, r = VERIFY, np.random.default_rng(seed)
+    with on_device(device):
+        model = build_model(model_name, cfg, np.float64, seed)
+        model.params = {k: backend.to_device(0.5 * r.normal(size=v.shape), np.float64) for k, v in model.params.items()}
+        X, y, M = make_inputs(cfg, model.reads_second, np.float64, seed + 1)
+        mask = dropout_mask((cfg.batch, cfg.steps, cfg.fc_dim), model.dropout, np.random.default_rng(seed + 2),
+                            np.float64)
+        # with rng, the model draws its mask with this same call from a generator in the same state
+        ours = [model.loss_and_input_grads(X, y, M),
+                model.loss_and_input_grads(X, y, M, np.random.default_rng(seed + 2))]
+    tdev = "cuda" if device == "cuda" else "cpu"
+    p = peer.params_from({k: backend.to_numpy(v) for k, v in model.params.items()}, tdev, torch.float64)
+    Xt, Mt = (None if a is None else torch.tensor(backend.to_numpy(a), device=tdev, requires_grad=True) for a in (X, M))
+    yt = torch.as_tensor(backend.to_numpy(y), device=tdev)
+    peer_dropouts = (None, (model.dropout, torch.as_tensor(mask, device=tdev)))
+    worst = {"loss": 0.0, "grads": 0.0, "inputs": 0.0}
+    for (loss, grads, dinputs), dropout in zip(ours, peer_dropouts):
+        t_loss, t_grads, t_inputs = peer.loss_and_grads(model_name, p, Xt, yt, Mt, dropout)
+        worst["loss"] = max(worst["loss"], abs(loss - t_loss))
+        for theirs, mine, key in ((t_grads, grads, "grads"), (t_inputs, dinputs, "inputs")):
+            if set(theirs) != set(mine):
+                raise AssertionError(f"verify_peer({model_name}): {key} {sorted(mine)} vs peer {sorted(theirs)}")
+            for k in mine:
+                err = rel_error(backend.to_numpy(mine[k]), theirs[k].detach().cpu().numpy())
+                worst[key] = max(worst[key], err)
+    if worst["loss"] > VERIFY_LOSS_TOL or max(worst["grads"], worst["inputs"]) > VERIFY_GRAD_TOL:
+        raise AssertionError(f"verify_peer({model_name}): the PyTorch peer computes a different function: loss diff "
+                             f"{worst['loss']:.1e} (tol {VERIFY_LOSS_TOL:.0e}), worst rel grad diff "
+                             f"{worst['grads']:.1e}, input grads {worst['inputs']:.1e} (tol {VERIFY_GRAD_TOL:.0e})")
+    return worst
+
+
+# -- the table -----------------------------------------------------------------------------------------------------
+COLUMNS = ("model", "config", "device", "dtype", "GFLOP/step", "ours ms/step", "ours GFLOP/s", "torch ms/step",
+           "torch GFLOP/s", "ours/torch")
+
+
+def _num(x):
+    """One decimal from 10 up, three significant digits below (tiny configs run at a fraction of a GFLOP/s)."""
+    return f"{x:.1f}" if x >= 10 else f"{x:.3g}"
+
+
+def _ratio(x):
+    return f"{x:.2f}" if x >= 0.1 else f"{x:.2g}"
+
+
+def format_table(rows):
+    """Rows (dicts from run_benchmark) -> a Markdown table, columns aligned."""
+    def cells(r):
+        gflop = r["flops"] / 1e9
+        ours = [_num(1e3 * r["ours_s"]), _num(gflop / r["ours_s"])]
+        if r["torch_s"] is None:
+            theirs = ["-", "-", "-"]
+        else:
+            theirs = [_num(1e3 * r["torch_s"]), _num(gflop / r["torch_s"]), _ratio(r["ours_s"] / r["torch_s"])]
+        return [r["model"], r["config"], r["device"], r["dtype"], _num(gflop), *ours, *theirs]
+
+    table = [list(COLUMNS)] + [cells(r) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
+    lines = ["| " + " | ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             + " |" for row in table]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) if i < 4 else "-" * (w + 1) + ":" for i, w in enumerate(widths))
+                 + "|")
+    return "\n".join(lines)
+
+
+def describe_device(device, torch):
+    """One line naming the hardware and the libraries."""
+    if device == "cuda":
+        import cupy
+        name = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)["name"].decode()
+        line = f"device cuda: {name}, CuPy {cupy.__version__}"
+    else:
+        cpu = platform.processor() or platform.machine()
+        line = f"device cpu: {cpu}, {os.cpu_count()} cores, NumPy {np.__version__}"
+        if hasattr(os, "getloadavg"):      # other work on the machine skews CPU timings: say how busy it was
+            line += f", load average {os.getloadavg()[0]:.1f} at start"
+    if torch is not None:
+        extra = (f", cuDNN {torch.backends.cudnn.version()}, TF32 off, cudnn.benchmark on" if device == "cuda"
+                 else f", {torch.get_num_threads()} threads")
+        line += f"; peer: PyTorch {torch.__version__}{extra}"
+    return line
+
+
+def print_header(out, device, torch, why, configs, repeats, update, dropout):
+    """What is timed, on what, at which sizes: the lines above the table."""
+    what = ("model.loss_and_input_grads(X, y, M, rng): forward + backward through time, loss, parameter and "
+            f"input-map gradients, head dropout {'on (training)' if dropout else 'off'}")
+    print(f"tinyalstm.bench: one training step = {what}; optimiser update: {UPDATE if update else 'none'}", file=out)
+    print(describe_device(device, torch), file=out)
+    if torch is None:
+        print(f"torch not importable: peer skipped ({why})" if why else "torch peer: off (--no-torch)", file=out)
+    for cfg in configs:
+        print(f"config {cfg.name}: {cfg.describe()}", file=out)
+    print(f"time: median of {repeats} step{'s' if repeats > 1 else ''} after 1 warm-up step (time.perf_counter, "
+          "device synchronised); GFLOP/s: analytic FLOPs of the convolutions and head matrix products, forward x 3 "
+          "(tinyalstm.perf.training_step.forward_flops)", file=out, flush=True)
+
+
+def run_benchmark(models, configs, device, dtype="float32", repeats=5, use_torch=True, update=False, dropout=True,
+                  out=None, log=None):
+    """Time every model at every config on ``device``, print the report to ``out`` and progress to ``log``;
+    return the rows: dicts with model, config, device, dtype, flops (per step), ours_s and torch_s (median s per
+    step, or None). tinyalstm's device is restored afterwards."""
+    out = sys.stdout if out is None else out
+    log = sys.stderr if log is None else log
+    dtype = np.dtype(dtype)
+    torch, why = import_torch(device) if use_torch else (None, None)
+    rows = []
+    with on_device(device):
+        print_header(out, device, torch, why, configs, repeats, update, dropout)
+        for name in models:
+            if torch is not None:
+                print(f"[bench] {name}: verify_peer (float64, tiny config)", file=log, flush=True)
+                w = verify_peer(name)
+                print(f"{name}: peer matches: max rel grad diff {w['grads']:.1e}, input grads {w['inputs']:.1e}, "
+                      f"loss diff {w['loss']:.1e} (float64, dropout off and same mask)", file=out, flush=True)
+            for cfg in configs:
+                flops = step_flops(name, cfg)
+                print(f"[bench] {name} {cfg.name}: ours ({flops / 1e9:.4g} GFLOP/step)", file=log, flush=True)
+                ours_s = time_ours(name, cfg, dtype, repeats, update, dropout, log)
+                release_gpu_memory()
+                torch_s = None
+                if torch is not None:
+                    print(f"[bench] {name} {cfg.name}: torch peer", file=log, flush=True)
+                    torch_s = time_torch(torch, name, cfg, dtype, repeats, update, dropout, log)
+                    release_gpu_memory()
+                rows.append({"model": name, "config": cfg.name, "device": device, "dtype": dtype.name,
+                             "flops": flops, "ours_s": ours_s, "torch_s": torch_s})
+    print(format_table(rows), file=out)
+    if device == "cpu" and hasattr(os, "getloadavg"):
+        print(f"load average {os.getloadavg()[0]:.1f} at the end (other processes on these cores slow the CPU "
+              "timings)", file=out)
+    out.flush()
+    return rows

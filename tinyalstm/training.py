@@ -1,0 +1,163 @@
+"""Training: the minibatch loop every model shares, and the whole run behind ``python -m tinyalstm.train``.
+
+The loop (``train_batches``) is the part a reader needs to see once: forward, backward, clip, step. The run
+(``run_training``) adds the data pipeline, the model from the registry, per-epoch evaluation, atomic checkpoints
+and resume, the final 25-window evaluation, and the pictures.
+"""
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import backend
+from .checkpoints import load_checkpoint, save_checkpoint
+from .evaluation import accuracy_and_map, evaluate_videos, sequence_inputs
+from .optim import RMSprop, clip_grad_norm
+
+
+def train_batches(model, optimiser, batches, rng, max_norm=5.0):
+    """Step on every (input, y, second input or None) of ``batches``: loss with dropout, clip, step. Serves every
+    model (aLSTM's (V, y, A), the video models' (X, y, M)). -> mean loss per example.
+
+    Raises FloatingPointError on a non-finite loss or gradient norm, before the step that would have written it
+    into the parameters."""
+    total, count = 0.0, 0
+    for first, y, second in batches:
+        loss, grads = model.loss(first, y, second, rng=rng)
+        norm = clip_grad_norm(grads, max_norm)
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            raise FloatingPointError(f"non-finite loss {loss} or gradient norm {norm} at step {optimiser.t}")
+        optimiser.step(model.params, grads)
+        total += loss * len(y)
+        count += len(y)
+    return total / count
+
+
+def train_epoch(model, optimiser, data, batch_size, rng, max_norm=5.0):
+    """One pass over an in-memory ``data`` dict (V, y and, for attention models, A) in shuffled minibatches, with
+    dropout -> mean training loss."""
+    order = rng.permutation(len(data["y"]))
+    batches = (sequence_inputs(model, data, order[s:s + batch_size]) for s in range(0, len(order), batch_size))
+    return train_batches(model, optimiser, batches, rng, max_norm)
+
+
+# -- the training run ---------------------------------------------------------------------------------------------
+
+def run_data(config, log=print):
+    """The FeatureData a run reads, from its configuration (the train CLI's options, or those a checkpoint
+    stores; cached stages are reused)."""
+    from .data.pipeline import load_data
+    from .models import model_spec
+    mods = [m for m in model_spec(config["model"]).modalities(config["modality"]) if m]
+    path = lambda k: None if config.get(k) is None else Path(config[k])  # noqa: E731
+    return load_data(config["dataset"], path("root"), config["split"], mods, work=path("work"), size=config["size"],
+                     encoder_epochs=config["encoder_epochs"], seed=config["seed"], log=log)
+
+
+def build_run_model(config, data):
+    """The registry's model for a run's configuration and data (maps (D, N, N); both inputs of size D)."""
+    from .models import build_model, model_spec
+    D, N = data.feature_shape[0], data.feature_shape[1]
+    options = {"dropout": config["dropout"], "seed": config["seed"], "fc_dim": config["fc_dim"]}
+    spec = model_spec(config["model"])
+    return build_model(config["model"], len(data.classes), D, config["hidden"], map_size=N,
+                       **{k: v for k, v in options.items() if k in spec.options})
+
+
+def run_training(config, log=print):
+    """One training run as ``python -m tinyalstm.train`` describes it, from its options (a dict: the CLI's
+    arguments) -> the result dict written to result.json (None when a non-finite loss stopped it)."""
+    from .data.pipeline import dump_json
+    from .data.windows import WindowReader, training_batches
+    from .models import model_spec
+    t_start = time.perf_counter()
+    out = Path(config["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    data = run_data(config, log)
+    config = {**config, "device": backend.get_device(), "classes": data.classes,
+              "feature_shape": list(data.feature_shape), "train_videos": len(data.train),
+              "test_videos": len(data.test), "convnet": data.convnet}
+    dump_json(config, out / "config.json")
+    C, name, modality = len(data.classes), config["model"], config["modality"]
+    if name == "convnet":
+        acc = data.convnet[modality]
+        dump_json({"model": "convnet", "modality": modality, "test_accuracy": acc}, out / "result.json")
+        log(f"ConvNet ({modality}) test accuracy {acc:.3f} (chance {1 / C:.3f})")
+        return {"test_accuracy": acc}
+    model = build_run_model(config, data)
+    opt = RMSprop(lr=config["lr"], rho=0.9, eps=1e-6)
+    reader = WindowReader(data, model_spec(name), modality)
+    dtype, frames, epochs = model.dtype, config["frames"], config["epochs"]
+    start, rng, metrics = 0, np.random.default_rng(config["seed"]), []
+    ckpt = out / "checkpoint.npz"
+    if config["resume"] and ckpt.exists():
+        start, rng, metrics = load_checkpoint(ckpt, model, opt, config)
+        log(f"resumed from {ckpt} after epoch {start}")
+    elif config["resume"]:
+        log(f"--resume: no checkpoint in {out}, starting from scratch")
+    (out / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
+    log(f"training {name} on {len(data.train)} videos, windows of {frames} frames, maps "
+        f"{tuple(data.feature_shape)}, device {backend.get_device()}")
+    for epoch in range(start + 1, epochs + 1):
+        t0 = time.perf_counter()
+        try:
+            loss = train_batches(model, opt, training_batches(reader, data.train, frames, config["batch_size"],
+                                                               rng, dtype), rng)
+        except FloatingPointError as err:
+            log(f"stopped at epoch {epoch}: {err}. The last good checkpoint ({ckpt}, epoch {epoch - 1}) is kept; "
+                f"lower --lr and rerun with --resume.")
+            return None
+        scores, labels, _ = evaluate_videos(model, reader, data.test, frames, config["eval_windows"], dtype)
+        acc, mAP = accuracy_and_map(scores, labels)
+        row = {"epoch": epoch, "train_loss": loss, "test_acc": acc, "test_map": mAP,
+               "seconds": time.perf_counter() - t0}
+        metrics.append(row)
+        with open(out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        save_checkpoint(ckpt, model, opt, epoch, rng, metrics, config)
+        log(f"epoch {epoch:3d}/{epochs}  loss {loss:.4f}  test acc {acc:.3f}  mAP {mAP:.3f}  "
+            f"({row['seconds']:.1f} s, {config['eval_windows']} windows/video)")
+    scores, labels, attention = evaluate_videos(model, reader, data.test, frames, 25, dtype, keep_attention=3)
+    acc, mAP = accuracy_and_map(scores, labels)
+    result = {"model": name, "modality": modality, "test_accuracy": acc, "test_map": mAP,
+              "chance": 1 / C, "convnet": data.convnet, "epochs": epochs, "windows": 25,
+              "seconds": time.perf_counter() - t_start}
+    dump_json(result, out / "result.json")
+    np.save(out / "test_scores.npy", scores)
+    np.save(out / "test_labels.npy", labels)
+    _pictures(config, data, metrics, attention, out, log)
+    log(f"{name}: test accuracy {acc:.3f}, mAP {mAP:.3f} (chance {1 / C:.3f}; 25 windows per video) "
+        f"in {result['seconds']:.0f} s; outputs in {out}")
+    return result
+
+
+def _pictures(config, data, metrics, attention, out, log):
+    """Curves and attention overlays; a missing video or plotting problem is reported, never fatal."""
+    try:
+        from . import plots
+        from .data.video import read_video
+        plots.plot_curves(metrics, out / "curves.png")
+        for key, idx, att in attention:
+            path = data.video_paths.get(key)
+            if path is None:
+                continue
+            frames = read_video(path, size=config["size"])
+            frames = frames[np.minimum(idx, len(frames) - 1)]      # the window, padded like the features
+            name = key.replace("/", "_")
+            if att.ndim == 3:          # (T, N, N) spatial maps
+                plots.spatial_attention_overlay(frames, att, out / f"attention_{name}.png", title=key)
+            else:                      # (steps, T) temporal weights of aLSTM: averaged over steps
+                plots.temporal_attention_figure(frames, att.mean(axis=0), out / f"attention_{name}.png", title=key)
+    except Exception as err:  # pictures are a convenience: report, keep the run's results
+        log(f"pictures skipped: {type(err).__name__}: {err}")
+
+
+def train_sequences(model, optimiser, data, epochs, batch_size, rng, log=print):
+    """``epochs`` passes of ``train_epoch`` over an in-memory ``data`` dict, logging each -> the losses."""
+    losses = []
+    for epoch in range(epochs):
+        losses.append(train_epoch(model, optimiser, data, batch_size, rng))
+        log(f"epoch {epoch + 1:2d}/{epochs}  train loss {losses[-1]:.4f}")
+    return losses
