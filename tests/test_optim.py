@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tinyalstm.optim import RMSprop, SGD, clip_grad_norm
+from tinyalstm.optim import SGD, RMSprop, clip_grad_norm
 
 
 def test_sgd_momentum_two_steps():

@@ -5,8 +5,8 @@ The papers report two measures:
 - top-1 classification accuracy (VideoLSTM on UCF101 and HMDB51; "AC" for aLSTM on ActivityNet), and
 - mean average precision over classes (aLSTM on ActivityNet and Hollywood2/HOHA2; VideoLSTM on THUMOS13).
 
-Both are computed from one score vector per video. The VideoLSTM test protocol (authors' code, see
-``shared/papers/README.md``) turns per-step softmax outputs into that vector: 25 evenly spaced 30-frame windows per
+Both are computed from one score vector per video. The VideoLSTM test protocol (the authors' released
+code) turns per-step softmax outputs into that vector: 25 evenly spaced 30-frame windows per
 video; the softmax is summed over the steps of a window, and the window sums are averaged over windows
 (``video_scores``). VideoLSTM's Table 3 then fuses the RGB and the optical-flow model by the product of their class
 probabilities (``late_fusion``).

@@ -41,7 +41,8 @@ def parse_args(argv):
                          "<root>/ucfTrainTestlist)")
     ap.add_argument("--root", type=Path, default=None, help="dataset folder (required except for synthetic)")
     ap.add_argument("--split", type=int, choices=(1, 2, 3), default=1, help="official split (default 1)")
-    ap.add_argument("--model", choices=tuple(MODELS), default="videolstm", help="see the list above (default videolstm)")
+    ap.add_argument("--model", choices=tuple(MODELS), default="videolstm",
+                    help="see the list above (default videolstm)")
     ap.add_argument("--modality", choices=("rgb", "flow"), default="rgb",
                     help="feature maps of single-stream models (default rgb); alstm and videolstm read both")
     ap.add_argument("--device", choices=("cpu", "cuda"), default=None,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from tinyalstm.data.datasets import DatasetError
-from tinyalstm.models.frame_encoder import FrameEncoder
 from tinyalstm.data.features import FeatureError, extract_features, feature_path, gather_window, load_features
+from tinyalstm.models.frame_encoder import FrameEncoder
 
 
 def _videos():

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinyalstm.data.flow import (endpoint_error, flow_to_image, image_to_flow, make_flow_pair, optical_flow,
-                            video_flow)
+from tinyalstm.data.flow import endpoint_error, flow_to_image, image_to_flow, make_flow_pair, optical_flow, video_flow
 
 
 def _zero_epe(true_flow):

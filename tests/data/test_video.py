@@ -15,8 +15,6 @@ import time
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from tinyalstm.data import video, windows
 from tinyalstm.data.video import VideoError, VideoWarning

@@ -4,11 +4,10 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 from tinyalstm import reference as ref
+from tinyalstm.gradcheck import REF_TOL, check_gradients, rel_error
 from tinyalstm.layers.conv import (conv2d_backward, conv2d_forward, maxpool2x2_backward, maxpool2x2_forward,
-                            relu_backward, relu_forward)
-from tinyalstm.gradcheck import rel_error
+                                   relu_backward, relu_forward)
 
-from tinyalstm.gradcheck import REF_TOL, check_gradients
 
 small = st.integers(1, 3)
 maps = st.integers(1, 5)

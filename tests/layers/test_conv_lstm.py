@@ -4,11 +4,10 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 from tinyalstm import reference as ref
+from tinyalstm.gradcheck import REF_TOL, check_gradients, rel_error
 from tinyalstm.layers.conv_lstm import (conv_lstm_backward, conv_lstm_forward, conv_lstm_step_backward,
-                                 conv_lstm_step_forward)
-from tinyalstm.gradcheck import rel_error
+                                        conv_lstm_step_forward)
 
-from tinyalstm.gradcheck import REF_TOL, check_gradients
 
 small = st.integers(1, 2)
 

@@ -5,12 +5,11 @@ import pytest
 from hypothesis import given, strategies as st
 
 from tinyalstm import reference as ref
-from tinyalstm.gradcheck import numeric_gradient, rel_error
-from tinyalstm.layers.feedforward import (affine_backward, affine_forward, dropout_backward, dropout_forward, dropout_mask,
-                              sigmoid_backward, sigmoid_forward, sigmoid_input_backward, sigmoid_input_forward,
-                              stepwise_softmax_loss, tanh_backward, tanh_forward)
+from tinyalstm.gradcheck import REF_TOL, check_gradients, numeric_gradient, record, rel_error
+from tinyalstm.layers.feedforward import (affine_backward, affine_forward, dropout_backward, dropout_forward,
+                                          dropout_mask, sigmoid_backward, sigmoid_forward, sigmoid_input_backward,
+                                          sigmoid_input_forward, stepwise_softmax_loss, tanh_backward, tanh_forward)
 
-from tinyalstm.gradcheck import REF_TOL, check_gradients, record
 
 dims = st.integers(1, 4)
 scales = st.sampled_from([0.3, 1.0, 3.0])

@@ -4,11 +4,10 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 from tinyalstm import reference as ref
-from tinyalstm.gradcheck import rel_error
+from tinyalstm.gradcheck import REF_TOL, check_gradients, rel_error
 from tinyalstm.layers.lstm import (initial_state_backward, initial_state_forward, lstm_backward, lstm_forward,
-                            lstm_step_backward, lstm_step_forward)
+                                   lstm_step_backward, lstm_step_forward)
 
-from tinyalstm.gradcheck import REF_TOL, check_gradients
 
 dims = st.integers(1, 4)
 

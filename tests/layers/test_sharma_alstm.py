@@ -5,10 +5,9 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 from tinyalstm import reference as ref
-from tinyalstm.gradcheck import rel_error
+from tinyalstm.gradcheck import REF_TOL, check_gradients, rel_error
 from tinyalstm.layers.sharma_alstm import soft_attention_lstm_backward, soft_attention_lstm_forward
 
-from tinyalstm.gradcheck import REF_TOL, check_gradients
 
 small = st.integers(1, 3)
 

@@ -4,10 +4,9 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 from tinyalstm import reference as ref
-from tinyalstm.gradcheck import rel_error
+from tinyalstm.gradcheck import REF_TOL, check_gradients, rel_error
 from tinyalstm.layers.spatial_attention import spatial_attention_backward, spatial_attention_forward
 
-from tinyalstm.gradcheck import REF_TOL, check_gradients
 
 small = st.integers(1, 3)
 

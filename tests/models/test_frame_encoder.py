@@ -2,8 +2,8 @@
 bad input, and that it learns a frame-level task."""
 import numpy as np
 import pytest
-from tinyalstm.gradcheck import check_full_loss
 
+from tinyalstm.gradcheck import check_full_loss
 from tinyalstm.models.frame_encoder import FrameEncoder
 from tinyalstm.optim import SGD
 

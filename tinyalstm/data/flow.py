@@ -58,10 +58,9 @@ Throughput on a 2-core CPU shared with other jobs (one core used; NumPy 2.4; ``f
 ``video_flow`` ~330-390 pairs/s at 112x112, ~85-100 at 224x224, ~60-70 at 320x240; ``optical_flow`` pair by pair
 ~190-320, ~80-100, ~55-68. So 300 videos x 64 frames at 112x112 (18,900 pairs) take about a minute.
 
-GPU note: the issue suggests a Numba CUDA kernel for the inner loop "if it dominates the pipeline on the GPU".
-None was written: there is no GPU here to measure whether flow dominates anything, and every step above is
-already a whole-array CuPy operation (gathers, slice adds, elementwise math), so the first GPU step is to profile
-the CuPy path, not to guess a kernel.
+GPU note: there is no Numba CUDA kernel for the inner loop. Every step above is already a whole-array CuPy
+operation (gathers, slice adds, elementwise math), and the CuPy path has not been profiled on a GPU, so whether
+flow dominates the GPU pipeline is not known.
 
 Flow images
 -----------
