@@ -113,9 +113,9 @@ METRICS = [
 
 
 def test_series_skips_missing_none_and_nan():
-    assert plots._series(METRICS, "test_acc") == ([3], [0.40])
-    assert plots._series(METRICS, "train_acc") == ([1, 2, 3], [0.10, 0.30, 0.55])
-    assert plots._series([{"train_loss": 1.0}, {"train_loss": 0.5}], "train_loss") == ([1, 2], [1.0, 0.5])
+    assert plots.series(METRICS, "test_acc") == ([3], [0.40])
+    assert plots.series(METRICS, "train_acc") == ([1, 2, 3], [0.10, 0.30, 0.55])
+    assert plots.series([{"train_loss": 1.0}, {"train_loss": 0.5}], "train_loss") == ([1, 2], [1.0, 0.5])
 
 
 def test_plot_curves_writes_a_png_in_a_new_folder(tmp_path):

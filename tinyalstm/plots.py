@@ -177,7 +177,7 @@ def _image_axes(ax, image, label):
 
 # ------------------------------------------------------------------------------------------------- curves
 
-def _series(metrics, key):
+def series(metrics, key):
     """Epochs and values of ``key`` over the records that have it; missing, None and NaN entries are skipped
     (test metrics are computed only every few epochs). An epoch-less record counts by its position, from 1."""
     xs, ys = [], []
@@ -199,7 +199,7 @@ def _series(metrics, key):
 def _plot_series(ax, metrics, keys):
     drawn = []
     for key, label in keys:
-        xs, ys = _series(metrics, key)
+        xs, ys = series(metrics, key)
         if xs:
             ax.plot(xs, ys, "o-", markersize=3, label=label)    # markers: a lone test epoch is still visible
             drawn.extend(ys)

@@ -41,8 +41,7 @@ def test_same_seed_same_frames_and_caches_hold_no_state():
     a, ga = syn.render_video("CircleClockwise", 2, 3, seed=7, **SMALL)
     assert a.dtype == np.uint8 and a.shape == (16, 48, 48, 3)
     b, gb = syn.render_video("CircleClockwise", 2, 3, seed=7, **SMALL)
-    syn._group_look.cache_clear()
-    syn._background.cache_clear()
+    syn.clear_caches()
     c, gc = syn.render_video("CircleClockwise", 2, 3, seed=7, **SMALL)
     assert np.array_equal(a, b) and np.array_equal(a, c) and ga == gb == gc
     for other in (dict(seed=8), dict(seed=7, clip=4)):

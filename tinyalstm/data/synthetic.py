@@ -301,6 +301,12 @@ def _interp_matrix(n, m):
     return M
 
 
+def clear_caches():
+    """Forget the memoised group looks and backgrounds (rendering is deterministic with or without them)."""
+    _group_look.cache_clear()
+    _background.cache_clear()
+
+
 @lru_cache(maxsize=4)
 def _group_look(seed, group, W, H):
     """The appearance pool and background recipe of one group (depends on seed, group and frame size only)."""

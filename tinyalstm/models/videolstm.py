@@ -35,8 +35,14 @@ def odd(name, k):
     return int(k)
 
 
+class InitialCache(NamedTuple):
+    h0: object                   # layers.conv_lstm.ConvInitialStateCache
+    c0: object
+
+
 class ConvModelCache(NamedTuple):
-    initial: tuple               # ConvInitialStateCache of h0, c0 (and of hm0, cm0 for VideoLSTM)
+    initial: InitialCache        # of the top layer's h0, c0
+    flow_initial: object         # InitialCache of VideoLSTM's flow layer (hm0, cm0); None for the others
     recurrence: object           # the recurrence's cache
     state_shape: tuple           # the hidden states' shape (B, T, K, N, N)
     head: HeadCache
@@ -68,14 +74,14 @@ class ConvLSTM(Classifier):
                 "W_h0": (K, C, k, k), "b_h0": (K,), "W_c0": (K, C, k, k), "b_c0": (K,)}
 
     def _initial(self, X, names=("W_h0", "b_h0", "W_c0", "b_c0")):
-        p = self.params
-        h0, h0_cache = conv_initial_state_forward(X, p[names[0]], p[names[1]])
-        c0, c0_cache = conv_initial_state_forward(X, p[names[2]], p[names[3]])
-        return h0, c0, (h0_cache, c0_cache)
+        W_h0, b_h0, W_c0, b_c0 = self._weights(names)
+        h0, h0_cache = conv_initial_state_forward(X, W_h0, b_h0)
+        c0, c0_cache = conv_initial_state_forward(X, W_c0, b_c0)
+        return h0, c0, InitialCache(h0_cache, c0_cache)
 
-    def _initial_backward(self, dh0, dc0, caches, g):
-        dX1, g["W_h0"], g["b_h0"] = conv_initial_state_backward(dh0, caches[0])
-        dX2, g["W_c0"], g["b_c0"] = conv_initial_state_backward(dc0, caches[1])
+    def _initial_backward(self, dh0, dc0, cache, g):
+        dX1, g["W_h0"], g["b_h0"] = conv_initial_state_backward(dh0, cache.h0)
+        dX2, g["W_c0"], g["b_c0"] = conv_initial_state_backward(dc0, cache.c0)
         return dX1 + dX2
 
     def _scores(self, h, mask):
@@ -89,7 +95,7 @@ class ConvLSTM(Classifier):
         xp = backend.array_module(X)
         B, T, _, N1, N2 = X.shape
         att = xp.full((B, T, N1, N2), 1.0 / (N1 * N2), dtype=X.dtype)
-        return scores, att, ConvModelCache(init_cache, rec_cache, h.shape, head_cache)
+        return scores, att, ConvModelCache(init_cache, None, rec_cache, h.shape, head_cache)
 
     def _backward(self, dscores, cache):
         g = {}
@@ -118,7 +124,7 @@ class ConvALSTM(ConvLSTM):
         h0, c0, init_cache = self._initial(X)
         h, att, rec_cache = conv_alstm_forward(X, h0, c0, *self._weights(GATES + ATTENTION))
         scores, head_cache = self._scores(h, masks.head)
-        return scores, att, ConvModelCache(init_cache, rec_cache, h.shape, head_cache)
+        return scores, att, ConvModelCache(init_cache, None, rec_cache, h.shape, head_cache)
 
     def _backward(self, dscores, cache):
         g = {}
@@ -154,14 +160,13 @@ class VideoLSTM(ConvLSTM):
         hm0, cm0, flow_init_cache = self._initial(M, self.FLOW_INITIAL)
         h, att, rec_cache = videolstm_forward(X, M, h0, c0, hm0, cm0, *self._weights(GATES + FLOW + ATTENTION))
         scores, head_cache = self._scores(h, masks.head)
-        return scores, att, ConvModelCache((init_cache, flow_init_cache), rec_cache, h.shape, head_cache)
+        return scores, att, ConvModelCache(init_cache, flow_init_cache, rec_cache, h.shape, head_cache)
 
     def _backward(self, dscores, cache):
         g = {}
         dh = self._head_backward(dscores, cache.head, g).reshape(cache.state_shape)
         dX, dM, dh0, dc0, dhm0, dcm0, *dw = videolstm_backward(dh, cache.recurrence)
         g.update(zip(GATES + FLOW + ATTENTION, dw))
-        init_cache, flow_init_cache = cache.initial
-        dM1, g["W_hm0"], g["b_hm0"] = conv_initial_state_backward(dhm0, flow_init_cache[0])
-        dM2, g["W_cm0"], g["b_cm0"] = conv_initial_state_backward(dcm0, flow_init_cache[1])
-        return g, {"X": dX + self._initial_backward(dh0, dc0, init_cache, g), "M": dM + dM1 + dM2}
+        dM1, g["W_hm0"], g["b_hm0"] = conv_initial_state_backward(dhm0, cache.flow_initial.h0)
+        dM2, g["W_cm0"], g["b_cm0"] = conv_initial_state_backward(dcm0, cache.flow_initial.c0)
+        return g, {"X": dX + self._initial_backward(dh0, dc0, cache.initial, g), "M": dM + dM1 + dM2}
