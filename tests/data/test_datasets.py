@@ -1,4 +1,4 @@
-"""tinyalstm.datasets: tiny UCF101 and HMDB51 trees in the official layouts, with real AVI files.
+"""tinyalstm.data.datasets: tiny UCF101 and HMDB51 trees in the official layouts, with real AVI files.
 
 Every video's first frame has green level 30 + 50 * (its expected label), written from the tables below (not
 from the loader), so decoding a sample shows whether the loader gave it the right label.

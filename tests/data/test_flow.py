@@ -1,4 +1,4 @@
-"""Optical flow (tinyalstm.flow): accuracy on frame pairs with known motion, the flow-image quantisation of
+"""Optical flow (tinyalstm.data.flow): accuracy on frame pairs with known motion, the flow-image quantisation of
 VideoLSTM sec. 5.2, whole-clip flow, and input validation.
 
 Expected values come from the motion the pairs were made with, never from the code under test. EPE thresholds:
@@ -20,7 +20,7 @@ def _zero_epe(true_flow):
 
 
 def _texture(seed, n=12):
-    """Independent of tinyalstm.flow: a smooth random texture, (x, y) -> grey in [0, 1] at real coordinates, a sum
+    """Independent of tinyalstm.data.flow: a smooth random texture, (x, y) -> grey in [0, 1] at real coordinates, a sum
     of plane cosines (wavelengths 6-30 px), so shifted frames are exact."""
     r = np.random.default_rng(seed)
     waves = [(r.uniform(6, 30), r.uniform(0, np.pi), r.uniform(0, 2 * np.pi)) for _ in range(n)]
@@ -70,7 +70,7 @@ def test_generated_object_flow_covers_the_object_only():
 
 
 def _bilinear(img, x, y):
-    """img (H, W) at real coordinates (x, y), bilinear; written here so the check does not use tinyalstm.flow."""
+    """img (H, W) at real coordinates (x, y), bilinear; written here so the check does not use tinyalstm.data.flow."""
     x0 = np.clip(np.floor(x).astype(int), 0, img.shape[1] - 2)
     y0 = np.clip(np.floor(y).astype(int), 0, img.shape[0] - 2)
     fx, fy = x - x0, y - y0

@@ -1,4 +1,4 @@
-"""tinyalstm.video: decoding real (tiny) AVI files written with imageio-ffmpeg, sampling, and damaged files.
+"""tinyalstm.data.video: decoding real (tiny) AVI files written with imageio-ffmpeg, sampling, and damaged files.
 
 The test videos encode what they contain: in "ramp" videos frame i has red level 16 + 12 i over the whole frame
 (so a decoded frame's index can be read back from its mean red, mpeg4 keeps it within a few levels), and the

@@ -2,7 +2,7 @@
 
 The loaders read only the split lists and check that the files exist; they decode nothing. Each returns a
 ``Split``: ``samples`` (a list of ``Sample(path, label, name)``), ``classes`` (label -> class name) and
-``report`` (a ``SkipReport``). Videos are decoded later, one at a time, by ``tinyalstm.video`` (see
+``report`` (a ``SkipReport``). Videos are decoded later, one at a time, by ``tinyalstm.data.video`` (see
 ``iter_decoded`` for a pass over a whole split that survives damaged files).
 
 Bad input. A split line that names a missing file, an unknown class, a label out of range or inconsistent with
@@ -49,7 +49,7 @@ class SplitLineError(DatasetError):
 @dataclass
 class SkipReport:
     """What a long pass left out (``skipped``: (name, reason) pairs) and what it used despite decoding errors
-    (``damaged``: truncated videos whose decodable frames were kept, see ``tinyalstm.video``)."""
+    (``damaged``: truncated videos whose decodable frames were kept, see ``tinyalstm.data.video``)."""
     skipped: list = field(default_factory=list)
     damaged: list = field(default_factory=list)
 
@@ -285,7 +285,7 @@ def iter_decoded(samples, size=None, decode=None, report=None, log=print):
     """Decode each sample's video; yield ``(sample, decoded)`` for the good ones, record the others.
 
     samples: iterable of Sample. decode: path -> anything (default ``read_video(path, size)``: (N, H, W, 3)
-    uint8; ``tinyalstm.video.count_frames`` for a counting pass; a ``read_windows`` wrapper for training).
+    uint8; ``tinyalstm.data.video.count_frames`` for a counting pass; a ``read_windows`` wrapper for training).
     A VideoError skips the video and lands in ``report`` (a SkipReport, new one if None) with its reason; a
     VideoWarning (truncated video, frames used) lands in ``report.damaged``. Other exceptions are bugs and
     propagate. When the pass completes, ``log(report.summary())`` (log=None: silent), so a long run ends by

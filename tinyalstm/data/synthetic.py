@@ -19,7 +19,7 @@ Classes (``CLASSES``, in this order; ``classes=n`` takes the first n, default 8)
 
 (Short action intervals get fewer periods, keeping 5 or more frames a period where the interval allows.)
 
-Single frames are class-independent by construction (see ``tests/test_synthetic.py`` for the checks):
+Single frames are class-independent by construction (see ``tests/data/test_synthetic.py`` for the checks):
 
 - appearance: the actor is drawn uniformly from its group's appearance pool (shape, colours, texture, size), and so
   are the distractors and half of the background clutter; pools and backgrounds depend on the group, not the class;
@@ -742,7 +742,7 @@ def main(argv=None):
         description="Write the synthetic action benchmark (real XVID AVI videos, UCF101 layout and split files, "
                     "per-video ground truth JSON).\nOne actor object per video performs the class motion among "
                     "distractors from the same appearance pool\nover a cluttered background; a single frame does "
-                    "not reveal the class. Details: the docstring of\ntinyalstm/synthetic.py "
+                    "not reveal the class. Details: the docstring of\ntinyalstm/data/synthetic.py "
                     "(python -c 'import tinyalstm.data.synthetic as s; help(s)').",
         epilog="classes, in order: " + ", ".join(CLASSES) + "\n\nThe summary (JSON) goes to stdout, progress to "
                "stderr. Rerunning with the same options\nreuses the dataset (synthetic.json matches).")

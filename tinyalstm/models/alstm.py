@@ -41,10 +41,16 @@ class LSTMCache(NamedTuple):
     head: HeadCache
 
 
+class LastStepDecoderCache(NamedTuple):
+    """aLSTM (b)'s decoder: the plain LSTM over steps 1..N-1 (None when N = 1), then one decoder step."""
+    lstm: object                  # layers.lstm.SequenceCache or None
+    step: object                  # layers.alstm_decoder.DecoderStepCache
+
+
 class ALSTMCache(NamedTuple):
     input: InputCache
     initial: object               # layers.lstm.InitialStateCache
-    decoder: object               # DecoderCache (variant a) or (SequenceCache or None, DecoderStepCache) (b)
+    decoder: object               # DecoderCache (aLSTM) or LastStepDecoderCache (aLSTMb)
     head: HeadCache
 
 
@@ -149,13 +155,13 @@ class aLSTMb(aLSTM):  # noqa: N801
             prev_h, prev_c = h[:, -1], c[:, -1]
         hN, _, _, w, step_cache = alstm_step_forward(X[:, N - 1], prev_h, prev_c, A, *self._weights(DECODER))
         scores, head_cache = self._head_forward(hN, masks.head)
-        return scores[:, None, :], w[:, None, :], ALSTMCache(in_cache, init_cache, (lstm_cache, step_cache),
-                                                             head_cache)
+        return scores[:, None, :], w[:, None, :], ALSTMCache(in_cache, init_cache,
+                                                             LastStepDecoderCache(lstm_cache, step_cache), head_cache)
 
     def _backward(self, dscores, cache):
         g = {}
         xp = backend.array_module(dscores)
-        lstm_cache, step_cache = cache.decoder
+        lstm_cache, step_cache = cache.decoder.lstm, cache.decoder.step
         dhN = self._head_backward(dscores[:, 0], cache.head, g)
         dx_last, dprev_h, dprev_c, dA, *dw = alstm_step_backward(dhN, xp.zeros_like(dhN), step_cache)
         g.update(zip(DECODER, dw))
