@@ -70,7 +70,7 @@ def load_plain_pickle(path):
         raise AnnotationError(f"{path}: not a readable pickle ({type(err).__name__}: {err})") from None
 
 
-def _key(video):
+def video_key(video):
     """'Basketball/v_Basketball_g01_c01' (with or without an extension or a leading folder) -> the cache key."""
     p = Path(str(video))
     return f"{p.parent.name}/{p.stem}" if p.parent.name else p.stem
@@ -103,7 +103,7 @@ def synthetic_tubes(root):
             raise AnnotationError(f"{f}: not a synthetic ground-truth file ({type(err).__name__}: {err})") from None
         if not 0 <= start < end <= len(boxes):
             raise AnnotationError(f"{f}: action [{start}, {end}) outside the {len(boxes)} annotated frames")
-        out[_key(video)] = [Tube(np.arange(start, end), boxes[start:end], label)]
+        out[video_key(video)] = [Tube(np.arange(start, end), boxes[start:end], label)]
     return out
 
 
@@ -128,7 +128,7 @@ def corrected_annotations(path):
             raise
         except (KeyError, TypeError, ValueError) as err:
             raise AnnotationError(f"{path}: video {video}: malformed entry ({type(err).__name__}: {err})") from None
-        out[_key(video)] = tubes
+        out[video_key(video)] = tubes
     return out
 
 
@@ -162,8 +162,8 @@ def ucf101v2_gt(path):
             raise
         except (AttributeError, TypeError, ValueError) as err:
             raise AnnotationError(f"{path}: video {video}: malformed tubes ({type(err).__name__}: {err})") from None
-        tubes[_key(video)] = found
-    keyed = lambda d: {_key(k): v for k, v in d.items()}  # noqa: E731
-    lists = lambda s: [[_key(v) for v in split] for split in s]  # noqa: E731
+        tubes[video_key(video)] = found
+    keyed = lambda d: {video_key(k): v for k, v in d.items()}  # noqa: E731
+    lists = lambda s: [[video_key(v) for v in split] for split in s]  # noqa: E731
     return GroundTruth(tubes, [str(x) for x in data["labels"]], keyed(data["nframes"]), lists(data["train_videos"]),
                        lists(data["test_videos"]), keyed(data["resolution"]))

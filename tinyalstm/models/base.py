@@ -184,9 +184,14 @@ class Classifier:
         """-> class probabilities (B, C) (per-step softmax averaged over the scored steps) and the attention of
         every step: temporal weights (B, S, T) for aLSTM, spatial maps (B, T, N, N) for the VideoLSTM models
         (uniform for ConvLSTM), None for the vanilla LSTM."""
+        probs, attention = self.predict_steps(first, second)
+        return probs.mean(axis=1), attention
+
+    def predict_steps(self, first, second=None):
+        """As ``predict``, with the class probabilities of every scored step (B, S, C)."""
         first, second = self._inputs(first, second)
         scores, attention, _ = self._forward(first, second, Masks())
-        return softmax(scores).mean(axis=1), attention
+        return softmax(scores), attention
 
     def _weights(self, names):
         """The parameters ``names``, in that order (the argument order of a layer function)."""

@@ -1,0 +1,188 @@
+"""Where a trained model's attention goes, measured against ground-truth tubes (VideoLSTM sec. 5.4, Fig. 4).
+
+For every test video the model reads the whole video as consecutive windows of its training length T (the last
+one padded with the last frame, as the test windows are), which gives an attention map and class probabilities
+for every frame. Then:
+
+- ``attention_in_box``: the map's mass inside the ground-truth box, the box rasterised on the N x N grid (the
+  fraction of each cell the box covers), against the box's share of the frame (what a uniform map puts there);
+  and the pointing hit (the map's largest cell has its centre inside the box);
+- eqs. 16-17 (attention_tubes.localize) make the video's tube, scored per class with the probabilities averaged
+  over its frames; recall at tube IoU 0.1-0.6 and video-mAP at 0.1-0.5 against the ground truth (tubes.py);
+- the same figures for two trivial tubes that read no attention: the whole frame on every frame, and a centred box
+  of the mean ground-truth box size.
+"""
+import numpy as np
+
+from .. import backend
+from .attention_tubes import SATURATION, THETA, WINDOW, localize
+from .tubes import Tube, recall_at, video_map
+
+RECALL_AT = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+MAP_AT = (0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+def video_windows(n_frames, T):
+    """Consecutive windows of T frames covering all n_frames (the last one padded with the last frame) -> (W, T)."""
+    starts = np.arange(0, n_frames, T)
+    return np.minimum(starts[:, None] + np.arange(T), n_frames - 1)
+
+
+def read_video(model, reader, key, T, dtype, batch=32):
+    """The model over every frame of ``key`` -> (attention (n, N, N) or None, probabilities (n, C)), one row per
+    frame of the video (a window's step probabilities and maps, each frame from the window that holds it)."""
+    n = reader.length(key)
+    wins = video_windows(n, T)
+    att, probs = [], []
+    for s in range(0, len(wins), batch):
+        chunk = list(wins[s:s + batch])
+        first, _, second = reader.batch([(key, 0)] * len(chunk), chunk, dtype)
+        p, a = model.predict_steps(first, second)
+        probs.append(backend.to_numpy(p))
+        att.append(None if a is None or np.ndim(a) != 4 else backend.to_numpy(a))
+    probs = np.concatenate(probs).reshape(-1, probs[0].shape[-1])[:n]
+    if att[0] is None:
+        return None, probs
+    return np.concatenate(att).reshape((-1,) + att[0].shape[2:])[:n], probs
+
+
+def box_coverage(boxes, frame_size, N):
+    """The fraction of each of the N x N cells that each box covers: boxes (F, 4) in pixels of frames of
+    ``frame_size`` (H, W) -> (F, N, N)."""
+    H, W = frame_size
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    ex, ey = np.arange(N + 1) * W / N, np.arange(N + 1) * H / N      # cell edges in pixels
+
+    def cover(lo, hi, edges):                                         # (F, N): overlap of [lo, hi) with each cell
+        return np.clip(np.minimum(hi[:, None], edges[None, 1:]) - np.maximum(lo[:, None], edges[None, :-1]), 0,
+                       None) / (edges[1] - edges[0])
+    return cover(boxes[:, 1], boxes[:, 3], ey)[:, :, None] * cover(boxes[:, 0], boxes[:, 2], ex)[:, None, :]
+
+
+def attention_in_box(att, boxes, frame_size):
+    """att (F, N, N) maps of the frames the boxes (F, 4) are on -> (mass in the box (F,), the box's share of the
+    frame (F,), pointing hits (F,) bool)."""
+    att = np.asarray(att, dtype=np.float64)
+    F, N = att.shape[0], att.shape[1]
+    cov = box_coverage(boxes, frame_size, N)
+    mass = (att * cov).sum(axis=(1, 2))
+    share = cov.sum(axis=(1, 2)) / (N * N)
+    peak = att.reshape(F, -1).argmax(axis=1)
+    H, W = frame_size
+    cy, cx = (peak // N + 0.5) * H / N, (peak % N + 0.5) * W / N
+    b = np.asarray(boxes, dtype=np.float64)
+    hit = (cx >= b[:, 0]) & (cx < b[:, 2]) & (cy >= b[:, 1]) & (cy < b[:, 3])
+    return mass, share, hit
+
+
+def trivial_tubes(ground_truth, n_frames, frame_sizes):
+    """The two attention-free tubes per video: ``whole`` (the frame) and ``centre`` (a centred box of the mean
+    ground-truth box size, as a fraction of the frame), on every frame; frame_sizes {video: (H, W)}
+    -> {"whole": {video: Tube}, "centre": {video: Tube}}."""
+    rel = np.concatenate([(g.boxes[:, 2:] - g.boxes[:, :2]) / np.array(frame_sizes[v][::-1], dtype=np.float64)
+                          for v, tubes in ground_truth.items() for g in tubes])
+    rw, rh = rel.mean(axis=0)
+    out = {"whole": {}, "centre": {}}
+    for video in ground_truth:
+        H, W = frame_sizes[video]
+        frames = np.arange(n_frames[video])
+        centre = [W * (1 - rw) / 2, H * (1 - rh) / 2, W * (1 + rw) / 2, H * (1 + rh) / 2]
+        out["whole"][video] = Tube(frames, np.tile([0.0, 0.0, W, H], (len(frames), 1)))
+        out["centre"][video] = Tube(frames, np.tile(centre, (len(frames), 1)))
+    return out
+
+
+def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigma=None, smooth=True,
+            window=WINDOW, saturation=SATURATION, log=print):
+    """Localize and measure every video of ``items`` [(key, label)] that has ground truth (``frame_size``: the
+    (H, W) of the frames the boxes are in pixels of, or {key: (H, W)}) -> (figures dict, tubes {key: (Tube, class
+    probabilities (C,))}, skipped [(key, reason)])."""
+    tubes, scores, skipped, n_frames, sizes = {}, {}, [], {}, {}
+    mass_in, share_in, hits_in = [], [], []
+    gts = {}
+    for i, (key, _) in enumerate(items):
+        if key not in ground_truth:
+            skipped.append((key, "no ground-truth tube"))
+            continue
+        att, probs = read_video(model, reader, key, T, model.dtype)
+        if att is None:
+            raise ValueError(f"{type(model).__name__} has no spatial attention maps to localize from")
+        n, size = len(att), (frame_size[key] if isinstance(frame_size, dict) else frame_size)
+        n_frames[key], gts[key], sizes[key] = n, ground_truth[key], size
+        tube = localize(att, np.arange(n), size, theta, sigma, smooth, window, saturation)
+        tubes[key], scores[key] = tube, probs.mean(axis=0)
+        for g in ground_truth[key]:
+            inside = g.frames[g.frames < n]
+            m, s, h = attention_in_box(att[inside], g.boxes[:len(inside)], size)
+            mass_in.append(m), share_in.append(s), hits_in.append(h)
+        if i % 20 == 0:
+            log(f"localize: {i + 1}/{len(items)} videos")
+    if not tubes:
+        raise ValueError("measure: no test video has ground truth")
+    cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
+    figures = {"videos": len(tubes), "skipped": len(skipped),
+               "attention_in_box": float(cat(mass_in).mean()), "box_share": float(cat(share_in).mean()),
+               "pointing": float(cat(hits_in).mean()),
+               "recall": _keyed(recall_at(tubes, gts, RECALL_AT)),
+               "video_map": _keyed(video_map(tubes, scores, gts, MAP_AT))}
+    figures["attention_in_box_over_share"] = figures["attention_in_box"] / figures["box_share"]
+    for name, trivial in trivial_tubes(gts, n_frames, sizes).items():
+        figures[f"recall_{name}"] = _keyed(recall_at(trivial, gts, RECALL_AT))
+        figures[f"video_map_{name}"] = _keyed(video_map(trivial, scores, gts, MAP_AT))
+    return figures, {k: (tubes[k], scores[k]) for k in tubes}, skipped
+
+
+def _keyed(d):
+    return {f"{t:.1f}": v for t, v in d.items()}
+
+
+def ground_truth_for(config, annotations=None):
+    """The ground truth of a run's test videos -> ({key: [Tube]}, {key: (H, W)} or one (H, W)): the built-in
+    benchmark's own annotation files, or ``annotations`` (a UCF101-24 pickle in either format)."""
+    import json
+    from pathlib import Path
+
+    from ..data import ground_truth as gt
+    from ..data.pipeline import default_synthetic_root
+    if annotations is None:
+        if config["dataset"] != "synthetic":
+            raise SystemExit(f"--annotations: the {config['dataset']} run has no built-in ground truth; give the "
+                             f"UCF101-24 annotation file (pyannot.pkl or UCF101v2-GT.pkl)")
+        root = Path(config["root"]) if config.get("root") else default_synthetic_root()
+        sizes = {}
+        for f in sorted((root / "annotations").glob("*.json")):
+            d = json.loads(f.read_text())
+            sizes[gt.video_key(d["video"])] = (int(d["height"]), int(d["width"]))
+        return gt.synthetic_tubes(root), sizes
+    data = gt.load_plain_pickle(annotations)
+    if isinstance(data, dict) and "gttubes" in data:
+        g = gt.ucf101v2_gt(annotations)
+        return g.tubes, {k: tuple(int(v) for v in hw) for k, hw in g.resolution.items()}
+    return gt.corrected_annotations(annotations), (240, 320)        # UCF101's frame size
+
+
+def localize_checkpoint(path, annotations=None, theta=THETA, sigma=None, smooth=True, window=WINDOW, log=print):
+    """Load a training checkpoint, read every test video, localize and measure -> (figures, tubes json list,
+    skipped). The data are rebuilt from the configuration the checkpoint stores (cached stages are reused)."""
+    from ..checkpoints import load_checkpoint, read_config
+    from ..data.windows import WindowReader
+    from ..models import model_spec
+    from ..optim import RMSprop
+    from ..training import build_run_model, run_data
+    config = read_config(path)
+    spec = model_spec(config["model"])
+    if spec.cls is None or spec.pooled:
+        raise SystemExit(f"--checkpoint {path}: {config['model']} has no spatial attention maps; localize reads "
+                         f"the VideoLSTM models (convlstm, convalstm, videolstm, alstm-spatial, alstm-motion)")
+    ground_truth, sizes = ground_truth_for(config, annotations)
+    data = run_data(config, log)
+    model = build_run_model(config, data)
+    load_checkpoint(path, model, RMSprop(), config)
+    reader = WindowReader(data, spec, config["modality"])
+    figures, tubes, skipped = measure(model, reader, data.test, config["frames"], ground_truth, sizes, theta, sigma,
+                                      smooth, window, log=log)
+    figures.update(model=config["model"], modality=config["modality"], theta=theta, sigma=sigma, smooth=smooth,
+                   window=window)
+    listing = [{"video": k, "frames": t.frames.tolist(), "boxes": np.round(t.boxes, 2).tolist(),
+                "scores": {c: float(s) for c, s in zip(data.classes, probs)}} for k, (t, probs) in tubes.items()]
+    return figures, listing, skipped

@@ -1,0 +1,74 @@
+"""Localize actions from a trained model's attention maps (VideoLSTM sec. 4, eqs. 16-17) and measure them.
+
+    python -m tinyalstm.localize --checkpoint runs/default/checkpoint.npz
+    python -m tinyalstm.localize --checkpoint runs/ucf101-videolstm/checkpoint.npz --annotations UCF101v2-GT.pkl
+
+Every test video of the checkpoint's run is read whole, in windows of the training length; its attention maps
+become one tube (saliency on a fixed 0-255 scale, boxes of the connected components above --theta, linked by IoU,
+smoothed over time), scored per class with the class probabilities averaged over frames. Against the ground truth
+(the built-in benchmark's annotation files, or a UCF101-24 annotation pickle) it prints and writes to --out:
+
+  tubes.json          one entry per test video: video, frames (0-based), boxes [x1, y1, x2, y2] in pixels of the
+                      original frames, scores per class
+  localization.json   recall at tube IoU 0.1-0.6 (VideoLSTM Fig. 4a), video-mAP at 0.1-0.5 (Fig. 4b), the same
+                      for a whole-frame and a centred-box tube, attention mass in the ground-truth box against the
+                      box's share of the frame, and the pointing hit rate
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import backend
+from .localization.attention_tubes import THETA, WINDOW
+from .localization.measure import localize_checkpoint
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m tinyalstm.localize", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.npz written by tinyalstm.train")
+    ap.add_argument("--out", type=Path, default=None, help="output folder (default: the checkpoint's folder)")
+    ap.add_argument("--theta", type=float, default=THETA, help=f"saliency threshold on 0-255 (paper: {THETA:g})")
+    ap.add_argument("--sigma", type=float, default=None,
+                    help="Gaussian smoothing of the upsampled maps, in pixels (default: half a map cell)")
+    ap.add_argument("--no-smooth", action="store_true", help="no temporal smoothing of the boxes")
+    ap.add_argument("--window", type=int, default=WINDOW, help=f"temporal smoothing window, frames (default "
+                                                               f"{WINDOW})")
+    ap.add_argument("--annotations", type=Path, default=None,
+                    help="UCF101-24 ground truth (pyannot.pkl or UCF101v2-GT.pkl); the built-in benchmark has its "
+                         "own")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: TINYALSTM_DEVICE or auto")
+    args = ap.parse_args(sys.argv[1:] if argv is None else argv)
+    if not 0 <= args.theta <= 255:
+        ap.error(f"--theta: expected a threshold in [0, 255], got {args.theta}")
+    if args.sigma is not None and args.sigma < 0:
+        ap.error(f"--sigma: expected >= 0 pixels, got {args.sigma}")
+    if args.window < 2:
+        ap.error(f"--window: expected an integer >= 2, got {args.window}")
+    if args.device:
+        backend.set_device(args.device)
+    figures, tubes, skipped = localize_checkpoint(args.checkpoint, args.annotations, args.theta, args.sigma,
+                                                  not args.no_smooth, args.window,
+                                                  log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    out = args.out or args.checkpoint.parent
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tubes.json").write_text(json.dumps(tubes))
+    (out / "localization.json").write_text(json.dumps(figures, indent=2))
+    print(f"{figures['model']} ({figures['modality']}): {figures['videos']} test videos, {len(skipped)} without "
+          f"ground truth skipped")
+    print(f"attention in the actor box {figures['attention_in_box']:.3f} against its share of the frame "
+          f"{figures['box_share']:.3f} ({figures['attention_in_box_over_share']:.2f}x); pointing "
+          f"{figures['pointing']:.3f}")
+    print(f"{'tube':16s} " + " ".join(f"R@{t}" for t in figures["recall"]) + "   "
+          + " ".join(f"mAP@{t}" for t in figures["video_map"]))
+    for name, suffix in (("attention", ""), ("whole frame", "_whole"), ("centre box", "_centre")):
+        r, m = figures[f"recall{suffix}"], figures[f"video_map{suffix}"]
+        print(f"{name:16s} " + " ".join(f"{v:5.3f}" for v in r.values()) + "   "
+              + " ".join(f"{v:7.3f}" for v in m.values()))
+    print(f"written: {out / 'tubes.json'}, {out / 'localization.json'}")
+    return figures
+
+
+if __name__ == "__main__":
+    main()
