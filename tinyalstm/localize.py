@@ -13,6 +13,9 @@ smoothed over time), scored per class with the class probabilities averaged over
   localization.json   recall at tube IoU 0.1-0.6 (VideoLSTM Fig. 4a), video-mAP at 0.1-0.5 (Fig. 4b), the same
                       for a whole-frame and a centred-box tube, attention mass in the ground-truth box against the
                       box's share of the frame, and the pointing hit rate
+
+For an aLSTM checkpoint (alstm, alstm-b) it measures the temporal attention instead: its weight on the frames of
+the action interval against the interval's share of the window (localization.json only).
 """
 import argparse
 import json
@@ -53,8 +56,14 @@ def main(argv=None):
                                                   log=lambda msg: print(msg, file=sys.stderr, flush=True))
     out = args.out or args.checkpoint.parent
     out.mkdir(parents=True, exist_ok=True)
-    (out / "tubes.json").write_text(json.dumps(tubes))
     (out / "localization.json").write_text(json.dumps(figures, indent=2))
+    if "temporal_mass_in_interval" in figures:
+        print(f"{figures['model']}: temporal attention on the action interval "
+              f"{figures['temporal_mass_in_interval']:.3f} against the interval's share of the window {figures['interval_share']:.3f} "
+              f"({figures['temporal_mass_over_share']:.2f}x), {figures['windows']} windows; written: "
+              f"{out / 'localization.json'}")
+        return figures
+    (out / "tubes.json").write_text(json.dumps(tubes))
     print(f"{figures['model']} ({figures['modality']}): {figures['videos']} test videos, {len(skipped)} without "
           f"ground truth skipped")
     print(f"attention in the actor box {figures['attention_in_box']:.3f} against its share of the frame "

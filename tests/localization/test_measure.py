@@ -89,3 +89,16 @@ def test_localize_refuses_a_model_without_spatial_maps(tmp_path):
         localize.main(["--checkpoint", str(tmp_path / "none.npz")])
     with pytest.raises(SystemExit):
         localize.main(["--checkpoint", str(tmp_path / "none.npz"), "--theta", "300"])
+
+
+def test_localize_measures_alstm_temporal_attention(tmp_path, capsys):
+    root = tmp_path / "syn"
+    synthetic.generate(root, classes=3, groups=3, clips=1, frames=12, size=32, distractors=1, clutter=2)
+    out = tmp_path / "alstm"
+    train.main(["--root", str(root), "--model", "alstm", "--out", str(out), "--epochs", "1", "--encoder-epochs",
+                "1", "--size", "32", "--frames", "6", "--hidden", "3", "--eval-windows", "1"])
+    figures = localize.main(["--checkpoint", str(out / "checkpoint.npz")])
+    assert "temporal attention on the action interval" in capsys.readouterr().out
+    assert 0 <= figures["temporal_mass_in_interval"] <= 1 and 0 < figures["interval_share"] <= 1
+    # 12-frame videos in 6-frame windows: 2 windows per test video
+    assert figures["windows"] == 2 * json.loads((out / "config.json").read_text())["test_videos"]

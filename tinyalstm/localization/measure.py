@@ -11,6 +11,10 @@ for every frame. Then:
   over its frames; recall at tube IoU 0.1-0.6 and video-mAP at 0.1-0.5 against the ground truth (tubes.py);
 - the same figures for two trivial tubes that read no attention: the whole frame on every frame, and a centred box
   of the mean ground-truth box size.
+
+aLSTM's attention is temporal (aLSTM sec. 3.3, Fig. 2): ``temporal_in_interval`` measures, window by window, the
+weight (averaged over the decoder's steps) on the frames inside the action interval against the interval's share
+of the window.
 """
 import numpy as np
 
@@ -136,6 +140,30 @@ def _keyed(d):
     return {f"{t:.1f}": v for t, v in d.items()}
 
 
+def temporal_in_interval(model, reader, items, T, ground_truth, log=print):
+    """aLSTM models: per window of every video with ground truth, the temporal attention's mass on the frames of
+    the ground-truth tube (the action interval) and the interval's share of the window -> figures dict."""
+    mass, share, windows = [], [], 0
+    for key, _ in items:
+        if key not in ground_truth:
+            continue
+        inside = np.zeros(reader.length(key), dtype=bool)
+        for g in ground_truth[key]:
+            inside[g.frames[g.frames < len(inside)]] = True
+        wins = video_windows(len(inside), T)
+        first, _, second = reader.batch([(key, 0)] * len(wins), list(wins), model.dtype)
+        _, w = model.predict_steps(first, second)
+        w = backend.to_numpy(w).mean(axis=1)                              # (windows, T): over the decoder's steps
+        mass.append((w * inside[wins]).sum(axis=1))
+        share.append(inside[wins].mean(axis=1))
+        windows += len(wins)
+    if not windows:
+        raise ValueError("temporal_in_interval: no test video has ground truth")
+    mass, share = np.concatenate(mass), np.concatenate(share)
+    return {"windows": windows, "temporal_mass_in_interval": float(mass.mean()), "interval_share": float(share.mean()),
+            "temporal_mass_over_share": float(mass.mean() / share.mean())}
+
+
 def ground_truth_for(config, annotations=None):
     """The ground truth of a run's test videos -> ({key: [Tube]}, {key: (H, W)} or one (H, W)): the built-in
     benchmark's own annotation files, or ``annotations`` (a UCF101-24 pickle in either format)."""
@@ -171,14 +199,18 @@ def localize_checkpoint(path, annotations=None, theta=THETA, sigma=None, smooth=
     from ..training import build_run_model, run_data
     config = read_config(path)
     spec = model_spec(config["model"])
-    if spec.cls is None or spec.pooled:
-        raise SystemExit(f"--checkpoint {path}: {config['model']} has no spatial attention maps; localize reads "
-                         f"the VideoLSTM models (convlstm, convalstm, videolstm, alstm-spatial, alstm-motion)")
+    if spec.cls is None or (spec.pooled and spec.second is None):
+        raise SystemExit(f"--checkpoint {path}: {config['model']} has no attention to measure; localize reads the "
+                         f"VideoLSTM models' maps and aLSTM's temporal attention")
     ground_truth, sizes = ground_truth_for(config, annotations)
     data = run_data(config, log)
     model = build_run_model(config, data)
     load_checkpoint(path, model, RMSprop(), config)
     reader = WindowReader(data, spec, config["modality"])
+    if spec.pooled:                                                      # aLSTM: temporal attention only
+        figures = temporal_in_interval(model, reader, data.test, config["frames"], ground_truth, log)
+        figures.update(model=config["model"], modality=config["modality"])
+        return figures, [], []
     figures, tubes, skipped = measure(model, reader, data.test, config["frames"], ground_truth, sizes, theta, sigma,
                                       smooth, window, log=log)
     figures.update(model=config["model"], modality=config["modality"], theta=theta, sigma=sigma, smooth=smooth,
