@@ -11,8 +11,9 @@ smoothed over time), scored per class with the class probabilities averaged over
   tubes.json          one entry per test video: video, frames (0-based), boxes [x1, y1, x2, y2] in pixels of the
                       original frames, scores per class
   localization.json   recall at tube IoU 0.1-0.6 (VideoLSTM Fig. 4a), video-mAP at 0.1-0.5 (Fig. 4b), the same
-                      for a whole-frame and a centred-box tube, attention mass in the ground-truth box against the
-                      box's share of the frame, and the pointing hit rate
+                      for a whole-frame and a centred-box tube and for an upper bound (the ground-truth box at the
+                      map's resolution through the same pipeline), attention mass in the ground-truth box against
+                      the box's share of the frame, and the pointing hit rate
 
 For an aLSTM checkpoint (alstm, alstm-b) it measures the temporal attention instead: its weight on the frames of
 the action interval against the interval's share of the window (localization.json only).
@@ -71,7 +72,8 @@ def main(argv=None):
           f"{figures['pointing']:.3f}")
     print(f"{'tube':16s} " + " ".join(f"R@{t}" for t in figures["recall"]) + "   "
           + " ".join(f"mAP@{t}" for t in figures["video_map"]))
-    for name, suffix in (("attention", ""), ("whole frame", "_whole"), ("centre box", "_centre")):
+    for name, suffix in (("attention", ""), ("upper bound", "_upper"), ("whole frame", "_whole"),
+                         ("centre box", "_centre")):
         r, m = figures[f"recall{suffix}"], figures[f"video_map{suffix}"]
         print(f"{name:16s} " + " ".join(f"{v:5.3f}" for v in r.values()) + "   "
               + " ".join(f"{v:7.3f}" for v in m.values()))

@@ -102,3 +102,12 @@ def test_localize_measures_alstm_temporal_attention(tmp_path, capsys):
     assert 0 <= figures["temporal_mass_in_interval"] <= 1 and 0 < figures["interval_share"] <= 1
     # 12-frame videos in 6-frame windows: 2 windows per test video
     assert figures["windows"] == 2 * json.loads((out / "config.json").read_text())["test_videos"]
+
+
+def test_oracle_maps_attend_to_the_box_alone():
+    from tinyalstm.localization.measure import oracle_maps
+    maps = oracle_maps([[0, 0, 8, 8], [4, 4, 12, 12]], (16, 16), 2)
+    np.testing.assert_allclose(maps.sum(axis=(1, 2)), 1.0)
+    np.testing.assert_allclose(maps[0], [[1, 0], [0, 0]])
+    mass, share, _ = attention_in_box(maps, np.array([[0, 0, 8, 8], [4, 4, 12, 12]], float), (16, 16))
+    np.testing.assert_allclose(mass, [1.0, 0.25])         # a box on a quarter of 4 cells keeps a quarter of them

@@ -10,7 +10,9 @@ for every frame. Then:
 - eqs. 16-17 (attention_tubes.localize) make the video's tube, scored per class with the probabilities averaged
   over its frames; recall at tube IoU 0.1-0.6 and video-mAP at 0.1-0.5 against the ground truth (tubes.py);
 - the same figures for two trivial tubes that read no attention: the whole frame on every frame, and a centred box
-  of the mean ground-truth box size.
+  of the mean ground-truth box size; and for an upper bound, the ground-truth box taken to the map's resolution
+  (``oracle_maps``, uniform maps outside the action) and put through the same eqs. 16-17: what a model whose
+  attention were exactly on the actor would score at this map size.
 
 aLSTM's attention is temporal (aLSTM sec. 3.3, Fig. 2): ``temporal_in_interval`` measures, window by window, the
 weight (averaged over the decoder's steps) on the frames inside the action interval against the interval's share
@@ -63,6 +65,14 @@ def box_coverage(boxes, frame_size, N):
     return cover(boxes[:, 1], boxes[:, 3], ey)[:, :, None] * cover(boxes[:, 0], boxes[:, 2], ex)[:, None, :]
 
 
+def oracle_maps(boxes, frame_size, N):
+    """The ground-truth boxes (F, 4) taken to the map's resolution: each box's cell coverage normalised to sum 1
+    -> (F, N, N) maps that attend to the box alone (a box smaller than a cell still covers part of one)."""
+    cov = box_coverage(boxes, frame_size, N)
+    total = cov.sum(axis=(1, 2), keepdims=True)
+    return np.where(total > 0, cov / np.where(total > 0, total, 1.0), 1.0 / (N * N))
+
+
 def attention_in_box(att, boxes, frame_size):
     """att (F, N, N) maps of the frames the boxes (F, 4) are on -> (mass in the box (F,), the box's share of the
     frame (F,), pointing hits (F,) bool)."""
@@ -101,7 +111,7 @@ def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigm
     """Localize and measure every video of ``items`` [(key, label)] that has ground truth (``frame_size``: the
     (H, W) of the frames the boxes are in pixels of, or {key: (H, W)}) -> (figures dict, tubes {key: (Tube, class
     probabilities (C,))}, skipped [(key, reason)])."""
-    tubes, scores, skipped, n_frames, sizes = {}, {}, [], {}, {}
+    tubes, scores, skipped, n_frames, sizes, upper = {}, {}, [], {}, {}, {}
     mass_in, share_in, hits_in = [], [], []
     gts = {}
     for i, (key, _) in enumerate(items):
@@ -115,6 +125,11 @@ def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigm
         n_frames[key], gts[key], sizes[key] = n, ground_truth[key], size
         tube = localize(att, np.arange(n), size, theta, sigma, smooth, window, saturation)
         tubes[key], scores[key] = tube, probs.mean(axis=0)
+        oracle = np.full_like(att, 1.0 / att[0].size)
+        for g in ground_truth[key]:
+            keep = g.frames < n
+            oracle[g.frames[keep]] = oracle_maps(g.boxes[keep], size, att.shape[1])
+        upper[key] = localize(oracle, np.arange(n), size, theta, sigma, smooth, window, saturation)
         for g in ground_truth[key]:
             inside = g.frames[g.frames < n]
             m, s, h = attention_in_box(att[inside], g.boxes[:len(inside)], size)
@@ -130,6 +145,8 @@ def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigm
                "recall": _keyed(recall_at(tubes, gts, RECALL_AT)),
                "video_map": _keyed(video_map(tubes, scores, gts, MAP_AT))}
     figures["attention_in_box_over_share"] = figures["attention_in_box"] / figures["box_share"]
+    figures["recall_upper"] = _keyed(recall_at(upper, gts, RECALL_AT))
+    figures["video_map_upper"] = _keyed(video_map(upper, scores, gts, MAP_AT))
     for name, trivial in trivial_tubes(gts, n_frames, sizes).items():
         figures[f"recall_{name}"] = _keyed(recall_at(trivial, gts, RECALL_AT))
         figures[f"video_map_{name}"] = _keyed(video_map(trivial, scores, gts, MAP_AT))
