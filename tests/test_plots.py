@@ -220,3 +220,29 @@ def test_temporal_figure_rejects_bad_inputs(tmp_path, kwargs, name):
     with pytest.raises(ValueError, match=f"^{name}:"):
         plots.temporal_attention_figure(**args)
     assert not (tmp_path / "x").exists()
+
+
+def test_blend_on_a_fixed_scale_compares_maps():
+    frame = np.zeros((8, 8, 3), np.uint8)
+    weak, strong = np.full((4, 4), 1 / 16), np.full((4, 4), 1 / 16)
+    strong[0, 0] = 0.5
+    strong /= strong.sum()
+    a = plots.blend(frame, weak, alpha=1.0, scale=0.5, upsample_mode="nearest")
+    b = plots.blend(frame, strong, alpha=1.0, scale=0.5, upsample_mode="nearest")
+    assert a.max() < b.max()                       # on one scale the uniform map stays dim ...
+    own = plots.blend(frame, weak, alpha=1.0, upsample_mode="nearest")
+    assert own.min() == 255                        # ... scaled by its own maximum it is drawn white everywhere
+    with pytest.raises(ValueError, match="scale: expected a positive"):
+        plots.blend(frame, weak, scale=0)
+
+
+def test_spatial_overlay_with_predicted_boxes_and_a_colour_bar(tmp_path):
+    T = 4
+    boxes = np.array([[2, 2, 10, 10]] * T, dtype=float)
+    pred = boxes.copy()
+    pred[0] = np.nan
+    path = plots.spatial_attention_overlay(_video(T), _softmax_maps(T, 7), tmp_path / "o.png", boxes=boxes,
+                                           predicted=pred, scale=8 / 49, frame_numbers=[10, 11, 12, 13], note="x")
+    assert Image.open(path).size[0] > 0
+    with pytest.raises(ValueError, match="frame_numbers: expected 4"):
+        plots.spatial_attention_overlay(_video(T), _softmax_maps(T, 7), tmp_path / "p.png", frame_numbers=[1])

@@ -15,6 +15,9 @@ smoothed over time), scored per class with the class probabilities averaged over
                       map's resolution through the same pipeline), attention mass in the ground-truth box against
                       the box's share of the frame, and the pointing hit rate
 
+  localization_*.png  overlays of three test videos of different classes: attention on one colour scale, the
+                      ground-truth box and the predicted one, true and predicted class
+
 For an aLSTM checkpoint (alstm, alstm-b) it measures the temporal attention instead: its weight on the frames of
 the action interval against the interval's share of the window (localization.json only).
 """
@@ -52,16 +55,17 @@ def main(argv=None):
         ap.error(f"--window: expected an integer >= 2, got {args.window}")
     if args.device:
         backend.set_device(args.device)
-    figures, tubes, skipped = localize_checkpoint(args.checkpoint, args.annotations, args.theta, args.sigma,
-                                                  not args.no_smooth, args.window,
-                                                  log=lambda msg: print(msg, file=sys.stderr, flush=True))
     out = args.out or args.checkpoint.parent
     out.mkdir(parents=True, exist_ok=True)
+    figures, tubes, skipped = localize_checkpoint(args.checkpoint, args.annotations, args.theta, args.sigma,
+                                                  not args.no_smooth, args.window,
+                                                  log=lambda msg: print(msg, file=sys.stderr, flush=True), out=out)
     (out / "localization.json").write_text(json.dumps(figures, indent=2))
     if "temporal_mass_in_interval" in figures:
         print(f"{figures['model']}: temporal attention on the action interval "
-              f"{figures['temporal_mass_in_interval']:.3f} against the interval's share of the window {figures['interval_share']:.3f} "
-              f"({figures['temporal_mass_over_share']:.2f}x), {figures['windows']} windows; written: "
+              f"{figures['temporal_mass_in_interval']:.3f} against the interval's share of the window "
+              f"{figures['interval_share']:.3f} ({figures['temporal_mass_over_share']:.2f}x), "
+              f"{figures['windows']} windows; written: "
               f"{out / 'localization.json'}")
         return figures
     (out / "tubes.json").write_text(json.dumps(tubes))

@@ -128,20 +128,23 @@ def upsample(att_map, H, W, mode="bilinear"):
     return _resize_matrix(H, h, mode) @ att_map @ _resize_matrix(W, w, mode).T
 
 
-def blend(frame, att_map, alpha=0.5, *, cmap="hot", upsample_mode="bilinear"):
+def blend(frame, att_map, alpha=0.5, *, cmap="hot", upsample_mode="bilinear", scale=None):
     """Frame (H, W, 3) uint8 with attention map (h, w) (e.g. N x N, summing to 1) blended in -> (H, W, 3) uint8.
 
-    out = (1 - alpha) * frame + alpha * 255 * colour(U(A) / max U(A)), U the upsampling to (H, W). The map is
-    scaled by its own maximum (see the module docstring); an all-zero map is drawn as zero attention.
+    out = (1 - alpha) * frame + alpha * 255 * colour(U(A) / s), U the upsampling to (H, W), s = ``scale`` (a fixed
+    attention value drawn at full colour, larger values clipped; the same for every map, so maps compare) or, when
+    None, the map's own maximum (see the module docstring); an all-zero map is drawn as zero attention.
     """
     frame = _frames("frame", frame, "(H, W, 3)")
     m = _weights("att_map", att_map, "(h, w)", 2)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha: expected a number in [0, 1], got {alpha!r}")
+    if scale is not None and not scale > 0:
+        raise ValueError(f"scale: expected a positive attention value, got {scale!r}")
     H, W, _ = frame.shape
     up = upsample(m, H, W, upsample_mode)
-    peak = up.max()
-    up = up / peak if peak > 0 else up
+    peak = up.max() if scale is None else float(scale)
+    up = np.minimum(up / peak, 1.0) if peak > 0 else up
     out = (1.0 - alpha) * frame + alpha * 255.0 * colourise(up, cmap)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
@@ -244,28 +247,37 @@ def pick_frames(T, n):
     return np.rint(np.linspace(0, T - 1, n)).astype(int)
 
 
-def _draw_box(ax, box):
+def _draw_box(ax, box, colour=BOX_COLOUR, style="-"):
     from matplotlib.patches import Rectangle
     if np.isnan(box).all():
         return
     x0, y0, x1, y1 = box
     # pixel (i, j) covers [j, j+1) x [i, i+1) in box coordinates; imshow centres it on (j, i), hence the -0.5
-    ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=BOX_COLOUR, linewidth=1.5))
+    ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=colour, linewidth=1.5,
+                           linestyle=style))
 
 
-def spatial_attention_overlay(frames, att, path, title=None, max_frames=8, boxes=None, *, alpha=0.5, cmap="hot"):
+def spatial_attention_overlay(frames, att, path, title=None, max_frames=8, boxes=None, *, alpha=0.5, cmap="hot",
+                              predicted=None, scale=None, frame_numbers=None, note=None):
     """A grid of up to ``max_frames`` evenly spaced frames: the frames (top row) and each frame with its spatial
     attention map blended in (bottom row, see ``blend``).
 
     frames (T, H, W, 3) uint8; att (T, N, N) attention maps (each summing to 1; any (T, h, w) works, upsampled to
     (H, W)); boxes (T, 4) [x0, y0, x1, y1] in frame pixels, optional ground truth drawn on both rows (an all-NaN
-    row: no box on that frame). Writes a PNG at ``path``; -> path.
+    row: no box on that frame); predicted (T, 4) likewise, a predicted box drawn dashed in cyan. ``scale``: a fixed
+    attention value drawn at full colour (every map on one scale, with a colour bar marking the uniform level
+    1/(h w)); None scales each map by its own maximum. ``frame_numbers`` (T,) label the frames (default 0..T-1);
+    ``note`` is added under the title. Writes a PNG at ``path``; -> path.
     """
     frames = _frames("frames", frames)
     T, H, W, _ = frames.shape
     att = _weights("att", att, "(T, N, N)", 3, T)
     max_frames = _positive_int("max_frames", max_frames)
     boxes = None if boxes is None else _boxes(boxes, T)
+    predicted = None if predicted is None else _boxes(predicted, T)
+    numbers = np.arange(T) if frame_numbers is None else np.asarray(frame_numbers).reshape(-1)
+    if len(numbers) != T:
+        raise ValueError(f"frame_numbers: expected {T} numbers, got {len(numbers)}")
     if cmap not in CMAPS:
         raise ValueError(f"cmap: expected one of {CMAPS}, got {cmap!r}")
     picked = pick_frames(T, max_frames)
@@ -273,13 +285,25 @@ def spatial_attention_overlay(frames, att, path, title=None, max_frames=8, boxes
     fig = _figure(max(2.0 * n, 4.0), 2.0 * H / W * 2 + 0.8)
     axes = np.asarray(fig.subplots(2, n, squeeze=False))
     for col, t in enumerate(picked):
-        _image_axes(axes[0, col], frames[t], f"t = {t}")
-        _image_axes(axes[1, col], blend(frames[t], att[t], alpha, cmap=cmap), f"peak {att[t].max():.3f}")
-        if boxes is not None:
-            _draw_box(axes[0, col], boxes[t])
-            _draw_box(axes[1, col], boxes[t])
-    note = f"spatial attention, each map scaled by its maximum ({cmap}: brighter = more attention)"
-    fig.suptitle(f"{title}\n{note}" if title else note, fontsize=10)
+        _image_axes(axes[0, col], frames[t], f"frame {numbers[t]}")
+        _image_axes(axes[1, col], blend(frames[t], att[t], alpha, cmap=cmap, scale=scale), f"peak {att[t].max():.3f}")
+        for row in (0, 1):
+            if boxes is not None:
+                _draw_box(axes[row, col], boxes[t])
+            if predicted is not None:
+                _draw_box(axes[row, col], predicted[t], colour="cyan", style="--")
+    if scale is None:
+        what = f"spatial attention, each map scaled by its maximum ({cmap}: brighter = more attention)"
+    else:
+        from matplotlib import cm, colors
+        what = f"spatial attention on one scale: full colour at {scale:.3g} (uniform {1 / att[0].size:.3g})"
+        bar = fig.colorbar(cm.ScalarMappable(colors.Normalize(0, scale), cmap), ax=axes[1].tolist(), shrink=0.8)
+        bar.ax.axhline(1 / att[0].size, color="cyan", linewidth=2)
+        bar.set_label("attention (cyan: uniform)", fontsize=8)
+    if boxes is not None or predicted is not None:
+        what += "; boxes: lime = ground truth" + (", cyan dashed = predicted" if predicted is not None else "")
+    lines = [x for x in (title, what, note) if x]
+    fig.suptitle("\n".join(lines), fontsize=10)
     return _save(fig, path)
 
 

@@ -124,6 +124,7 @@ def run_training(config, log=print):
     result = {"model": name, "modality": modality, "test_accuracy": acc, "test_map": mAP,
               "chance": 1 / C, "convnet": data.convnet, "epochs": epochs, "windows": 25,
               "seconds": time.perf_counter() - t_start}
+    _localization(config, model, data, reader, result, log)
     dump_json(result, out / "result.json")
     np.save(out / "test_scores.npy", scores)
     np.save(out / "test_labels.npy", labels)
@@ -133,21 +134,61 @@ def run_training(config, log=print):
     return result
 
 
+def _localization(config, model, data, reader, result, log):
+    """On the built-in benchmark, where the attention goes (localization/measure.py) into result["localization"];
+    a problem is reported, never fatal."""
+    try:
+        from .localization.measure import run_localization
+        figures = run_localization(config, model, data, reader, log)
+    except Exception as err:  # a measurement is a convenience: report, keep the run's results
+        log(f"localization skipped: {type(err).__name__}: {err}")
+        return
+    if figures is None:
+        return
+    result["localization"] = figures
+    if "temporal_mass_in_interval" in figures:
+        log(f"temporal attention on the action interval {figures['temporal_mass_in_interval']:.3f} against its share "
+            f"{figures['interval_share']:.3f}")
+    else:
+        log(f"attention in the actor box {figures['attention_in_box']:.3f} against its share "
+            f"{figures['box_share']:.3f}; recall at tube IoU 0.1 {figures['recall']['0.1']:.3f} (upper bound "
+            f"{figures['recall_upper']['0.1']:.3f}); python -m tinyalstm.localize for tubes and options")
+
+
+def _ground_truth_boxes(config):
+    """{key: [Tube]} of the built-in benchmark (the actor over its action); {} for other datasets."""
+    if config["dataset"] != "synthetic":
+        return {}
+    from .localization.measure import ground_truth_for
+    return ground_truth_for(config)[0]
+
+
 def _pictures(config, data, metrics, attention, out, log):
     """Curves and attention overlays; a missing video or plotting problem is reported, never fatal."""
     try:
         from . import plots
         from .data.video import read_video
+        from .localization.attention_tubes import SATURATION
         plots.plot_curves(metrics, out / "curves.png")
+        truth = _ground_truth_boxes(config)
         for key, idx, att in attention:
             path = data.video_paths.get(key)
             if path is None:
                 continue
-            frames = read_video(path, size=config["size"])
+            frames = read_video(path)
             frames = frames[np.minimum(idx, len(frames) - 1)]      # the window, padded like the features
             name = key.replace("/", "_")
-            if att.ndim == 3:          # (T, N, N) spatial maps
-                plots.spatial_attention_overlay(frames, att, out / f"attention_{name}.png", title=key)
+            if att.ndim == 3:          # (T, N, N) spatial maps, on one colour scale, with the actor's box
+                boxes = None
+                if key in truth:                                # the actor's box on the frames of its action
+                    boxes = np.full((len(idx), 4), np.nan)
+                    for tube in truth[key]:
+                        at = {int(f): i for i, f in enumerate(tube.frames)}
+                        for j, f in enumerate(idx):
+                            if int(f) in at:
+                                boxes[j] = tube.boxes[at[int(f)]]
+                plots.spatial_attention_overlay(frames, att, out / f"attention_{name}.png", title=key, boxes=boxes,
+                                                scale=SATURATION / att[0].size, frame_numbers=idx)
             else:                      # (steps, T) temporal weights of aLSTM: averaged over steps
                 plots.temporal_attention_figure(frames, att.mean(axis=0), out / f"attention_{name}.png", title=key)
     except Exception as err:  # pictures are a convenience: report, keep the run's results

@@ -65,6 +65,8 @@ def test_localize_cli_on_a_tiny_trained_run(tmp_path, capsys):
     saved = json.loads((out / "localization.json").read_text())
     assert saved["recall"] == figures["recall"] and len(tubes) == figures["videos"] > 0
     assert sum(len(e["frames"]) for e in tubes) > 0, "no box at all: the recomputation below would test nothing"
+    overlays = sorted(out.glob("localization_*.png"))
+    assert 1 <= len(overlays) <= 3 and all(p.stat().st_size > 1000 for p in overlays)   # one per class shown
     # recompute recall from the files alone: tubes.json and the benchmark's annotations
     ious = []
     for entry in tubes:

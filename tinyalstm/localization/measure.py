@@ -206,9 +206,63 @@ def ground_truth_for(config, annotations=None):
     return gt.corrected_annotations(annotations), (240, 320)        # UCF101's frame size
 
 
-def localize_checkpoint(path, annotations=None, theta=THETA, sigma=None, smooth=True, window=WINDOW, log=print):
+def run_localization(config, model, data, reader, log=print):
+    """The localization figures of a finished training run on a dataset with built-in ground truth (the synthetic
+    benchmark), for result.json -> figures dict, or None for a run without ground truth or without attention."""
+    from ..models import model_spec
+    spec = model_spec(config["model"])
+    if config["dataset"] != "synthetic" or spec.cls is None or (spec.pooled and spec.second is None):
+        return None
+    ground_truth, sizes = ground_truth_for(config)
+    if spec.pooled:
+        return temporal_in_interval(model, reader, data.test, config["frames"], ground_truth, log)
+    figures, _, _ = measure(model, reader, data.test, config["frames"], ground_truth, sizes, log=lambda msg: None)
+    return figures
+
+
+def draw_overlays(model, reader, data, config, tubes, ground_truth, out, n_videos=3, log=print):
+    """Overlays of up to ``n_videos`` test videos of different classes: frames with the attention on the
+    saliency scale (full colour at 8x uniform, the uniform level marked), the ground-truth box (lime) and the
+    predicted tube's box (cyan), true and predicted class, real frame numbers -> the paths written."""
+    from .. import plots
+    from ..data.video import read_video as decode
+    N = data.feature_shape[1]
+    seen, paths = set(), []
+    for key, label in data.test:
+        if key not in tubes or label in seen or key not in data.video_paths or len(paths) >= n_videos:
+            continue
+        seen.add(label)
+        att, _ = read_video(model, reader, key, config["frames"], model.dtype)
+        frames = decode(data.video_paths[key])
+        n = min(len(frames), len(att))
+        tube, probs = tubes[key]
+        nan = np.full((n, 4), np.nan)
+        gt_boxes, pred_boxes = nan.copy(), nan.copy()
+        for g in ground_truth.get(key, []):
+            keep = g.frames < n
+            gt_boxes[g.frames[keep]] = g.boxes[keep]
+        keep = tube.frames < n
+        pred_boxes[tube.frames[keep]] = tube.boxes[keep]
+        title = (f"{key}: true {data.classes[label]}, predicted {data.classes[int(np.argmax(probs))]}")
+        note = None if spec_modality(config) == "rgb" else "maps of a flow-stream model, drawn on the RGB frames"
+        path = out / f"localization_{key.replace('/', '_')}.png"
+        plots.spatial_attention_overlay(frames[:n], att[:n], path, title=title, boxes=gt_boxes,
+                                        predicted=pred_boxes, scale=SATURATION / N ** 2, note=note)
+        paths.append(path)
+    return paths
+
+
+def spec_modality(config):
+    """The modality of the maps a run's attention weighs (VideoLSTM: RGB, its attention comes from flow)."""
+    from ..models import model_spec
+    return model_spec(config["model"]).modalities(config["modality"])[0]
+
+
+def localize_checkpoint(path, annotations=None, theta=THETA, sigma=None, smooth=True, window=WINDOW, log=print,
+                        out=None):
     """Load a training checkpoint, read every test video, localize and measure -> (figures, tubes json list,
-    skipped). The data are rebuilt from the configuration the checkpoint stores (cached stages are reused)."""
+    skipped); with ``out``, overlays of three test videos are drawn there. The data are rebuilt from the
+    configuration the checkpoint stores (cached stages are reused)."""
     from ..checkpoints import load_checkpoint, read_config
     from ..data.windows import WindowReader
     from ..models import model_spec
@@ -232,6 +286,11 @@ def localize_checkpoint(path, annotations=None, theta=THETA, sigma=None, smooth=
                                       smooth, window, log=log)
     figures.update(model=config["model"], modality=config["modality"], theta=theta, sigma=sigma, smooth=smooth,
                    window=window)
+    if out is not None:
+        try:
+            draw_overlays(model, reader, data, config, tubes, ground_truth, out, log=log)
+        except Exception as err:  # pictures are a convenience: report, keep the figures
+            log(f"overlays skipped: {type(err).__name__}: {err}")
     listing = [{"video": k, "frames": t.frames.tolist(), "boxes": np.round(t.boxes, 2).tolist(),
                 "scores": {c: float(s) for c, s in zip(data.classes, probs)}} for k, (t, probs) in tubes.items()]
     return figures, listing, skipped
