@@ -129,6 +129,8 @@ def test_the_video_pipeline_on_a_tiny_synthetic_dataset(tmp_path):
                       "1", "--size", "32", "--frames", "6", "--hidden", "3", "--fc-dim", "6", "--eval-windows", "1"])
     assert set(res["convnet"]) == {"rgb", "flow"}
     assert (out / "result.json").is_file()
+    shown = [p.name.split("_")[1] for p in out.glob("attention_*.png")]        # attention_<Class>_<video>.png
+    assert len(shown) == 3 and len(set(shown)) == 3                            # one test video per class shown
     saved = json.loads((out / "result.json").read_text())["localization"]      # the benchmark has ground truth
     assert list(saved["recall"]) == ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6"] and saved["videos"] > 0
     assert 0 < saved["box_share"] < 1 and 0 <= saved["attention_in_box"] <= 1

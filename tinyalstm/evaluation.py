@@ -29,17 +29,18 @@ def evaluate_sequences(model, data, batch_size=256):
 
 def evaluate_videos(model, reader, items, T, n_windows, dtype, keep_attention=0):
     """VideoLSTM's protocol over ``items`` [(key, label)] read by ``reader`` (a ``data.windows.WindowReader``)
-    -> (scores (V, C), labels (V,), attention of the first ``keep_attention`` videos' middle windows as
-    [(key, frame indices, attention)]). model.predict averages the per-step softmax over steps, i.e. the sum over
+    -> (scores (V, C), labels (V,), attention of the middle windows of up to ``keep_attention`` videos, the first
+    of each class met, as [(key, frame indices, attention)]). model.predict averages the per-step softmax over steps, i.e. the sum over
     steps / T: the same ranking as the sum."""
     from .data.windows import test_windows
-    scores, attention = [], []
-    for i, (key, _) in enumerate(items):
+    scores, attention, shown = [], [], set()
+    for key, label in items:
         wins = test_windows(reader.length(key), T, n_windows)
         first, _, second = reader.batch([(key, 0)] * len(wins), list(wins), dtype)
         probs, att = model.predict(first, second)
         scores.append(backend.to_numpy(probs).mean(axis=0))
-        if i < keep_attention and att is not None:
+        if len(attention) < keep_attention and att is not None and label not in shown:
+            shown.add(label)
             mid = len(wins) // 2
             attention.append((key, wins[mid], backend.to_numpy(att)[mid]))
     return np.stack(scores), np.array([label for _, label in items]), attention
