@@ -51,21 +51,28 @@ def accuracy_and_map(scores, labels):
     return accuracy(scores, labels), mean_average_precision(scores, labels)
 
 
-def evaluate_checkpoint(path, windows=25, log=print):
-    """-> (scores (V, C), labels (V,), test keys, config) of one checkpoint on its own test split; the data are
-    rebuilt from the configuration the checkpoint stores (cached stages are reused)."""
-    from .checkpoints import load_checkpoint, read_config
+def load_run(config, path, log=print):
+    """The trained run behind checkpoint ``path`` with stored configuration ``config`` -> (data, model with the
+    checkpoint's parameters, WindowReader of its inputs); the data are rebuilt from the configuration (cached
+    stages are reused). Serves evaluate and localize."""
+    from .checkpoints import load_checkpoint
     from .data.windows import WindowReader
     from .models import model_spec
     from .optim import RMSprop
     from .training import build_run_model, run_data
-    config = read_config(path)
-    if config["model"] == "convnet":
-        raise SystemExit(f"--checkpoint {path}: ConvNet runs keep no checkpoint; their accuracy is in result.json")
     data = run_data(config, log)
     model = build_run_model(config, data)
     load_checkpoint(path, model, RMSprop(), config)
-    reader = WindowReader(data, model_spec(config["model"]), config["modality"])
+    return data, model, WindowReader(data, model_spec(config["model"]), config["modality"])
+
+
+def evaluate_checkpoint(path, windows=25, log=print):
+    """-> (scores (V, C), labels (V,), test keys, config) of one checkpoint on its own test split."""
+    from .checkpoints import read_config
+    config = read_config(path)
+    if config["model"] == "convnet":
+        raise SystemExit(f"--checkpoint {path}: ConvNet runs keep no checkpoint; their accuracy is in result.json")
+    data, model, reader = load_run(config, path, log)
     scores, labels, _ = evaluate_videos(model, reader, data.test, config["frames"], windows, model.dtype)
     return scores, labels, [k for k, _ in data.test], config
 

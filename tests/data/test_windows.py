@@ -64,3 +64,9 @@ def test_sampling_rejects_bad_counts(args):
             windows.test_windows(*args)
         else:
             windows.train_window(*args, np.random.default_rng(0))
+
+
+def test_covering_windows_read_every_frame_once_in_order():
+    w = windows.covering_windows(10, 4)
+    assert w.tolist() == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 9, 9]]
+    assert windows.covering_windows(3, 5).tolist() == [[0, 1, 2, 2, 2]]

@@ -8,14 +8,8 @@ import pytest
 
 from tinyalstm import localize, train
 from tinyalstm.data import synthetic
-from tinyalstm.localization.measure import attention_in_box, box_coverage, trivial_tubes, video_windows
+from tinyalstm.localization.measure import attention_in_box, box_coverage, trivial_tubes
 from tinyalstm.localization.tubes import Tube
-
-
-def test_video_windows_cover_every_frame_once_in_order():
-    w = video_windows(10, 4)
-    assert w.tolist() == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 9, 9]]
-    assert video_windows(3, 5).tolist() == [[0, 1, 2, 2, 2]]
 
 
 def test_box_coverage_by_hand():
@@ -86,7 +80,7 @@ def gt_classes(root):
             if line.strip()]
 
 
-def test_localize_refuses_a_model_without_spatial_maps(tmp_path):
+def test_localize_names_a_missing_checkpoint_and_a_bad_threshold(tmp_path):
     with pytest.raises(SystemExit, match="file not found"):
         localize.main(["--checkpoint", str(tmp_path / "none.npz")])
     with pytest.raises(SystemExit):

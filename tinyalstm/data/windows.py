@@ -47,6 +47,14 @@ def test_windows(n_frames, T, n_windows=25):
     return np.minimum(starts[:, None] + np.arange(T, dtype=np.int64), n_frames - 1)
 
 
+def covering_windows(n_frames, T):
+    """Consecutive windows of T frames covering all n_frames, each frame once in order (the last window padded
+    with the last frame) -> (ceil(n_frames / T), T) int64: how a whole video is read for localization."""
+    _check_counts(n_frames, T)
+    starts = np.arange(0, n_frames, T, dtype=np.int64)
+    return np.minimum(starts[:, None] + np.arange(T, dtype=np.int64), n_frames - 1)
+
+
 def _check_counts(n_frames, T):
     if int(n_frames) != n_frames or n_frames < 1:
         raise ValueError(f"n_frames: expected an integer >= 1 (a decoded frame count), got {n_frames!r}")

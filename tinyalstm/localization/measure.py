@@ -21,6 +21,7 @@ of the window.
 import numpy as np
 
 from .. import backend
+from ..data.windows import covering_windows
 from .attention_tubes import SATURATION, THETA, WINDOW, localize
 from .tubes import Tube, recall_at, video_map
 
@@ -28,17 +29,11 @@ RECALL_AT = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 MAP_AT = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 
-def video_windows(n_frames, T):
-    """Consecutive windows of T frames covering all n_frames (the last one padded with the last frame) -> (W, T)."""
-    starts = np.arange(0, n_frames, T)
-    return np.minimum(starts[:, None] + np.arange(T), n_frames - 1)
-
-
-def read_video(model, reader, key, T, dtype, batch=32):
+def read_whole_video(model, reader, key, T, dtype, batch=32):
     """The model over every frame of ``key`` -> (attention (n, N, N) or None, probabilities (n, C)), one row per
     frame of the video (a window's step probabilities and maps, each frame from the window that holds it)."""
     n = reader.length(key)
-    wins = video_windows(n, T)
+    wins = covering_windows(n, T)
     att, probs = [], []
     for s in range(0, len(wins), batch):
         chunk = list(wins[s:s + batch])
@@ -118,7 +113,7 @@ def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigm
         if key not in ground_truth:
             skipped.append((key, "no ground-truth tube"))
             continue
-        att, probs = read_video(model, reader, key, T, model.dtype)
+        att, probs = read_whole_video(model, reader, key, T, model.dtype)
         if att is None:
             raise ValueError(f"{type(model).__name__} has no spatial attention maps to localize from")
         n, size = len(att), (frame_size[key] if isinstance(frame_size, dict) else frame_size)
@@ -129,11 +124,9 @@ def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigm
         for g in ground_truth[key]:
             keep = g.frames < n
             oracle[g.frames[keep]] = oracle_maps(g.boxes[keep], size, att.shape[1])
-        upper[key] = localize(oracle, np.arange(n), size, theta, sigma, smooth, window, saturation)
-        for g in ground_truth[key]:
-            inside = g.frames[g.frames < n]
-            m, s, h = attention_in_box(att[inside], g.boxes[:len(inside)], size)
+            m, s, h = attention_in_box(att[g.frames[keep]], g.boxes[keep], size)
             mass_in.append(m), share_in.append(s), hits_in.append(h)
+        upper[key] = localize(oracle, np.arange(n), size, theta, sigma, smooth, window, saturation)
         if i % 20 == 0:
             log(f"localize: {i + 1}/{len(items)} videos")
     if not tubes:
@@ -167,7 +160,7 @@ def temporal_in_interval(model, reader, items, T, ground_truth, log=print):
         inside = np.zeros(reader.length(key), dtype=bool)
         for g in ground_truth[key]:
             inside[g.frames[g.frames < len(inside)]] = True
-        wins = video_windows(len(inside), T)
+        wins = covering_windows(len(inside), T)
         first, _, second = reader.batch([(key, 0)] * len(wins), list(wins), model.dtype)
         _, w = model.predict_steps(first, second)
         w = backend.to_numpy(w).mean(axis=1)                              # (windows, T): over the decoder's steps
@@ -194,11 +187,8 @@ def ground_truth_for(config, annotations=None):
             raise SystemExit(f"--annotations: the {config['dataset']} run has no built-in ground truth; give the "
                              f"UCF101-24 annotation file (pyannot.pkl or UCF101v2-GT.pkl)")
         root = Path(config["root"]) if config.get("root") else default_synthetic_root()
-        sizes = {}
-        for f in sorted((root / "annotations").glob("*.json")):
-            d = json.loads(f.read_text())
-            sizes[gt.video_key(d["video"])] = (int(d["height"]), int(d["width"]))
-        return gt.synthetic_tubes(root), sizes
+        W, H = json.loads((root / "synthetic.json").read_text())["options"]["size"]   # the manifest: [W, H]
+        return gt.synthetic_tubes(root), (int(H), int(W))
     data = gt.load_plain_pickle(annotations)
     if isinstance(data, dict) and "gttubes" in data:
         g = gt.ucf101v2_gt(annotations)
@@ -232,7 +222,7 @@ def draw_overlays(model, reader, data, config, tubes, ground_truth, out, n_video
         if key not in tubes or label in seen or key not in data.video_paths or len(paths) >= n_videos:
             continue
         seen.add(label)
-        att, _ = read_video(model, reader, key, config["frames"], model.dtype)
+        att, _ = read_whole_video(model, reader, key, config["frames"], model.dtype)
         frames = decode(data.video_paths[key])
         n = min(len(frames), len(att))
         tube, probs = tubes[key]
@@ -244,7 +234,7 @@ def draw_overlays(model, reader, data, config, tubes, ground_truth, out, n_video
         keep = tube.frames < n
         pred_boxes[tube.frames[keep]] = tube.boxes[keep]
         title = (f"{key}: true {data.classes[label]}, predicted {data.classes[int(np.argmax(probs))]}")
-        note = None if spec_modality(config) == "rgb" else "maps of a flow-stream model, drawn on the RGB frames"
+        note = None if _attended_modality(config) == "rgb" else "maps of a flow-stream model, drawn on the RGB frames"
         path = out / f"localization_{key.replace('/', '_')}.png"
         plots.spatial_attention_overlay(frames[:n], att[:n], path, title=title, boxes=gt_boxes,
                                         predicted=pred_boxes, scale=SATURATION / N ** 2, note=note)
@@ -252,7 +242,7 @@ def draw_overlays(model, reader, data, config, tubes, ground_truth, out, n_video
     return paths
 
 
-def spec_modality(config):
+def _attended_modality(config):
     """The modality of the maps a run's attention weighs (VideoLSTM: RGB, its attention comes from flow)."""
     from ..models import model_spec
     return model_spec(config["model"]).modalities(config["modality"])[0]
@@ -263,21 +253,16 @@ def localize_checkpoint(path, annotations=None, theta=THETA, sigma=None, smooth=
     """Load a training checkpoint, read every test video, localize and measure -> (figures, tubes json list,
     skipped); with ``out``, overlays of three test videos are drawn there. The data are rebuilt from the
     configuration the checkpoint stores (cached stages are reused)."""
-    from ..checkpoints import load_checkpoint, read_config
-    from ..data.windows import WindowReader
+    from ..checkpoints import read_config
+    from ..evaluation import load_run
     from ..models import model_spec
-    from ..optim import RMSprop
-    from ..training import build_run_model, run_data
     config = read_config(path)
     spec = model_spec(config["model"])
     if spec.cls is None or (spec.pooled and spec.second is None):
         raise SystemExit(f"--checkpoint {path}: {config['model']} has no attention to measure; localize reads the "
                          f"VideoLSTM models' maps and aLSTM's temporal attention")
     ground_truth, sizes = ground_truth_for(config, annotations)
-    data = run_data(config, log)
-    model = build_run_model(config, data)
-    load_checkpoint(path, model, RMSprop(), config)
-    reader = WindowReader(data, spec, config["modality"])
+    data, model, reader = load_run(config, path, log)
     if spec.pooled:                                                      # aLSTM: temporal attention only
         figures = temporal_in_interval(model, reader, data.test, config["frames"], ground_truth, log)
         figures.update(model=config["model"], modality=config["modality"])
