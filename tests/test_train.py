@@ -120,6 +120,18 @@ def test_bad_arguments_name_the_option(tmp_path, capsys):
                     str(tmp_path / "o")])
 
 
+def test_a_validation_split_scores_the_epochs_and_the_test_set_waits(feats, tmp_path):
+    out = tmp_path / "val"
+    res = train.main(_args(feats, out, "convlstm", epochs=2, extra=("--validation", "0.34")))
+    config = json.loads((out / "config.json").read_text())
+    assert config["validation_videos"] == 3 and config["train_videos"] == 6   # 1 of 3 groups, every class
+    rows = _metrics(out)
+    assert all("val_acc" in r and "test_acc" not in r for r in rows)          # no epoch looks at the test set
+    assert 0 <= res["validation_accuracy"] <= 1 and 0 <= res["test_accuracy"] <= 1
+    with pytest.raises(SystemExit, match="validation"):                       # resume with another split: refused
+        train.main(_args(feats, out, "convlstm", epochs=3, extra=("--resume",)))
+
+
 def test_the_video_pipeline_on_a_tiny_synthetic_dataset(tmp_path):
     """Generate -> decode -> flow -> frame encoders (ConvNet baseline) -> feature cache -> VideoLSTM."""
     from tinyalstm.data import synthetic
@@ -134,6 +146,7 @@ def test_the_video_pipeline_on_a_tiny_synthetic_dataset(tmp_path):
     saved = json.loads((out / "result.json").read_text())["localization"]      # the benchmark has ground truth
     assert list(saved["recall"]) == ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6"] and saved["videos"] > 0
     assert 0 < saved["box_share"] < 1 and 0 <= saved["attention_in_box"] <= 1
+    assert 0 < saved["box_share_outside"] < 1 and 0 <= saved["attention_in_box_outside"] <= 1   # before/after
     assert list((tmp_path / "syn" / ".tinyalstm-work").glob("*/features/*/*/*.npy"))
 
 

@@ -13,7 +13,9 @@ import numpy as np
 from . import backend
 
 # The options a resumed or re-evaluated run must share with the run that wrote the checkpoint.
-RUN_IDENTITY = ("model", "modality", "dataset", "split", "hidden", "frames", "fc_dim")
+RUN_IDENTITY = ("model", "modality", "dataset", "split", "hidden", "frames", "fc_dim", "validation",
+                "attended_data")
+_BEFORE = {"validation": 0.0, "attended_data": None}      # what checkpoints written before an option existed ran with
 
 
 def save_checkpoint(path, model, opt, epoch, rng, metrics, config):
@@ -47,9 +49,10 @@ def load_checkpoint(path, model, opt, config):
     with np.load(path, allow_pickle=False) as z:
         saved = json.loads(str(z["config"]))
         for k in RUN_IDENTITY:
-            if saved.get(k) != config.get(k):
-                raise SystemExit(f"--resume: {path} was written for {k}={saved.get(k)!r}, this run has "
-                                 f"{config.get(k)!r}; use another --out or the same options")
+            was, now = saved.get(k, _BEFORE.get(k)), config.get(k, _BEFORE.get(k))
+            if was != now:
+                raise SystemExit(f"--resume: {path} was written for {k}={was!r}, this run has {now!r}; use another "
+                                 f"--out or the same options")
         model.params = {k: backend.to_device(z[f"param/{k}"], model.dtype) for k in model.params}
         opt.load_state_dict({k[4:]: z[k] for k in z.files if k.startswith("opt/")}, model.params)
         rng = np.random.default_rng()

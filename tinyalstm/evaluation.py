@@ -63,7 +63,8 @@ def load_run(config, path, log=print):
     data = run_data(config, log)
     model = build_run_model(config, data)
     load_checkpoint(path, model, RMSprop(), config)
-    return data, model, WindowReader(data, model_spec(config["model"]), config["modality"])
+    return data, model, WindowReader(data, model_spec(config["model"]), config["modality"],
+                                    config.get("attended_data"))
 
 
 def evaluate_checkpoint(path, windows=25, log=print):

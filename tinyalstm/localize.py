@@ -66,7 +66,7 @@ def main(argv=None):
               f"{figures['temporal_mass_in_interval']:.3f} against the interval's share of the window "
               f"{figures['interval_share']:.3f} ({figures['temporal_mass_over_share']:.2f}x), "
               f"{figures['windows']} windows; written: "
-              f"{out / 'localization.json'}")
+              f"{out / 'localization.json'}, highlight_*.png (aLSTM Fig. 2: highest and lowest frames)")
         return figures
     (out / "tubes.json").write_text(json.dumps(tubes))
     print(f"{figures['model']} ({figures['modality']}): {figures['videos']} test videos, {len(skipped)} without "
@@ -74,6 +74,10 @@ def main(argv=None):
     print(f"attention in the actor box {figures['attention_in_box']:.3f} against its share of the frame "
           f"{figures['box_share']:.3f} ({figures['attention_in_box_over_share']:.2f}x); pointing "
           f"{figures['pointing']:.3f}")
+    if "attention_in_box_outside" in figures:
+        print(f"outside the action (the actor still on screen): attention in its box "
+              f"{figures['attention_in_box_outside']:.3f} against its share {figures['box_share_outside']:.3f} "
+              f"({figures['attention_in_box_outside_over_share']:.2f}x); pointing {figures['pointing_outside']:.3f}")
     print(f"{'tube':16s} " + " ".join(f"R@{t}" for t in figures["recall"]) + "   "
           + " ".join(f"mAP@{t}" for t in figures["video_map"]))
     for name, suffix in (("attention", ""), ("upper bound", "_upper"), ("whole frame", "_whole"),

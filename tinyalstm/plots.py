@@ -217,8 +217,8 @@ def _plot_series(ax, metrics, keys):
 
 def plot_curves(metrics, path, title=None):
     """Two panels, loss vs epoch and accuracy vs epoch, from ``metrics``: a list of dicts, one per epoch, as in
-    metrics.jsonl (keys ``epoch``, ``train_loss``, optional ``test_loss``, ``train_acc``, ``test_acc``,
-    ``test_map``; missing or None values are skipped). Writes a PNG at ``path``; -> path."""
+    metrics.jsonl (keys ``epoch``, ``train_loss``, optional ``val_loss``, ``test_loss``, ``train_acc``,
+    ``val_acc``, ``val_map``, ``test_acc``, ``test_map``; missing or None values are skipped). Writes a PNG at ``path``; -> path."""
     if isinstance(metrics, dict) or not hasattr(metrics, "__len__") or len(metrics) == 0:
         raise ValueError(f"metrics: expected a non-empty list of per-epoch dicts, got {metrics!r:.80}")
     bad = [i for i, r in enumerate(metrics) if not hasattr(r, "get")]
@@ -226,9 +226,10 @@ def plot_curves(metrics, path, title=None):
         raise ValueError(f"metrics: expected a dict per epoch, record {bad[0]} is {type(metrics[bad[0]]).__name__}")
     fig = _figure(10, 4)
     loss_ax, acc_ax = fig.subplots(1, 2)
-    _plot_series(loss_ax, metrics, [("train_loss", "train"), ("test_loss", "test")])
+    _plot_series(loss_ax, metrics, [("train_loss", "train"), ("val_loss", "validation"), ("test_loss", "test")])
     loss_ax.set(title="Loss", ylabel="cross-entropy per example")
-    drawn = _plot_series(acc_ax, metrics, [("train_acc", "train accuracy"), ("test_acc", "test accuracy"),
+    drawn = _plot_series(acc_ax, metrics, [("train_acc", "train accuracy"), ("val_acc", "validation accuracy"),
+                                           ("val_map", "validation mAP"), ("test_acc", "test accuracy"),
                                            ("test_map", "test mAP")])
     acc_ax.set(title="Accuracy", ylabel="fraction correct / mAP")
     if drawn and 0.0 <= min(drawn) and max(drawn) <= 1.0:
@@ -331,7 +332,7 @@ def _interval(interval, T):
     return start, end
 
 
-def _weight_bars(ax, weights, high, low, interval):
+def _weight_bars(ax, weights, high, low, interval, number):
     T = len(weights)
     colours = np.array(["#9e9e9e"] * T, dtype=object)
     colours[low] = "#1f77b4"
@@ -341,18 +342,21 @@ def _weight_bars(ax, weights, high, low, interval):
     if interval is not None:
         # [start, end) as whole bars: bar t spans t +- 0.5
         ax.axvspan(interval[0] - 0.5, interval[1] - 0.5, color="#2ca02c", alpha=0.2, label="ground-truth action")
-    ax.set(xlim=(-0.5, T - 0.5), xlabel="frame t", ylabel="attention weight")
+    ticks = np.unique(np.linspace(0, T - 1, min(T, 9)).round().astype(int))
+    ax.set_xticks(ticks, [str(number[t]) for t in ticks])
+    ax.set(xlim=(-0.5, T - 0.5), xlabel="frame", ylabel="attention weight")
     ax.set_title("temporal attention (red: highest, blue: lowest)", fontsize=9)
     ax.legend(fontsize=8, loc="upper right")
 
 
-def temporal_attention_figure(frames, weights, path, k=3, title=None, interval=None):
+def temporal_attention_figure(frames, weights, path, k=3, title=None, interval=None, frame_numbers=None):
     """aLSTM's highlighting (Torabi & Sigal, Fig. 2): the k frames of highest temporal attention (top row, largest
     first), the k of lowest (middle row, smallest first), each titled with its weight, and a bar plot of the
     weights over time.
 
     frames (T, H, W, 3) uint8; weights (T,) temporal attention over the frames (summing to 1); interval
-    (start, end), optional ground-truth action frames [start, end), shaded in the bar plot. k is capped at T.
+    (start, end), optional ground-truth action frames [start, end) of the window, shaded in the bar plot;
+    frame_numbers (T,), optional: the frames' numbers in the video, for the titles. k is capped at T.
     Writes a PNG at ``path``; -> path.
     """
     frames = _frames("frames", frames)
@@ -362,14 +366,18 @@ def temporal_attention_figure(frames, weights, path, k=3, title=None, interval=N
     interval = _interval(interval, T)
     high, low = extremes(weights, k)
     k = len(high)
+    number = np.arange(T) if frame_numbers is None else np.asarray(frame_numbers).reshape(-1)
+    if len(number) != T:
+        raise ValueError(f"frame_numbers: expected {T} numbers (one per frame), got {len(number)}")
     fig = _figure(max(2.2 * k, 5.0), 2 * 2.2 * H / W + 2.2)
     grid = fig.add_gridspec(3, k, height_ratios=[H / W, H / W, 0.9])
     for row, (picked, label) in enumerate(((high, "highest"), (low, "lowest"))):
         for col, t in enumerate(picked):
             ax = fig.add_subplot(grid[row, col])
-            _image_axes(ax, frames[t], f"t = {t}, w = {weights[t]:.3g}")
+            during = interval is not None and interval[0] <= t < interval[1]
+            _image_axes(ax, frames[t], f"frame {number[t]}, w = {weights[t]:.3g}" + (" (action)" if during else ""))
             if col == 0:
                 ax.set_ylabel(f"{label} attention")
-    _weight_bars(fig.add_subplot(grid[2, :]), weights, high, low, interval)
+    _weight_bars(fig.add_subplot(grid[2, :]), weights, high, low, interval, number)
     fig.suptitle(title or "aLSTM temporal attention", fontsize=10)
     return _save(fig, path)

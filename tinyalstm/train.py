@@ -45,6 +45,9 @@ def parse_args(argv):
                     help="see the list above (default videolstm)")
     ap.add_argument("--modality", choices=("rgb", "flow"), default="rgb",
                     help="feature maps of single-stream models (default rgb); alstm and videolstm read both")
+    ap.add_argument("--attended-data", choices=("rgb", "flow"), default=None,
+                    help="aLSTM models only: the per-frame features the temporal attention weighs (default rgb, "
+                         "the stand-in for the paper's VGG frame features; the input-data stays pooled flow)")
     ap.add_argument("--device", choices=("cpu", "cuda"), default=None,
                     help="default: TINYALSTM_DEVICE, else cuda when CuPy sees a GPU, else cpu")
     ap.add_argument("--epochs", type=int, default=15, help="training epochs of the recurrent model (default 15)")
@@ -59,6 +62,10 @@ def parse_args(argv):
     ap.add_argument("--dropout", type=float, default=0.7, help="head dropout (paper: 0.7)")
     ap.add_argument("--eval-windows", type=int, default=5,
                     help="test windows per video in the per-epoch evaluation (the final one always uses 25)")
+    ap.add_argument("--validation", type=float, default=0.0,
+                    help="fraction of the training groups held out as a validation split (e.g. 0.33; default 0: "
+                         "none). With it, every epoch and the choices made on a run are scored on validation, the "
+                         "frame encoders never see those videos, and the test set is read once, at the end")
     ap.add_argument("--size", type=int, default=64, help="frame size for the frame encoders (default 64)")
     ap.add_argument("--encoder-epochs", type=int, default=8,
                     help="frame encoder epochs (default 8; 0 keeps the random initial weights, whose maps the "
@@ -75,6 +82,10 @@ def parse_args(argv):
         ap.error(f"--lr: expected a positive number, got {args.lr}")
     if not 0 <= args.dropout < 1:
         ap.error(f"--dropout: expected a probability in [0, 1), got {args.dropout}")
+    if args.attended_data is not None and not MODELS[args.model].takes_attended:
+        ap.error(f"--attended-data: only the aLSTM models (alstm, alstm-b) read attended-data, not {args.model}")
+    if not 0 <= args.validation < 1:
+        ap.error(f"--validation: expected a fraction in [0, 1), got {args.validation}")
     if args.dataset != "synthetic" and args.root is None:
         ap.error(f"--root is required for --dataset {args.dataset}")
     if args.root is not None and not args.root.is_dir():

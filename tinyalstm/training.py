@@ -50,10 +50,11 @@ def run_data(config, log=print):
     stores; cached stages are reused)."""
     from .data.pipeline import load_data
     from .models import model_spec
-    mods = [m for m in model_spec(config["model"]).modalities(config["modality"]) if m]
+    mods = [m for m in model_spec(config["model"]).modalities(config["modality"], config.get("attended_data")) if m]
     path = lambda k: None if config.get(k) is None else Path(config[k])  # noqa: E731
     return load_data(config["dataset"], path("root"), config["split"], mods, work=path("work"), size=config["size"],
-                     encoder_epochs=config["encoder_epochs"], seed=config["seed"], log=log)
+                     encoder_epochs=config["encoder_epochs"], seed=config["seed"],
+                     validation=config.get("validation", 0.0), log=log)
 
 
 def build_run_model(config, data):
@@ -78,7 +79,7 @@ def run_training(config, log=print):
     data = run_data(config, log)
     config = {**config, "device": backend.get_device(), "classes": data.classes,
               "feature_shape": list(data.feature_shape), "train_videos": len(data.train),
-              "test_videos": len(data.test), "convnet": data.convnet}
+              "validation_videos": len(data.val), "test_videos": len(data.test), "convnet": data.convnet}
     dump_json(config, out / "config.json")
     C, name, modality = len(data.classes), config["model"], config["modality"]
     if name == "convnet":
@@ -88,7 +89,7 @@ def run_training(config, log=print):
         return {"test_accuracy": acc}
     model = build_run_model(config, data)
     opt = RMSprop(lr=config["lr"], rho=0.9, eps=1e-6)
-    reader = WindowReader(data, model_spec(name), modality)
+    reader = WindowReader(data, model_spec(name), modality, config.get("attended_data"))
     dtype, frames, epochs = model.dtype, config["frames"], config["epochs"]
     start, rng, metrics = 0, np.random.default_rng(config["seed"]), []
     ckpt = out / "checkpoint.npz"
@@ -109,22 +110,28 @@ def run_training(config, log=print):
             log(f"stopped at epoch {epoch}: {err}. The last good checkpoint ({ckpt}, epoch {epoch - 1}) is kept; "
                 f"lower --lr and rerun with --resume.")
             return None
-        scores, labels, _ = evaluate_videos(model, reader, data.test, frames, config["eval_windows"], dtype)
+        scored = "val" if data.val else "test"            # with a validation split the test set waits for the end
+        scores, labels, _ = evaluate_videos(model, reader, data.val or data.test, frames, config["eval_windows"],
+                                            dtype)
         acc, mAP = accuracy_and_map(scores, labels)
-        row = {"epoch": epoch, "train_loss": loss, "test_acc": acc, "test_map": mAP,
+        row = {"epoch": epoch, "train_loss": loss, f"{scored}_acc": acc, f"{scored}_map": mAP,
                "seconds": time.perf_counter() - t0}
         metrics.append(row)
         with open(out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
         save_checkpoint(ckpt, model, opt, epoch, rng, metrics, config)
-        log(f"epoch {epoch:3d}/{epochs}  loss {loss:.4f}  test acc {acc:.3f}  mAP {mAP:.3f}  "
+        log(f"epoch {epoch:3d}/{epochs}  loss {loss:.4f}  {scored} acc {acc:.3f}  mAP {mAP:.3f}  "
             f"({row['seconds']:.1f} s, {config['eval_windows']} windows/video)")
     scores, labels, attention = evaluate_videos(model, reader, data.test, frames, 25, dtype, keep_attention=3)
     acc, mAP = accuracy_and_map(scores, labels)
     result = {"model": name, "modality": modality, "test_accuracy": acc, "test_map": mAP,
               "chance": 1 / C, "convnet": data.convnet, "epochs": epochs, "windows": 25,
               "seconds": time.perf_counter() - t_start}
-    _localization(config, model, data, reader, result, log)
+    if data.val:
+        v_scores, v_labels, _ = evaluate_videos(model, reader, data.val, frames, 25, dtype)
+        result["validation_accuracy"], result["validation_map"] = accuracy_and_map(v_scores, v_labels)
+        _localization(config, model, data.val, reader, result, log, key="validation_localization")
+    _localization(config, model, data.test, reader, result, log)
     dump_json(result, out / "result.json")
     np.save(out / "test_scores.npy", scores)
     np.save(out / "test_labels.npy", labels)
@@ -134,23 +141,24 @@ def run_training(config, log=print):
     return result
 
 
-def _localization(config, model, data, reader, result, log):
-    """On the built-in benchmark, where the attention goes (localization/measure.py) into result["localization"];
-    a problem is reported, never fatal."""
+def _localization(config, model, videos, reader, result, log, key="localization"):
+    """On the built-in benchmark, where the attention goes over ``videos`` (localization/measure.py) into
+    result[key]; a problem is reported, never fatal."""
     try:
         from .localization.measure import run_localization
-        figures = run_localization(config, model, data, reader, log)
+        figures = run_localization(config, model, videos, reader, log)
     except Exception as err:  # a measurement is a convenience: report, keep the run's results
         log(f"localization skipped: {type(err).__name__}: {err}")
         return
     if figures is None:
         return
-    result["localization"] = figures
+    result[key] = figures
+    where = key.split("_")[0] if key != "localization" else "test"
     if "temporal_mass_in_interval" in figures:
-        log(f"temporal attention on the action interval {figures['temporal_mass_in_interval']:.3f} against its share "
+        log(f"{where}: temporal attention on the action interval {figures['temporal_mass_in_interval']:.3f} against its share "
             f"{figures['interval_share']:.3f}")
     else:
-        log(f"attention in the actor box {figures['attention_in_box']:.3f} against its share "
+        log(f"{where}: attention in the actor box {figures['attention_in_box']:.3f} against its share "
             f"{figures['box_share']:.3f}; recall at tube IoU 0.1 {figures['recall']['0.1']:.3f} (upper bound "
             f"{figures['recall_upper']['0.1']:.3f}); python -m tinyalstm.localize for tubes and options")
 
@@ -167,30 +175,9 @@ def _pictures(config, data, metrics, attention, out, log):
     """Curves and attention overlays; a missing video or plotting problem is reported, never fatal."""
     try:
         from . import plots
-        from .data.video import read_video
-        from .localization.attention_tubes import SATURATION
+        from .localization.measure import draw_window_attention
         plots.plot_curves(metrics, out / "curves.png")
-        truth = _ground_truth_boxes(config)
-        for key, idx, att in attention:
-            path = data.video_paths.get(key)
-            if path is None:
-                continue
-            frames = read_video(path)
-            frames = frames[np.minimum(idx, len(frames) - 1)]      # the window, padded like the features
-            name = key.replace("/", "_")
-            if att.ndim == 3:          # (T, N, N) spatial maps, on one colour scale, with the actor's box
-                boxes = None
-                if key in truth:                                # the actor's box on the frames of its action
-                    boxes = np.full((len(idx), 4), np.nan)
-                    for tube in truth[key]:
-                        at = {int(f): i for i, f in enumerate(tube.frames)}
-                        for j, f in enumerate(idx):
-                            if int(f) in at:
-                                boxes[j] = tube.boxes[at[int(f)]]
-                plots.spatial_attention_overlay(frames, att, out / f"attention_{name}.png", title=key, boxes=boxes,
-                                                scale=SATURATION / att[0].size, frame_numbers=idx)
-            else:                      # (steps, T) temporal weights of aLSTM: averaged over steps
-                plots.temporal_attention_figure(frames, att.mean(axis=0), out / f"attention_{name}.png", title=key)
+        draw_window_attention(data, attention, _ground_truth_boxes(config), out)
     except Exception as err:  # pictures are a convenience: report, keep the run's results
         log(f"pictures skipped: {type(err).__name__}: {err}")
 

@@ -21,6 +21,9 @@ def test_synthetic_tubes_are_the_actor_over_the_action_interval(tmp_path):
     start, end = gt["action"]
     assert tube.frames.tolist() == list(range(start, end)) and tube.label == gt["label"]
     np.testing.assert_allclose(tube.boxes, np.array(gt["actor"]["boxes"])[start:end])
+    (track,) = synthetic_tubes(tmp_path, frames="all")["MoveLeft/v_MoveLeft_g01_c02"]   # the actor on every frame
+    assert track.frames.tolist() == list(range(20))
+    np.testing.assert_allclose(track.boxes, gt["actor"]["boxes"])
 
 
 def test_synthetic_tubes_name_the_bad_file(tmp_path):

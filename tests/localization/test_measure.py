@@ -73,6 +73,16 @@ def test_localize_cli_on_a_tiny_trained_run(tmp_path, capsys):
         assert set(entry["scores"]) == set(gt_classes(root)) and all(0 <= f < gt["num_frames"] for f in mine)
     for t, r in figures["recall"].items():
         assert r == pytest.approx(float(np.mean(np.array(ious) >= float(t))))
+    # the box's share outside the action, from the annotation files: its area inside the 32 x 32 frame
+    shares = []
+    for entry in tubes:
+        gt = json.loads((root / "annotations" / f"{entry['video'].split('/')[1]}.json").read_text())
+        start, end = gt["action"]
+        for f, (x1, y1, x2, y2) in enumerate(gt["actor"]["boxes"]):
+            if not start <= f < end:
+                shares.append(max(0, min(x2, 32) - max(x1, 0)) * max(0, min(y2, 32) - max(y1, 0)) / 32 ** 2)
+    assert figures["box_share_outside"] == pytest.approx(float(np.mean(shares)))
+    assert 0 <= figures["attention_in_box_outside"] <= 1 and 0 <= figures["pointing_outside"] <= 1
 
 
 def gt_classes(root):
@@ -98,6 +108,8 @@ def test_localize_measures_alstm_temporal_attention(tmp_path, capsys):
     assert 0 <= figures["temporal_mass_in_interval"] <= 1 and 0 < figures["interval_share"] <= 1
     # 12-frame videos in 6-frame windows: 2 windows per test video
     assert figures["windows"] == 2 * json.loads((out / "config.json").read_text())["test_videos"]
+    shown = sorted(out.glob("highlight_*.png"))                           # aLSTM Fig. 2, one per class shown
+    assert 1 <= len(shown) <= 3 and all(p.stat().st_size > 1000 for p in shown)
 
 
 def test_oracle_maps_attend_to_the_box_alone():

@@ -4,7 +4,8 @@ cache's, ``"<Class>/v_<Class>_gXX_cYY"`` (no extension), 0-based frame indices a
 (``localization.tubes.Tube``; the label is the 0-based class index).
 
 - ``synthetic_tubes(root)``: ``<root>/annotations/*.json`` of the built-in benchmark (data/synthetic.py): the
-  actor's boxes over the action interval ``[start, end)``.
+  actor's boxes over the action interval ``[start, end)``; with ``frames="all"``, over every frame (the actor is
+  on screen before and after its action, which lets attention be measured outside the interval too).
 - ``corrected_annotations(path)``: the corrected UCF101-24 annotations, a pickled dict ``{video: {"numf": frames,
   "label": class, "annotations": [{"label": class, "sf": start frame, "ef": end frame, "boxes": (n, 4) x, y, w,
   h}, ...]}}``, frames 0-based; ``ef`` is exclusive (n = ef - sf boxes) or, as some copies have it, inclusive
@@ -84,8 +85,11 @@ def _boxes(path, video, values, columns):
     return a
 
 
-def synthetic_tubes(root):
-    """The built-in benchmark's ground truth: ``{key: [Tube of the actor over the action interval]}``."""
+def synthetic_tubes(root, frames="action"):
+    """The built-in benchmark's ground truth: ``{key: [Tube of the actor over the action interval]}``
+    (``frames="action"``) or over all the video's frames (``"all"``)."""
+    if frames not in ("action", "all"):
+        raise ValueError(f"frames: expected 'action' or 'all', got {frames!r}")
     folder = Path(root) / "annotations"
     files = sorted(folder.glob("*.json"))
     if not files:
@@ -103,6 +107,8 @@ def synthetic_tubes(root):
             raise AnnotationError(f"{f}: not a synthetic ground-truth file ({type(err).__name__}: {err})") from None
         if not 0 <= start < end <= len(boxes):
             raise AnnotationError(f"{f}: action [{start}, {end}) outside the {len(boxes)} annotated frames")
+        if frames == "all":
+            start, end = 0, len(boxes)
         out[video_key(video)] = [Tube(np.arange(start, end), boxes[start:end], label)]
     return out
 

@@ -25,6 +25,7 @@ from ..models.frame_encoder import FrameEncoder, train_frame_encoder, video_accu
 from ..optim import RMSprop
 from .datasets import SkipReport, load_hmdb51, load_ucf101
 from .features import extract_features, load_feature_split, load_features
+from .validation import carve_validation
 
 MODALITY_CHANNELS = {"rgb": 3, "flow": 2}
 
@@ -40,6 +41,7 @@ class FeatureData:
     video_paths: dict = field(default_factory=dict)   # key -> video file (for overlays); empty for features
     convnet: dict = field(default_factory=dict)       # modality -> ConvNet baseline test accuracy
     report: SkipReport = field(default_factory=SkipReport)
+    val: list = field(default_factory=list)           # (key, label) held out of the training videos (validation.py)
 
 
 def key_of(sample):
@@ -72,29 +74,36 @@ def _cached_frames(root):
     return frames_of
 
 
-def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epochs=8, seed=0, log=print):
+def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epochs=8, seed=0, validation=0.0,
+              log=print):
     """The FeatureData of a run: given features (``dataset='features'``), or videos of ``dataset`` (synthetic,
     generated into ``root`` or the default cache folder on first use; ucf101; hmdb51) through the pipeline of the
-    module docstring, with the work cache ``work`` (default: ``default_work``). Cached stages are reused."""
+    module docstring, with the work cache ``work`` (default: ``default_work``). Cached stages are reused.
+    ``validation``: the fraction of the training groups held out as ``FeatureData.val`` (validation.py); the frame
+    encoders never see them."""
     if dataset == "features":
-        return prepare_given_features(root, split, modalities, log=log)
+        data = prepare_given_features(root, split, modalities, log=log)
+        data.train, data.val = carve_validation(data.train, validation, key=lambda s: s[0])
+        return data
     if dataset == "synthetic":
         root = root or default_synthetic_root()
         ensure_synthetic(root, log=log)
     work = work or default_work(dataset, root)
     return prepare_video_features(dataset, root, split, modalities, work, size=size, enc_epochs=encoder_epochs,
-                                  seed=seed, log=log)
+                                  seed=seed, validation=validation, log=log)
 
 
 def prepare_video_features(dataset, root, split, modalities, work, size=64, widths=(16, 32, 32), enc_epochs=8,
-                           per_video=8, seed=0, log=print):
+                           per_video=8, seed=0, validation=0.0, log=print):
     """Run the pipeline of the module docstring for ``modalities`` -> FeatureData. Stages already done (same
     options) are skipped; encoder weights are kept in work/encoders/<modality>-<options>.npz."""
     work = Path(work)
     train, test, classes, report = load_split(dataset, root, split)
-    log(f"data: {dataset} split {split}: {len(train)} train / {len(test)} test videos, {len(classes)} classes"
+    train, val = carve_validation(train, validation, key=key_of)
+    log(f"data: {dataset} split {split}: {len(train)} train / " + (f"{len(val)} validation / " if val else "")
+        + f"{len(test)} test videos, {len(classes)} classes"
         + (f"; {report.count} list entries skipped" if report.count else ""))
-    everything = train + test
+    everything = train + val + test
     roots, convnet = {}, {}
     enc = None
     for m in modalities:
@@ -107,9 +116,10 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
         log(f"[{m}] frames ready ({time.perf_counter() - t0:.0f} s)")
         ok = [s for s in everything if (frames_root / f"{key_of(s)}.npy").exists()]
         usable = set(ok)
-        tr, te = [s for s in train if s in usable], [s for s in test if s in usable]
+        tr, va, te = ([s for s in subset if s in usable] for subset in (train, val, test))
         frames_of = _cached_frames(frames_root)
-        tag = f"{m}-s{size}-w{'x'.join(map(str, widths))}-e{enc_epochs}-p{per_video}-seed{seed}-split{split}"
+        tag = (f"{m}-s{size}-w{'x'.join(map(str, widths))}-e{enc_epochs}-p{per_video}-seed{seed}-split{split}"
+               + (f"-val{validation:g}" if val else ""))
         enc = FrameEncoder(MODALITY_CHANNELS[m], size, len(classes), widths=widths, seed=seed)
         enc_file = work / "encoders" / f"{tag}.npz"
         if enc_file.exists():
@@ -133,11 +143,12 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
         extract_features(((key_of(s), s) for s in ok), frames_of, enc.features, feat_root, enc.feature_shape,
                          report=report)
         roots[m] = feat_root
-        train, test = tr, te
+        train, val, test = tr, va, te
     if report.count:
         log(f"data report: {report.summary()}")
-    return FeatureData([(key_of(s), s.label) for s in train], [(key_of(s), s.label) for s in test], classes,
-                       roots, enc.feature_shape, {key_of(s): s.path for s in train + test}, convnet, report)
+    pairs = lambda subset: [(key_of(s), s.label) for s in subset]  # noqa: E731
+    return FeatureData(pairs(train), pairs(test), classes, roots, enc.feature_shape,
+                       {key_of(s): s.path for s in train + val + test}, convnet, report, pairs(val))
 
 
 def prepare_given_features(root, split, modalities, log=print):

@@ -63,11 +63,12 @@ def _check_counts(n_frames, T):
 
 class WindowReader:
     """Windows of T frames of the cached maps of each video, as the inputs of the model ``spec`` (a
-    ``models.ModelSpec``: which modalities it reads, maps or spatially pooled vectors)."""
+    ``models.ModelSpec``: which modalities it reads, maps or spatially pooled vectors; ``attended`` as
+    ``ModelSpec.modalities``)."""
 
-    def __init__(self, data, spec, modality):
+    def __init__(self, data, spec, modality, attended=None):
         self.data, self.pooled = data, spec.pooled
-        self.mods = spec.modalities(modality)
+        self.mods = spec.modalities(modality, attended)
         self._lengths = {}
 
     def features(self, key, m):

@@ -102,12 +102,15 @@ def trivial_tubes(ground_truth, n_frames, frame_sizes):
 
 
 def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigma=None, smooth=True,
-            window=WINDOW, saturation=SATURATION, log=print):
+            window=WINDOW, saturation=SATURATION, tracks=None, log=print):
     """Localize and measure every video of ``items`` [(key, label)] that has ground truth (``frame_size``: the
     (H, W) of the frames the boxes are in pixels of, or {key: (H, W)}) -> (figures dict, tubes {key: (Tube, class
-    probabilities (C,))}, skipped [(key, reason)])."""
+    probabilities (C,))}, skipped [(key, reason)]). ``tracks`` {key: [Tube]}: the actor's boxes on frames outside
+    the ground-truth tubes too (the built-in benchmark's), for the ``*_outside`` figures: the attention in the
+    actor's box before and after its action."""
     tubes, scores, skipped, n_frames, sizes, upper = {}, {}, [], {}, {}, {}
     mass_in, share_in, hits_in = [], [], []
+    outside = ([], [], [])
     gts = {}
     for i, (key, _) in enumerate(items):
         if key not in ground_truth:
@@ -126,6 +129,14 @@ def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigm
             oracle[g.frames[keep]] = oracle_maps(g.boxes[keep], size, att.shape[1])
             m, s, h = attention_in_box(att[g.frames[keep]], g.boxes[keep], size)
             mass_in.append(m), share_in.append(s), hits_in.append(h)
+        if tracks is not None and key in tracks:
+            inside = np.zeros(n, dtype=bool)
+            for g in ground_truth[key]:
+                inside[g.frames[g.frames < n]] = True
+            for track in tracks[key]:
+                keep = (track.frames < n) & ~inside[np.minimum(track.frames, n - 1)]
+                for acc, v in zip(outside, attention_in_box(att[track.frames[keep]], track.boxes[keep], size)):
+                    acc.append(v)
         upper[key] = localize(oracle, np.arange(n), size, theta, sigma, smooth, window, saturation)
         if i % 20 == 0:
             log(f"localize: {i + 1}/{len(items)} videos")
@@ -138,6 +149,10 @@ def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigm
                "recall": _keyed(recall_at(tubes, gts, RECALL_AT)),
                "video_map": _keyed(video_map(tubes, scores, gts, MAP_AT))}
     figures["attention_in_box_over_share"] = figures["attention_in_box"] / figures["box_share"]
+    if outside[0] and len(cat(outside[0])):
+        m, s, h = (cat(v) for v in outside)
+        figures.update(attention_in_box_outside=float(m.mean()), box_share_outside=float(s.mean()),
+                       pointing_outside=float(h.mean()), attention_in_box_outside_over_share=float(m.mean() / s.mean()))
     figures["recall_upper"] = _keyed(recall_at(upper, gts, RECALL_AT))
     figures["video_map_upper"] = _keyed(video_map(upper, scores, gts, MAP_AT))
     for name, trivial in trivial_tubes(gts, n_frames, sizes).items():
@@ -175,8 +190,9 @@ def temporal_in_interval(model, reader, items, T, ground_truth, log=print):
 
 
 def ground_truth_for(config, annotations=None):
-    """The ground truth of a run's test videos -> ({key: [Tube]}, {key: (H, W)} or one (H, W)): the built-in
-    benchmark's own annotation files, or ``annotations`` (a UCF101-24 pickle in either format)."""
+    """The ground truth of a run's test videos -> ({key: [Tube]}, {key: (H, W)} or one (H, W), the actor's tracks
+    over every frame {key: [Tube]} or None): the built-in benchmark's own annotation files (which have the tracks),
+    or ``annotations`` (a UCF101-24 pickle in either format, boxes only inside the action)."""
     import json
     from pathlib import Path
 
@@ -188,25 +204,27 @@ def ground_truth_for(config, annotations=None):
                              f"UCF101-24 annotation file (pyannot.pkl or UCF101v2-GT.pkl)")
         root = Path(config["root"]) if config.get("root") else default_synthetic_root()
         W, H = json.loads((root / "synthetic.json").read_text())["options"]["size"]   # the manifest: [W, H]
-        return gt.synthetic_tubes(root), (int(H), int(W))
+        return gt.synthetic_tubes(root), (int(H), int(W)), gt.synthetic_tubes(root, frames="all")
     data = gt.load_plain_pickle(annotations)
     if isinstance(data, dict) and "gttubes" in data:
         g = gt.ucf101v2_gt(annotations)
-        return g.tubes, {k: tuple(int(v) for v in hw) for k, hw in g.resolution.items()}
-    return gt.corrected_annotations(annotations), (240, 320)        # UCF101's frame size
+        return g.tubes, {k: tuple(int(v) for v in hw) for k, hw in g.resolution.items()}, None
+    return gt.corrected_annotations(annotations), (240, 320), None        # UCF101's frame size
 
 
-def run_localization(config, model, data, reader, log=print):
-    """The localization figures of a finished training run on a dataset with built-in ground truth (the synthetic
-    benchmark), for result.json -> figures dict, or None for a run without ground truth or without attention."""
+def run_localization(config, model, videos, reader, log=print):
+    """The localization figures of a finished training run over ``videos`` [(key, label)] on a dataset with built-in
+    ground truth (the synthetic benchmark), for result.json -> figures dict, or None for a run without ground truth
+    or without attention."""
     from ..models import model_spec
     spec = model_spec(config["model"])
     if config["dataset"] != "synthetic" or spec.cls is None or (spec.pooled and spec.second is None):
         return None
-    ground_truth, sizes = ground_truth_for(config)
+    ground_truth, sizes, tracks = ground_truth_for(config)
     if spec.pooled:
-        return temporal_in_interval(model, reader, data.test, config["frames"], ground_truth, log)
-    figures, _, _ = measure(model, reader, data.test, config["frames"], ground_truth, sizes, log=lambda msg: None)
+        return temporal_in_interval(model, reader, videos, config["frames"], ground_truth, log)
+    figures, _, _ = measure(model, reader, videos, config["frames"], ground_truth, sizes, tracks=tracks,
+                            log=lambda msg: None)
     return figures
 
 
@@ -242,6 +260,38 @@ def draw_overlays(model, reader, data, config, tubes, ground_truth, out, n_video
     return paths
 
 
+def draw_window_attention(data, attention, ground_truth, out, prefix="attention"):
+    """One picture per kept window [(key, frame indices, attention)] (evaluation.evaluate_videos): spatial maps
+    (T, N, N) on the saliency colour scale with the actor's box, or aLSTM's temporal weights (steps, T), averaged
+    over the steps, as its Fig. 2 (highest and lowest frames, the action interval shaded) -> the paths written.
+    ``ground_truth`` {key: [Tube]} (may be empty)."""
+    from .. import plots
+    from ..data.video import read_video
+    paths = []
+    for key, idx, att in attention:
+        path = data.video_paths.get(key)
+        if path is None:
+            continue
+        frames = read_video(path)
+        frames = frames[np.minimum(idx, len(frames) - 1)]      # the window, padded like the features
+        boxes, inside = np.full((len(idx), 4), np.nan), np.zeros(len(idx), dtype=bool)
+        for tube in ground_truth.get(key, []):                 # the actor's box on the frames of its action
+            at = {int(f): i for i, f in enumerate(tube.frames)}
+            for j, f in enumerate(idx):
+                if int(f) in at:
+                    boxes[j], inside[j] = tube.boxes[at[int(f)]], True
+        target = out / f"{prefix}_{key.replace('/', '_')}.png"
+        if att.ndim == 3:
+            plots.spatial_attention_overlay(frames, att, target, title=key, boxes=boxes if inside.any() else None,
+                                            scale=SATURATION / att[0].size, frame_numbers=idx)
+        else:
+            at = np.flatnonzero(inside)                         # the window's part of the action interval
+            plots.temporal_attention_figure(frames, att.mean(axis=0), target, title=key, frame_numbers=idx,
+                                            interval=(at[0], at[-1] + 1) if len(at) else None)
+        paths.append(target)
+    return paths
+
+
 def _attended_modality(config):
     """The modality of the maps a run's attention weighs (VideoLSTM: RGB, its attention comes from flow)."""
     from ..models import model_spec
@@ -261,14 +311,22 @@ def localize_checkpoint(path, annotations=None, theta=THETA, sigma=None, smooth=
     if spec.cls is None or (spec.pooled and spec.second is None):
         raise SystemExit(f"--checkpoint {path}: {config['model']} has no attention to measure; localize reads the "
                          f"VideoLSTM models' maps and aLSTM's temporal attention")
-    ground_truth, sizes = ground_truth_for(config, annotations)
+    ground_truth, sizes, tracks = ground_truth_for(config, annotations)
     data, model, reader = load_run(config, path, log)
     if spec.pooled:                                                      # aLSTM: temporal attention only
         figures = temporal_in_interval(model, reader, data.test, config["frames"], ground_truth, log)
         figures.update(model=config["model"], modality=config["modality"])
+        if out is not None:
+            from ..evaluation import evaluate_videos
+            try:
+                _, _, kept = evaluate_videos(model, reader, data.test, config["frames"], 25, model.dtype,
+                                             keep_attention=3)
+                draw_window_attention(data, kept, ground_truth, out, prefix="highlight")
+            except Exception as err:  # pictures are a convenience: report, keep the figures
+                log(f"highlighting figures skipped: {type(err).__name__}: {err}")
         return figures, [], []
     figures, tubes, skipped = measure(model, reader, data.test, config["frames"], ground_truth, sizes, theta, sigma,
-                                      smooth, window, log=log)
+                                      smooth, window, tracks=tracks, log=log)
     figures.update(model=config["model"], modality=config["modality"], theta=theta, sigma=sigma, smooth=smooth,
                    window=window)
     if out is not None:

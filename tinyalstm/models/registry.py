@@ -31,9 +31,17 @@ class ModelSpec:
     pooled: bool                   # reads per-frame spatially pooled vectors (B, T, D) rather than maps
     positional: Callable           # (input_dim, second_dim, map_size, hidden) -> the constructor's sizes
 
-    def modalities(self, modality):
-        """(first input's modality, second's or None) for a run whose single-stream modality is ``modality``."""
-        return (self.first or modality, self.second)
+    def modalities(self, modality, attended=None):
+        """(first input's modality, second's or None) for a run whose single-stream modality is ``modality``;
+        ``attended`` replaces the attended-data of the aLSTM models (their second input), see ``takes_attended``."""
+        if attended is not None and not self.takes_attended:
+            raise ValueError(f"attended-data: {self.name} has no attended-data to choose (only the aLSTM models)")
+        return (self.first or modality, attended or self.second)
+
+    @property
+    def takes_attended(self):
+        """Whether the run may choose the attended-data: the aLSTM models (pooled vectors, two inputs)."""
+        return self.pooled and self.second is not None
 
     @property
     def options(self):
