@@ -65,12 +65,20 @@ def main(argv=None):
         print(f"{figures['model']}: temporal attention on the action interval "
               f"{figures['temporal_mass_in_interval']:.3f} against the interval's share of the window "
               f"{figures['interval_share']:.3f} ({figures['temporal_mass_over_share']:.2f}x), "
-              f"{figures['windows']} windows; written: "
+              f"{figures['windows']} windows"
+              + (f"; in the {figures['mixed_windows']} windows holding both action and other frames "
+                 f"{figures['temporal_mass_in_interval_mixed']:.3f} against {figures['interval_share_mixed']:.3f} "
+                 f"({figures['temporal_mass_over_share_mixed']:.2f}x)" if "mixed_windows" in figures else "")
+              + "; written: "
               f"{out / 'localization.json'}, highlight_*.png (aLSTM Fig. 2: highest and lowest frames)")
         return figures
     (out / "tubes.json").write_text(json.dumps(tubes))
-    print(f"{figures['model']} ({figures['modality']}): {figures['videos']} test videos, {len(skipped)} without "
-          f"ground truth skipped")
+    print(f"{figures['model']} ({figures['modality']}): {figures['videos']} test videos measured, {len(skipped)} "
+          f"skipped" + "".join(f"\n  skipped {key}: {why}" for key, why in skipped[:10])
+          + (f"\n  ... and {len(skipped) - 10} more" if len(skipped) > 10 else ""))
+    if figures["ground_truth_clipped"]:
+        print(f"ground-truth boxes reaching past the frame were clipped in {len(figures['ground_truth_clipped'])} "
+              f"videos (listed in localization.json)")
     print(f"attention in the actor box {figures['attention_in_box']:.3f} against its share of the frame "
           f"{figures['box_share']:.3f} ({figures['attention_in_box_over_share']:.2f}x); pointing "
           f"{figures['pointing']:.3f}")

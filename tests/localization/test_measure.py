@@ -119,3 +119,15 @@ def test_oracle_maps_attend_to_the_box_alone():
     np.testing.assert_allclose(maps[0], [[1, 0], [0, 0]])
     mass, share, _ = attention_in_box(maps, np.array([[0, 0, 8, 8], [4, 4, 12, 12]], float), (16, 16))
     np.testing.assert_allclose(mass, [1.0, 0.25])         # a box on a quarter of 4 cells keeps a quarter of them
+
+
+def test_ground_truth_is_clipped_to_the_frame_and_boxes_outside_it_dropped():
+    from tinyalstm.localization.measure import clip_to_frame
+    tube = Tube([0, 1, 2], [[-4, 2, 10, 10], [2, 2, 8, 8], [40, 40, 50, 50]], label=1)
+    (clipped,), notes = clip_to_frame([tube], (32, 32))
+    assert clipped.frames.tolist() == [0, 1] and clipped.label == 1
+    np.testing.assert_allclose(clipped.boxes, [[0, 2, 10, 10], [2, 2, 8, 8]])
+    assert notes == ["1 ground-truth boxes clipped to the 32x32 frame",
+                     "1 ground-truth boxes outside the 32x32 frame dropped"]
+    assert clip_to_frame([Tube([0], [[40, 40, 50, 50]])], (32, 32))[0] == []       # nothing left: a named skip
+    assert clip_to_frame([Tube([0], [[1, 1, 5, 5]])], (32, 32))[1] == []           # inside: untouched, no note

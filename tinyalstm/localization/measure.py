@@ -16,7 +16,8 @@ for every frame. Then:
 
 aLSTM's attention is temporal (aLSTM sec. 3.3, Fig. 2): ``temporal_in_interval`` measures, window by window, the
 weight (averaged over the decoder's steps) on the frames inside the action interval against the interval's share
-of the window.
+of the window; over all windows, and over the *mixed* windows alone (part action, part not), the only ones where
+attention can put more or less than the interval's share on it.
 """
 import numpy as np
 
@@ -84,6 +85,28 @@ def attention_in_box(att, boxes, frame_size):
     return mass, share, hit
 
 
+def clip_to_frame(tubes, frame_size):
+    """Ground-truth tubes with their boxes clipped to the (H, W) frame -> (clipped tubes, notes): annotations
+    (UCF101-24's among them) have boxes reaching past the frame's edge, which no predicted box can match. A box
+    with no area left inside the frame is dropped with its frame; notes say how many boxes were clipped or dropped.
+    """
+    H, W = frame_size
+    out, clipped, dropped = [], 0, 0
+    for g in tubes:
+        b = np.clip(g.boxes, 0, [W, H, W, H])
+        keep = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+        clipped += int(np.sum(np.any(b != g.boxes, axis=1) & keep))
+        dropped += int(np.sum(~keep))
+        if keep.any():
+            out.append(Tube(g.frames[keep], b[keep], g.label))
+    notes = []
+    if clipped:
+        notes.append(f"{clipped} ground-truth boxes clipped to the {W}x{H} frame")
+    if dropped:
+        notes.append(f"{dropped} ground-truth boxes outside the {W}x{H} frame dropped")
+    return out, notes
+
+
 def trivial_tubes(ground_truth, n_frames, frame_sizes):
     """The two attention-free tubes per video: ``whole`` (the frame) and ``centre`` (a centred box of the mean
     ground-truth box size, as a fraction of the frame), on every frame; frame_sizes {video: (H, W)}
@@ -105,33 +128,44 @@ def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigm
             window=WINDOW, saturation=SATURATION, tracks=None, log=print):
     """Localize and measure every video of ``items`` [(key, label)] that has ground truth (``frame_size``: the
     (H, W) of the frames the boxes are in pixels of, or {key: (H, W)}) -> (figures dict, tubes {key: (Tube, class
-    probabilities (C,))}, skipped [(key, reason)]). ``tracks`` {key: [Tube]}: the actor's boxes on frames outside
+    probabilities (C,))}, skipped [(key, reason)]). Ground-truth boxes are clipped to the frame (``clip_to_frame``;
+    the videos where that happened are listed in figures["ground_truth_clipped"]). ``tracks`` {key: [Tube]}: the actor's boxes on frames outside
     the ground-truth tubes too (the built-in benchmark's), for the ``*_outside`` figures: the attention in the
     actor's box before and after its action."""
     tubes, scores, skipped, n_frames, sizes, upper = {}, {}, [], {}, {}, {}
     mass_in, share_in, hits_in = [], [], []
-    outside = ([], [], [])
+    outside, clipped = ([], [], []), []
     gts = {}
     for i, (key, _) in enumerate(items):
         if key not in ground_truth:
             skipped.append((key, "no ground-truth tube"))
             continue
+        if isinstance(frame_size, dict) and key not in frame_size:
+            skipped.append((key, "no frame size in the annotations"))
+            continue
+        size = frame_size[key] if isinstance(frame_size, dict) else frame_size
+        truth, notes = clip_to_frame(ground_truth[key], size)
+        if not truth:
+            skipped.append((key, "; ".join(notes) or "empty ground-truth tubes"))
+            continue
+        if notes:
+            clipped.append(f"{key}: " + "; ".join(notes))
         att, probs = read_whole_video(model, reader, key, T, model.dtype)
         if att is None:
             raise ValueError(f"{type(model).__name__} has no spatial attention maps to localize from")
-        n, size = len(att), (frame_size[key] if isinstance(frame_size, dict) else frame_size)
-        n_frames[key], gts[key], sizes[key] = n, ground_truth[key], size
+        n = len(att)
+        n_frames[key], gts[key], sizes[key] = n, truth, size
         tube = localize(att, np.arange(n), size, theta, sigma, smooth, window, saturation)
         tubes[key], scores[key] = tube, probs.mean(axis=0)
         oracle = np.full_like(att, 1.0 / att[0].size)
-        for g in ground_truth[key]:
+        for g in truth:
             keep = g.frames < n
             oracle[g.frames[keep]] = oracle_maps(g.boxes[keep], size, att.shape[1])
             m, s, h = attention_in_box(att[g.frames[keep]], g.boxes[keep], size)
             mass_in.append(m), share_in.append(s), hits_in.append(h)
         if tracks is not None and key in tracks:
             inside = np.zeros(n, dtype=bool)
-            for g in ground_truth[key]:
+            for g in truth:
                 inside[g.frames[g.frames < n]] = True
             for track in tracks[key]:
                 keep = (track.frames < n) & ~inside[np.minimum(track.frames, n - 1)]
@@ -143,7 +177,7 @@ def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigm
     if not tubes:
         raise ValueError("measure: no test video has ground truth")
     cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
-    figures = {"videos": len(tubes), "skipped": len(skipped),
+    figures = {"videos": len(tubes), "skipped": len(skipped), "ground_truth_clipped": clipped,
                "attention_in_box": float(cat(mass_in).mean()), "box_share": float(cat(share_in).mean()),
                "pointing": float(cat(hits_in).mean()),
                "recall": _keyed(recall_at(tubes, gts, RECALL_AT)),
@@ -185,8 +219,14 @@ def temporal_in_interval(model, reader, items, T, ground_truth, log=print):
     if not windows:
         raise ValueError("temporal_in_interval: no test video has ground truth")
     mass, share = np.concatenate(mass), np.concatenate(share)
-    return {"windows": windows, "temporal_mass_in_interval": float(mass.mean()), "interval_share": float(share.mean()),
-            "temporal_mass_over_share": float(mass.mean() / share.mean())}
+    figures = {"windows": windows, "temporal_mass_in_interval": float(mass.mean()),
+               "interval_share": float(share.mean()), "temporal_mass_over_share": float(mass.mean() / share.mean())}
+    mixed = (share > 0) & (share < 1)     # a window all inside or all outside the action puts 1 or 0 there anyway
+    if mixed.any():
+        figures.update(mixed_windows=int(mixed.sum()), temporal_mass_in_interval_mixed=float(mass[mixed].mean()),
+                       interval_share_mixed=float(share[mixed].mean()),
+                       temporal_mass_over_share_mixed=float(mass[mixed].mean() / share[mixed].mean()))
+    return figures
 
 
 def ground_truth_for(config, annotations=None):
