@@ -64,7 +64,8 @@ def main(argv=None):
     if "temporal_mass_in_interval" in figures:
         print(f"{figures['model']}: temporal attention on the action interval "
               f"{figures['temporal_mass_in_interval']:.3f} against the interval's share of the window "
-              f"{figures['interval_share']:.3f} ({figures['temporal_mass_over_share']:.2f}x), "
+              f"{figures['interval_share']:.3f} ({figures['temporal_mass_over_share']:.2f}x; all weight on the action "
+              f"frames would give {figures['temporal_mass_over_share_upper']:.2f}x), "
               f"{figures['windows']} windows"
               + (f"; in the {figures['mixed_windows']} windows holding both action and other frames "
                  f"{figures['temporal_mass_in_interval_mixed']:.3f} against {figures['interval_share_mixed']:.3f} "

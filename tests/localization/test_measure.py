@@ -106,6 +106,7 @@ def test_localize_measures_alstm_temporal_attention(tmp_path, capsys):
     figures = localize.main(["--checkpoint", str(out / "checkpoint.npz")])
     assert "temporal attention on the action interval" in capsys.readouterr().out
     assert 0 <= figures["temporal_mass_in_interval"] <= 1 and 0 < figures["interval_share"] <= 1
+    assert figures["temporal_mass_over_share"] <= figures["temporal_mass_over_share_upper"] + 1e-9
     # 12-frame videos in 6-frame windows: 2 windows per test video
     assert figures["windows"] == 2 * json.loads((out / "config.json").read_text())["test_videos"]
     shown = sorted(out.glob("highlight_*.png"))                           # aLSTM Fig. 2, one per class shown

@@ -220,12 +220,15 @@ def temporal_in_interval(model, reader, items, T, ground_truth, log=print):
         raise ValueError("temporal_in_interval: no test video has ground truth")
     mass, share = np.concatenate(mass), np.concatenate(share)
     figures = {"windows": windows, "temporal_mass_in_interval": float(mass.mean()),
-               "interval_share": float(share.mean()), "temporal_mass_over_share": float(mass.mean() / share.mean())}
+               "interval_share": float(share.mean()), "temporal_mass_over_share": float(mass.mean() / share.mean()),
+               # all of every window's weight on its action frames (where it has any): the most any model can get
+               "temporal_mass_over_share_upper": float((share > 0).mean() / share.mean())}
     mixed = (share > 0) & (share < 1)     # a window all inside or all outside the action puts 1 or 0 there anyway
     if mixed.any():
         figures.update(mixed_windows=int(mixed.sum()), temporal_mass_in_interval_mixed=float(mass[mixed].mean()),
                        interval_share_mixed=float(share[mixed].mean()),
-                       temporal_mass_over_share_mixed=float(mass[mixed].mean() / share[mixed].mean()))
+                       temporal_mass_over_share_mixed=float(mass[mixed].mean() / share[mixed].mean()),
+                       temporal_mass_over_share_mixed_upper=float(1 / share[mixed].mean()))
     return figures
 
 
