@@ -60,6 +60,9 @@ def parse_args(argv):
     ap.add_argument("--hidden", type=int, default=32, help="hidden channels/units K (paper: 512; default 32)")
     ap.add_argument("--fc-dim", type=int, default=256, help="head's fully connected size (paper: 1024; default 256)")
     ap.add_argument("--dropout", type=float, default=0.7, help="head dropout (paper: 0.7)")
+    ap.add_argument("--attention-penalty", type=float, default=0.0, metavar="ALPHA_C",
+                    help="spatial attention models only: Sharma et al.'s penalty alpha_c * sum_i (1 - sum_t "
+                         "a_ti)^2 on each example's maps (their code: 1.0 in captioning; default 0, off)")
     ap.add_argument("--eval-windows", type=int, default=5,
                     help="test windows per video in the per-epoch evaluation (the final one always uses 25)")
     ap.add_argument("--validation", type=float, default=0.0,
@@ -84,6 +87,10 @@ def parse_args(argv):
         ap.error(f"--dropout: expected a probability in [0, 1), got {args.dropout}")
     if args.attended_data is not None and not MODELS[args.model].takes_attended:
         ap.error(f"--attended-data: only the aLSTM models (alstm, alstm-b) read attended-data, not {args.model}")
+    if args.attention_penalty and "attention_penalty" not in MODELS[args.model].options:
+        ap.error(f"--attention-penalty: {args.model} has no spatial attention to penalise")
+    if not (args.attention_penalty >= 0 and math.isfinite(args.attention_penalty)):
+        ap.error(f"--attention-penalty: expected alpha_c >= 0, got {args.attention_penalty}")
     if not 0 <= args.validation < 1:
         ap.error(f"--validation: expected a fraction in [0, 1), got {args.validation}")
     if args.dataset != "synthetic" and args.root is None:

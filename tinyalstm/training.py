@@ -61,7 +61,8 @@ def build_run_model(config, data):
     """The registry's model for a run's configuration and data (maps (D, N, N); both inputs of size D)."""
     from .models import build_model, model_spec
     D, N = data.feature_shape[0], data.feature_shape[1]
-    options = {"dropout": config["dropout"], "seed": config["seed"], "fc_dim": config["fc_dim"]}
+    options = {"dropout": config["dropout"], "seed": config["seed"], "fc_dim": config["fc_dim"],
+               "attention_penalty": config.get("attention_penalty", 0.0)}
     spec = model_spec(config["model"])
     return build_model(config["model"], len(data.classes), D, config["hidden"], map_size=N,
                        **{k: v for k, v in options.items() if k in spec.options})

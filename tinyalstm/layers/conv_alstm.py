@@ -27,10 +27,11 @@ def conv_alstm_step_forward(x, prev_h, prev_c, Wx, Wh, b, Wxa, Wha, ba, Wz):
     return next_h, next_c, a, ConvALSTMStepCache(att_cache, lstm_cache)
 
 
-def conv_alstm_step_backward(dnext_h, dnext_c, cache):
-    """-> dx, dprev_h, dprev_c, dWx, dWh, db, dWxa, dWha, dba, dWz."""
+def conv_alstm_step_backward(dnext_h, dnext_c, cache, da=None):
+    """da (B, N, N): optional direct gradient of the step's map -> dx, dprev_h, dprev_c, dWx, dWh, db, dWxa, dWha,
+    dba, dWz."""
     dx_att, dprev_h, dprev_c, dWx, dWh, db = conv_lstm_step_backward(dnext_h, dnext_c, cache.lstm)
-    dx, dh_att, dWxa, dWha, dba, dWz = spatial_attention_backward(dx_att, cache.attention)
+    dx, dh_att, dWxa, dWha, dba, dWz = spatial_attention_backward(dx_att, cache.attention, da)
     return dx, dprev_h + dh_att, dprev_c, dWx, dWh, db, dWxa, dWha, dba, dWz
 
 
@@ -39,6 +40,7 @@ def conv_alstm_forward(x, h0, c0, Wx, Wh, b, Wxa, Wha, ba, Wz):
     return unroll_forward(conv_alstm_step_forward, (x,), (h0, c0), (Wx, Wh, b, Wxa, Wha, ba, Wz))
 
 
-def conv_alstm_backward(dh, cache):
-    """BPTT: dh (B, T, K, N, N) -> dx (B, T, C, N, N), dh0, dc0, dWx, dWh, db, dWxa, dWha, dba, dWz."""
-    return unroll_backward(conv_alstm_step_backward, dh, cache)
+def conv_alstm_backward(dh, cache, datt=None):
+    """BPTT: dh (B, T, K, N, N), optional datt (B, T, N, N) direct gradient of the maps -> dx (B, T, C, N, N),
+    dh0, dc0, dWx, dWh, db, dWxa, dWha, dba, dWz."""
+    return unroll_backward(conv_alstm_step_backward, dh, cache, datt)

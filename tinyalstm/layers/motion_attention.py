@@ -44,11 +44,12 @@ def videolstm_step_forward(x, m, prev_h, prev_c, prev_hm, prev_cm, Wx, Wh, b, Wm
     return h, c, hm, cm, a, VideoLSTMStepCache(m.shape[1], flow_cache, att_cache, top_cache)
 
 
-def videolstm_step_backward(dnext_h, dnext_c, dnext_hm, dnext_cm, cache):
-    """-> dx, dm, dprev_h, dprev_c, dprev_hm, dprev_cm, dWx, dWh, db, dWmx, dWmh, dbm, dWxa, dWha, dba, dWz."""
+def videolstm_step_backward(dnext_h, dnext_c, dnext_hm, dnext_cm, cache, da=None):
+    """da (B, N, N): optional direct gradient of the step's map -> dx, dm, dprev_h, dprev_c, dprev_hm, dprev_cm,
+    dWx, dWh, db, dWmx, dWmh, dbm, dWxa, dWha, dba, dWz."""
     Cm = cache.flow_channels
     dx_att, dprev_h, dprev_c, *dtop = conv_lstm_step_backward(dnext_h, dnext_c, cache.top)
-    dx, dhm_att, *datt = spatial_attention_backward(dx_att, cache.attention)
+    dx, dhm_att, *datt = spatial_attention_backward(dx_att, cache.attention, da)
     dmh, dprev_hm, dprev_cm, *dflow = conv_lstm_step_backward(dnext_hm + dhm_att, dnext_cm, cache.flow)
     return (dx, dmh[:, :Cm], dprev_h + dmh[:, Cm:], dprev_c, dprev_hm, dprev_cm, *dtop, *dflow, *datt)
 
@@ -60,7 +61,7 @@ def videolstm_forward(x, m, h0, c0, hm0, cm0, Wx, Wh, b, Wmx, Wmh, bm, Wxa, Wha,
                           (Wx, Wh, b, Wmx, Wmh, bm, Wxa, Wha, ba, Wz))
 
 
-def videolstm_backward(dh, cache):
-    """BPTT: dh (B, T, K, N, N) -> dx, dm, dh0, dc0, dhm0, dcm0, dWx, dWh, db, dWmx, dWmh, dbm, dWxa, dWha, dba,
-    dWz (weight gradients summed over steps)."""
-    return unroll_backward(videolstm_step_backward, dh, cache)
+def videolstm_backward(dh, cache, datt=None):
+    """BPTT: dh (B, T, K, N, N), optional datt (B, T, N, N) direct gradient of the maps -> dx, dm, dh0, dc0, dhm0,
+    dcm0, dWx, dWh, db, dWmx, dWmh, dbm, dWxa, dWha, dba, dWz (weight gradients summed over steps)."""
+    return unroll_backward(videolstm_step_backward, dh, cache, datt)

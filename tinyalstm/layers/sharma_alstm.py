@@ -52,10 +52,11 @@ def soft_attention_lstm_step_forward(x, prev_h, prev_c, Wk, Wh, b, Wah, Waa, ba,
     return next_h, next_c, w, SharmaStepCache(k, prev_h, Wk, Wh, att_cache, cell_cache)
 
 
-def soft_attention_lstm_step_backward(dnext_h, dnext_c, cache):
-    """-> dx (B, L, D), dprev_h, dprev_c, dWk, dWh, db, dWah, dWaa, dba, du."""
+def soft_attention_lstm_step_backward(dnext_h, dnext_c, cache, dw=None):
+    """dw (B, L): optional direct gradient of the step's attention -> dx (B, L, D), dprev_h, dprev_c, dWk, dWh, db,
+    dWah, dWaa, dba, du."""
     da, dprev_c = lstm_cell_backward(dnext_h, dnext_c, cache.cell)
-    dprev_h_att, dx, dWah, dWaa, dba, du = temporal_attention_backward(da @ cache.Wk.T, cache.attention)
+    dprev_h_att, dx, dWah, dWaa, dba, du = temporal_attention_backward(da @ cache.Wk.T, cache.attention, dw)
     return (dx, da @ cache.Wh.T + dprev_h_att, dprev_c, cache.k.T @ da, cache.prev_h.T @ da, da.sum(axis=0), dWah,
             dWaa, dba, du)
 
@@ -65,9 +66,10 @@ def soft_attention_lstm_forward(x, h0, c0, Wk, Wh, b, Wah, Waa, ba, u):
     return unroll_forward(soft_attention_lstm_step_forward, (x,), (h0, c0), (Wk, Wh, b, Wah, Waa, ba, u))
 
 
-def soft_attention_lstm_backward(dh, cache):
-    """BPTT: dh (B, T, H) -> dx (B, T, L, D), dh0, dc0, dWk, dWh, db, dWah, dWaa, dba, du."""
-    return unroll_backward(soft_attention_lstm_step_backward, dh, cache)
+def soft_attention_lstm_backward(dh, cache, datt=None):
+    """BPTT: dh (B, T, H), optional datt (B, T, L) direct gradient of the attention -> dx (B, T, L, D), dh0, dc0,
+    dWk, dWh, db, dWah, dWaa, dba, du."""
+    return unroll_backward(soft_attention_lstm_step_backward, dh, cache, datt)
 
 
 def motion_soft_attention_lstm_step_forward(x, m, prev_h, prev_c, prev_hm, prev_cm, Wk, Wh, b, Wmx, Wmh, bm, Wah,
@@ -87,12 +89,12 @@ def motion_soft_attention_lstm_step_forward(x, m, prev_h, prev_c, prev_hm, prev_
     return h, c, hm, cm, w, MotionSharmaStepCache(m.shape[1], flow_cache, att_cache, top_cache)
 
 
-def motion_soft_attention_lstm_step_backward(dnext_h, dnext_c, dnext_hm, dnext_cm, cache):
-    """-> dx (B, L, D), dm (B, Cm), dprev_h, dprev_c (B, H), dprev_hm, dprev_cm (B, Hm), dWk, dWh, db, dWmx, dWmh,
-    dbm, dWah, dWaa, dba, du."""
+def motion_soft_attention_lstm_step_backward(dnext_h, dnext_c, dnext_hm, dnext_cm, cache, dw=None):
+    """dw (B, L): optional direct gradient of the step's attention -> dx (B, L, D), dm (B, Cm), dprev_h, dprev_c
+    (B, H), dprev_hm, dprev_cm (B, Hm), dWk, dWh, db, dWmx, dWmh, dbm, dWah, dWaa, dba, du."""
     Cm = cache.flow_channels
     dk, dprev_h, dprev_c, *dtop = lstm_step_backward(dnext_h, dnext_c, cache.top)
-    dhm_att, dx, *datt = temporal_attention_backward(dk, cache.attention)
+    dhm_att, dx, *datt = temporal_attention_backward(dk, cache.attention, dw)
     dmh, dprev_hm, dprev_cm, *dflow = lstm_step_backward(dnext_hm + dhm_att, dnext_cm, cache.flow)
     return (dx, dmh[:, :Cm], dprev_h + dmh[:, Cm:], dprev_c, dprev_hm, dprev_cm, *dtop, *dflow, *datt)
 
@@ -107,7 +109,8 @@ def motion_soft_attention_lstm_forward(x, m, h0, c0, hm0, cm0, Wk, Wh, b, Wmx, W
                           (Wk, Wh, b, Wmx, Wmh, bm, Wah, Waa, ba, u))
 
 
-def motion_soft_attention_lstm_backward(dh, cache):
-    """BPTT: dh (B, T, H) -> dx (B, T, L, D), dm (B, T, Cm), dh0, dc0 (B, H), dhm0, dcm0 (B, Hm), dWk, dWh, db,
-    dWmx, dWmh, dbm, dWah, dWaa, dba, du (weight gradients summed over steps)."""
-    return unroll_backward(motion_soft_attention_lstm_step_backward, dh, cache)
+def motion_soft_attention_lstm_backward(dh, cache, datt=None):
+    """BPTT: dh (B, T, H), optional datt (B, T, L) direct gradient of the attention -> dx (B, T, L, D), dm (B, T,
+    Cm), dh0, dc0 (B, H), dhm0, dcm0 (B, Hm), dWk, dWh, db, dWmx, dWmh, dbm, dWah, dWaa, dba, du (weight
+    gradients summed over steps)."""
+    return unroll_backward(motion_soft_attention_lstm_step_backward, dh, cache, datt)

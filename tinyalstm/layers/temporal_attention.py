@@ -55,12 +55,15 @@ def attend_forward(prev_h, A, Ap, Wah, u):
     return k, w, AttendCache(prev_h, A, Wah, u, e, w)
 
 
-def attend_backward(dk, cache):
-    """Gradients of ``attend_forward`` for upstream dk (B, da) -> dprev_h (B, H), dA (B, T, da) through the
-    context only, dAp (B, T, M), dWah (H, M), du (M,)."""
+def attend_backward(dk, cache, dw_extra=None):
+    """Gradients of ``attend_forward`` for upstream dk (B, da) and, optionally, a direct gradient of the weights
+    dw_extra (B, T) -> dprev_h (B, H), dA (B, T, da) through the context only, dAp (B, T, M), dWah (H, M),
+    du (M,)."""
     w, e, A = cache.w, cache.e, cache.A
     dA = w[:, :, None] * dk[:, None, :]
     dw = (A * dk[:, None, :]).sum(axis=2)
+    if dw_extra is not None:
+        dw = dw + dw_extra
     dm = w * (dw - (w * dw).sum(axis=1, keepdims=True))
     du = (dm[:, :, None] * e).sum(axis=(0, 1))
     dAp = dm[:, :, None] * cache.u * (1.0 - e * e)
@@ -78,10 +81,10 @@ def temporal_attention_forward(prev_h, A, Wah, Waa, ba, u):
     return k, w, TemporalAttentionCache(cache, Waa)
 
 
-def temporal_attention_backward(dk, cache):
-    """Gradients of ``temporal_attention_forward`` for upstream dk (B, da)
-    -> dprev_h (B, H), dA (B, T, da), dWah (H, M), dWaa (da, M), dba (M,), du (M,).
+def temporal_attention_backward(dk, cache, dw_extra=None):
+    """Gradients of ``temporal_attention_forward`` for upstream dk (B, da) and an optional direct gradient of the
+    weights dw_extra (B, T) -> dprev_h (B, H), dA (B, T, da), dWah (H, M), dWaa (da, M), dba (M,), du (M,).
     """
-    dprev_h, dA, dAp, dWah, du = attend_backward(dk, cache.attend)
+    dprev_h, dA, dAp, dWah, du = attend_backward(dk, cache.attend, dw_extra)
     dA_proj, dWaa, dba = project_frames_backward(dAp, cache.attend.A, cache.Waa)
     return dprev_h, dA + dA_proj, dWah, dWaa, dba, du

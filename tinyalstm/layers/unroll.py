@@ -2,10 +2,11 @@
 whose step is a function of this contract (CS231n's, with the state and the inputs of a step spelled out):
 
     step_forward(*inputs_t, *prev_state, *weights) -> (*next_state, attention_t, cache)
-    step_backward(*dnext_state, cache)             -> (*dinputs_t, *dprev_state, *dweights)
+    step_backward(*dnext_state, cache, datt_t)     -> (*dinputs_t, *dprev_state, *dweights)
 
 The first state is the hidden state the sequence returns (and the one the upstream gradient ``dh`` reaches); the
-gradients come back in the order of the forward's arguments. It serves the ConvALSTM (conv_alstm.py; inputs X_t,
+gradients come back in the order of the forward's arguments; ``datt_t`` is a direct gradient of the step's
+attention (from a loss term on the attention itself, attention_penalty.py) or None. It serves the ConvALSTM (conv_alstm.py; inputs X_t,
 state H, C) and Sharma's ALSTM (sharma_alstm.py), and the two-layer motion-attention recurrences, VideoLSTM
 (motion_attention.py; inputs X_t, M_t, state H, C, H^m, C^m) and its fully connected analogue.
 """
@@ -37,16 +38,17 @@ def unroll_forward(step_forward, inputs, state0, weights):
     return xp.stack(hs, axis=1), xp.stack(atts, axis=1), UnrollCache(len(inputs), [s.shape for s in state0], steps)
 
 
-def unroll_backward(step_backward, dh, cache):
-    """BPTT: dh (B, T, ...) upstream gradient of every hidden state
-    -> (*dinputs (B, T, ...) each, *dstate0, *dweights summed over steps), in the forward's argument order."""
+def unroll_backward(step_backward, dh, cache, datt=None):
+    """BPTT: dh (B, T, ...) upstream gradient of every hidden state, datt (B, T, ...) optional direct gradient of
+    every step's attention -> (*dinputs (B, T, ...) each, *dstate0, *dweights summed over steps), in the
+    forward's argument order."""
     xp = array_module(dh)
     n_in, T = cache.n_inputs, dh.shape[1]
     dstate = [xp.zeros(shape, dtype=dh.dtype) for shape in cache.state_shapes]
     dinputs, acc = [[None] * T for _ in range(n_in)], None
     for t in reversed(range(T)):
         dstate[0] = dstate[0] + dh[:, t]
-        grads = step_backward(*dstate, cache.steps[t])
+        grads = step_backward(*dstate, cache.steps[t], None if datt is None else datt[:, t])
         for i in range(n_in):
             dinputs[i][t] = grads[i]
         dstate = list(grads[n_in:n_in + len(dstate)])

@@ -89,7 +89,7 @@ class LSTM(_SigmoidInput):
         scores, head_cache = self._head_forward(h, masks.head)
         return scores, None, LSTMCache(in_cache, lstm_cache, head_cache)
 
-    def _backward(self, dscores, cache):
+    def _backward(self, dscores, cache, datt=None):
         g = {}
         dh = self._head_backward(dscores, cache.head, g)
         dX, _, _, g["Wx"], g["Wh"], g["b"] = lstm_backward(dh, cache.lstm)
@@ -122,7 +122,7 @@ class aLSTM(_SigmoidInput):  # noqa: N801 -- the paper's name; VideoLSTM's spati
         scores, head_cache = self._head_forward(h, masks.head)
         return scores, w, ALSTMCache(in_cache, init_cache, dec_cache, head_cache)
 
-    def _backward(self, dscores, cache):
+    def _backward(self, dscores, cache, datt=None):
         g = {}
         dh = self._head_backward(dscores, cache.head, g)
         dX, dh0, dc0, dA, *dw = alstm_backward(dh, cache.decoder)
@@ -158,7 +158,7 @@ class aLSTMb(aLSTM):  # noqa: N801
         return scores[:, None, :], w[:, None, :], ALSTMCache(in_cache, init_cache,
                                                              LastStepDecoderCache(lstm_cache, step_cache), head_cache)
 
-    def _backward(self, dscores, cache):
+    def _backward(self, dscores, cache, datt=None):
         g = {}
         xp = backend.array_module(dscores)
         lstm_cache, step_cache = cache.decoder.lstm, cache.decoder.step

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import backend
 from ..checks import check_float_array, check_labels, check_probability
+from ..layers.attention_penalty import attention_penalty_forward
 from ..layers.feedforward import (AffineCache, affine_backward, affine_forward, dropout_backward, dropout_forward,
                                   dropout_mask, softmax, stepwise_softmax_loss, tanh_backward, tanh_forward)
 
@@ -160,9 +161,18 @@ class Classifier:
             dz, g["W_fc"], g["b_fc"] = affine_backward(tanh_backward(dz, cache.act), cache.fc)
         return dz
 
+    attention_penalty = 0.0      # alpha_c of attention_penalty.py; the spatial attention models take it as an option
+
+    def _set_attention_penalty(self, alpha):
+        alpha = float(alpha)
+        if not alpha >= 0:
+            raise ValueError(f"attention_penalty: expected alpha_c >= 0, got {alpha}")
+        self.attention_penalty = alpha
+
     # -- public API -----------------------------------------------------------------------------------------
     def loss_and_input_grads(self, first, y, second=None, rng=None):
-        """Per-step softmax cross-entropy averaged over batch and scored steps, and its gradients
+        """Per-step softmax cross-entropy averaged over batch and scored steps (plus the attention penalty
+        where the model has one, ``attention_penalty``), and its gradients
         -> (loss float, grads dict with the keys of params in their order, {input name: gradient}).
 
         first, second: the model's inputs (``inputs`` names them); y (B,) integer labels; ``rng`` (a numpy
@@ -170,9 +180,13 @@ class Classifier:
         """
         first, second = self._inputs(first, second)
         y = backend.to_device(check_labels("y", y, first.shape[0], self.n_classes))
-        scores, _, cache = self._forward(first, second, self.dropout_masks(first, rng))
+        scores, att, cache = self._forward(first, second, self.dropout_masks(first, rng))
         loss, dscores = stepwise_softmax_loss(scores, y)
-        grads, dinputs = self._backward(dscores, cache)
+        datt = None
+        if self.attention_penalty:             # Sharma et al.'s penalty on the attention (attention_penalty.py)
+            extra, datt = attention_penalty_forward(att, self.attention_penalty)
+            loss = loss + extra
+        grads, dinputs = self._backward(dscores, cache, datt)
         return float(loss), {k: grads[k] for k in self.params}, dinputs
 
     def loss(self, first, y, second=None, rng=None):

@@ -34,19 +34,26 @@ class SharmaCache(NamedTuple):
     head: HeadCache
 
 
+def _flat(datt):
+    """The gradient of the maps (B, T, N, N) the model returns -> that of the weights (B, T, L) the layer made."""
+    return None if datt is None else datt.reshape(datt.shape[:2] + (-1,))
+
+
 class ALSTM(Classifier):
     """Sharma et al.'s soft-attention LSTM: attention over the N*N locations from h_{t-1}, context = weighted sum,
     fully connected gates; initial state tanh(mean_{t,l} x W + b). ``hidden`` H, ``att_dim`` M the attention's
-    hidden size (default H), ``fc_dim`` and ``dropout`` of the head (paper: 1024, 0.7)."""
+    hidden size (default H), ``fc_dim`` and ``dropout`` of the head (paper: 1024, 0.7), ``attention_penalty``
+    alpha_c of the penalty in Sharma et al.'s code (layers/attention_penalty.py; default 0, off)."""
 
     kind = MAPS
 
     def __init__(self, channels, map_size, hidden, n_classes, att_dim=None, fc_dim=1024, dropout=0.7, seed=0,
-                 dtype=np.float32):
+                 dtype=np.float32, attention_penalty=0.0):
         C, H, Ma = channels, hidden, int(att_dim or hidden)
         shapes = {"Wk": (C, 4 * H), "Wh": (H, 4 * H), "b": (4 * H,), "Wah": (H, Ma), "Waa": (C, Ma), "ba": (Ma,),
                   "u": (Ma,), "W_h0": (C, H), "b_h0": (H,), "W_c0": (C, H), "b_c0": (H,)}
         self._setup(C, map_size, H, n_classes, fc_dim, dropout, seed, dtype, shapes)
+        self._set_attention_penalty(attention_penalty)
 
     def _setup(self, C, N, H, n_classes, fc_dim, dropout, seed, dtype, shapes, flow_channels=None):
         N = int(N)
@@ -74,10 +81,10 @@ class ALSTM(Classifier):
         return (scores, w.reshape(X.shape[:2] + X.shape[3:]),
                 SharmaCache(loc_cache, None, None, rec_cache, head_cache))
 
-    def _backward(self, dscores, cache):
+    def _backward(self, dscores, cache, datt=None):
         g = {}
         dh = self._head_backward(dscores, cache.head, g)
-        dloc, dh0, dc0, *dw = soft_attention_lstm_backward(dh, cache.recurrence)
+        dloc, dh0, dc0, *dw = soft_attention_lstm_backward(dh, cache.recurrence, _flat(datt))
         g.update(zip(TOP + ATTENTION, dw))
         return g, {"X": self._locations_backward(dloc, dh0, dc0, cache.locations, g)}
 
@@ -94,7 +101,7 @@ class MotionALSTM(ALSTM):
     reads_second = True
 
     def __init__(self, channels, flow_channels, map_size, hidden, n_classes, flow_hidden=None, att_dim=None,
-                 fc_dim=1024, dropout=0.7, seed=0, dtype=np.float32):
+                 fc_dim=1024, dropout=0.7, seed=0, dtype=np.float32, attention_penalty=0.0):
         C, Cm, H = channels, int(flow_channels), hidden
         Hm, Ma = int(flow_hidden or H), int(att_dim or H)
         shapes = {"Wk": (C, 4 * H), "Wh": (H, 4 * H), "b": (4 * H,),
@@ -103,6 +110,7 @@ class MotionALSTM(ALSTM):
                   "W_h0": (C, H), "b_h0": (H,), "W_c0": (C, H), "b_c0": (H,),
                   "W_hm0": (Cm, Hm), "b_hm0": (Hm,), "W_cm0": (Cm, Hm), "b_cm0": (Hm,)}
         self._setup(C, map_size, H, n_classes, fc_dim, dropout, seed, dtype, shapes, flow_channels=Cm)
+        self._set_attention_penalty(attention_penalty)
 
     def _forward(self, X, M, masks):
         loc, h0, c0, loc_cache = self._locations(X)
@@ -114,10 +122,10 @@ class MotionALSTM(ALSTM):
         return (scores, w.reshape(X.shape[:2] + X.shape[3:]),
                 SharmaCache(loc_cache, flow_init_cache, M.shape, rec_cache, head_cache))
 
-    def _backward(self, dscores, cache):
+    def _backward(self, dscores, cache, datt=None):
         g = {}
         dh = self._head_backward(dscores, cache.head, g)
-        dloc, dm, dh0, dc0, dhm0, dcm0, *dw = motion_soft_attention_lstm_backward(dh, cache.recurrence)
+        dloc, dm, dh0, dc0, dhm0, dcm0, *dw = motion_soft_attention_lstm_backward(dh, cache.recurrence, _flat(datt))
         g.update(zip(TOP + FLOW + ATTENTION, dw))
         dm_init, *dw = initial_state_backward(dhm0, dcm0, cache.flow_initial)
         g.update(zip(FLOW_INITIAL, dw))

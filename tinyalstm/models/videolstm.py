@@ -97,7 +97,7 @@ class ConvLSTM(Classifier):
         att = xp.full((B, T, N1, N2), 1.0 / (N1 * N2), dtype=X.dtype)
         return scores, att, ConvModelCache(init_cache, None, rec_cache, h.shape, head_cache)
 
-    def _backward(self, dscores, cache):
+    def _backward(self, dscores, cache, datt=None):
         g = {}
         dh = self._head_backward(dscores, cache.head, g).reshape(cache.state_shape)
         dX, dh0, dc0, *dw = conv_lstm_backward(dh, cache.recurrence)
@@ -109,16 +109,18 @@ class ConvALSTM(ConvLSTM):
     """Convolutional ALSTM (VideoLSTM sec. 3.1, eqs. 1-9): spatial attention from H_{t-1} on X_t, conv gates.
 
     ``att_kernel`` 1 (default: the authors' code uses 1x1 attention projections) or 3 (the paper's convolutions);
-    ``att_dim`` the channels of the attention's hidden layer (Ka, default K); other arguments as ``ConvLSTM``.
+    ``att_dim`` the channels of the attention's hidden layer (Ka, default K); ``attention_penalty`` alpha_c of
+    Sharma et al.'s penalty (layers/attention_penalty.py; default 0, off); other arguments as ``ConvLSTM``.
     """
 
     def __init__(self, channels, map_size, hidden, n_classes, kernel=3, att_kernel=1, att_dim=None, fc_dim=1024,
-                 dropout=0.7, seed=0, dtype=np.float32):
+                 dropout=0.7, seed=0, dtype=np.float32, attention_penalty=0.0):
         k, ka, C, K = odd("kernel", kernel), odd("att_kernel", att_kernel), channels, hidden
         Ka = int(att_dim or K)
         shapes = {**self._gate_shapes(C, K, k), "Wxa": (Ka, C, ka, ka), "Wha": (Ka, K, ka, ka), "ba": (Ka,),
                   "Wz": (1, Ka, ka, ka)}
         self._setup(C, map_size, K, n_classes, fc_dim, dropout, seed, dtype, shapes)
+        self._set_attention_penalty(attention_penalty)
 
     def _forward(self, X, M, masks):
         h0, c0, init_cache = self._initial(X)
@@ -126,10 +128,10 @@ class ConvALSTM(ConvLSTM):
         scores, head_cache = self._scores(h, masks.head)
         return scores, att, ConvModelCache(init_cache, None, rec_cache, h.shape, head_cache)
 
-    def _backward(self, dscores, cache):
+    def _backward(self, dscores, cache, datt=None):
         g = {}
         dh = self._head_backward(dscores, cache.head, g).reshape(cache.state_shape)
-        dX, dh0, dc0, *dw = conv_alstm_backward(dh, cache.recurrence)
+        dX, dh0, dc0, *dw = conv_alstm_backward(dh, cache.recurrence, datt)
         g.update(zip(GATES + ATTENTION, dw))
         return g, {"X": dX + self._initial_backward(dh0, dc0, cache.initial, g)}
 
@@ -145,7 +147,8 @@ class VideoLSTM(ConvLSTM):
     FLOW_INITIAL = ("W_hm0", "b_hm0", "W_cm0", "b_cm0")
 
     def __init__(self, channels, flow_channels, map_size, hidden, n_classes, flow_hidden=None, kernel=3,
-                 att_kernel=1, att_dim=None, fc_dim=1024, dropout=0.7, seed=0, dtype=np.float32):
+                 att_kernel=1, att_dim=None, fc_dim=1024, dropout=0.7, seed=0, dtype=np.float32,
+                 attention_penalty=0.0):
         k, ka = odd("kernel", kernel), odd("att_kernel", att_kernel)
         C, Cm, K = channels, int(flow_channels), hidden
         Km, Ka = int(flow_hidden or K), int(att_dim or K)
@@ -154,6 +157,7 @@ class VideoLSTM(ConvLSTM):
                   "W_hm0": (Km, Cm, k, k), "b_hm0": (Km,), "W_cm0": (Km, Cm, k, k), "b_cm0": (Km,),
                   "Wxa": (Ka, C, ka, ka), "Wha": (Ka, Km, ka, ka), "ba": (Ka,), "Wz": (1, Ka, ka, ka)}
         self._setup(C, map_size, K, n_classes, fc_dim, dropout, seed, dtype, shapes, flow_channels=Cm)
+        self._set_attention_penalty(attention_penalty)
 
     def _forward(self, X, M, masks):
         h0, c0, init_cache = self._initial(X)
@@ -162,10 +166,10 @@ class VideoLSTM(ConvLSTM):
         scores, head_cache = self._scores(h, masks.head)
         return scores, att, ConvModelCache(init_cache, flow_init_cache, rec_cache, h.shape, head_cache)
 
-    def _backward(self, dscores, cache):
+    def _backward(self, dscores, cache, datt=None):
         g = {}
         dh = self._head_backward(dscores, cache.head, g).reshape(cache.state_shape)
-        dX, dM, dh0, dc0, dhm0, dcm0, *dw = videolstm_backward(dh, cache.recurrence)
+        dX, dM, dh0, dc0, dhm0, dcm0, *dw = videolstm_backward(dh, cache.recurrence, datt)
         g.update(zip(GATES + FLOW + ATTENTION, dw))
         dM1, g["W_hm0"], g["b_hm0"] = conv_initial_state_backward(dhm0, cache.flow_initial.h0)
         dM2, g["W_cm0"], g["b_cm0"] = conv_initial_state_backward(dcm0, cache.flow_initial.c0)
