@@ -14,7 +14,6 @@ when ``import torch`` works; PyTorch is never a dependency of tinyalstm. Before 
 checks on a small float64 configuration that the peer computes the same loss and gradients as tinyalstm.
 """
 import argparse
-import sys
 
 from . import backend
 from .perf.training_step import CONFIGS, MODELS, UPDATE, VERIFY_GRAD_TOL, VERIFY_LOSS_TOL, run_benchmark
@@ -97,4 +96,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .cli import run
+    run(main)

@@ -10,7 +10,6 @@ baseline, which can only be at chance here), and a vanilla LSTM that reads the a
 All use the aLSTM recipe: SGD with momentum 0.9, dropout on the non-recurrent connections.
 """
 import argparse
-import sys
 import time
 
 import numpy as np
@@ -89,4 +88,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from .cli import run
+    run(main)

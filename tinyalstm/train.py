@@ -16,6 +16,11 @@ epoch: parameters, optimiser state, RNG state; no pickle), curves.png, attention
 result.json with the final test accuracy and mean average precision (25 evenly spaced windows per test video,
 softmax summed over the steps of a window and averaged over windows, VideoLSTM's protocol), and the per-video
 scores and labels behind them (test_scores.npy, test_labels.npy; python -m tinyalstm.experiments fuses these).
+A folder holding a run is never replaced silently (--resume continues it, --overwrite replaces it), and a lock
+keeps a second process out of it. Ctrl-C or SIGTERM stops a run cleanly, keeping the last checkpoint.
+
+Errors are one paragraph naming the file or option (exit status 1; usage errors 2, SIGINT 130, SIGTERM 143);
+--debug, or TINYALSTM_DEBUG=1, adds the traceback.
 """
 import argparse
 import math
@@ -55,7 +60,12 @@ def parse_args(argv):
     ap.add_argument("--lr", type=float, default=1e-3, help="RMSprop learning rate (authors' code: 1e-3)")
     ap.add_argument("--seed", type=int, default=0, help="seed of weights, windows and dropout (default 0)")
     ap.add_argument("--out", type=Path, default=Path("runs/default"), help="output folder (default runs/default)")
-    ap.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.npz")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue the run in --out from its checkpoint.npz (its options must be the same; --epochs "
+                         "may be larger)")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="replace the run held in --out (without it, or --resume, a folder holding a run is "
+                         "refused)")
     ap.add_argument("--frames", type=int, default=16, help="window length T (authors: 30; default 16)")
     ap.add_argument("--hidden", type=int, default=32, help="hidden channels/units K (paper: 512; default 32)")
     ap.add_argument("--fc-dim", type=int, default=256, help="head's fully connected size (paper: 1024; default 256)")
@@ -85,6 +95,8 @@ def parse_args(argv):
         ap.error(f"--lr: expected a positive number, got {args.lr}")
     if not 0 <= args.dropout < 1:
         ap.error(f"--dropout: expected a probability in [0, 1), got {args.dropout}")
+    if args.resume and args.overwrite:
+        ap.error("--resume and --overwrite: give one (continue the run in --out, or replace it)")
     if args.attended_data is not None and not MODELS[args.model].takes_attended:
         ap.error(f"--attended-data: only the aLSTM models (alstm, alstm-b) read attended-data, not {args.model}")
     if args.attention_penalty and "attention_penalty" not in MODELS[args.model].options:
@@ -109,4 +121,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from .cli import run
+    run(main)

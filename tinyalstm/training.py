@@ -70,22 +70,48 @@ def build_run_model(config, data):
 
 def run_training(config, log=print):
     """One training run as ``python -m tinyalstm.train`` describes it, from its options (a dict: the CLI's
-    arguments) -> the result dict written to result.json (None when a non-finite loss stopped it)."""
-    from .data.pipeline import dump_json
+    arguments) -> the result dict written to result.json (None when a non-finite loss stopped it).
+
+    The --out folder is locked for the run and never overwritten silently (run_folder.py); a resumed run must
+    have the options of the run it continues, checked before any data is prepared; SIGINT / SIGTERM end it with
+    a message naming the epoch and the checkpoint kept."""
+    from .run_folder import claim
+    with claim(config["out"], config["resume"], config.get("overwrite", False), log) as out:
+        ckpt = out / "checkpoint.npz"
+        if config["resume"] and ckpt.exists():
+            _check_resume_early(ckpt, config)
+        return _train_in(out, ckpt, config, log)
+
+
+def _check_resume_early(ckpt, config):
+    """The resume checks that need no data: the options, and the epochs already done."""
+    from .checkpoints import CheckpointError, differences, read_checkpoint
+    saved = read_checkpoint(ckpt, "--resume")
+    diff = [d for d in differences(saved["config"], config) if d[0] in config]
+    if diff:
+        listed = "; ".join(f"--{k.replace('_', '-')}: {was!r} there, {now!r} here" for k, was, now in diff)
+        raise CheckpointError(f"--resume: {ckpt} was written by a run with other options ({listed}). Give the same "
+                              f"options, or another --out")
+    if saved["epoch"] > config["epochs"]:
+        raise CheckpointError(f"--epochs {config['epochs']}: {ckpt} has already trained {saved['epoch']} epochs; "
+                              f"give --epochs {saved['epoch']} or more to continue it (python -m tinyalstm.evaluate "
+                              f"scores it as it is)")
+
+
+def _train_in(out, ckpt, config, log):
     from .data.windows import WindowReader, training_batches
     from .models import model_spec
+    from .storage import save_json, save_npy, save_text
     t_start = time.perf_counter()
-    out = Path(config["out"])
-    out.mkdir(parents=True, exist_ok=True)
     data = run_data(config, log)
     config = {**config, "device": backend.get_device(), "classes": data.classes,
               "feature_shape": list(data.feature_shape), "train_videos": len(data.train),
               "validation_videos": len(data.val), "test_videos": len(data.test), "convnet": data.convnet}
-    dump_json(config, out / "config.json")
     C, name, modality = len(data.classes), config["model"], config["modality"]
     if name == "convnet":
         acc = data.convnet[modality]
-        dump_json({"model": "convnet", "modality": modality, "test_accuracy": acc}, out / "result.json")
+        save_json(out / "config.json", config)
+        save_json(out / "result.json", {"model": "convnet", "modality": modality, "test_accuracy": acc})
         log(f"ConvNet ({modality}) test accuracy {acc:.3f} (chance {1 / C:.3f})")
         return {"test_accuracy": acc}
     model = build_run_model(config, data)
@@ -93,49 +119,57 @@ def run_training(config, log=print):
     reader = WindowReader(data, model_spec(name), modality, config.get("attended_data"))
     dtype, frames, epochs = model.dtype, config["frames"], config["epochs"]
     start, rng, metrics = 0, np.random.default_rng(config["seed"]), []
-    ckpt = out / "checkpoint.npz"
     if config["resume"] and ckpt.exists():
         start, rng, metrics = load_checkpoint(ckpt, model, opt, config)
         log(f"resumed from {ckpt} after epoch {start}")
     elif config["resume"]:
         log(f"--resume: no checkpoint in {out}, starting from scratch")
-    (out / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
+    save_json(out / "config.json", config)                       # only now: a refused resume leaves it as it was
+    save_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
     log(f"training {name} on {len(data.train)} videos, windows of {frames} frames, maps "
         f"{tuple(data.feature_shape)}, device {backend.get_device()}")
-    for epoch in range(start + 1, epochs + 1):
-        t0 = time.perf_counter()
-        try:
-            loss = train_batches(model, opt, training_batches(reader, data.train, frames, config["batch_size"],
-                                                               rng, dtype), rng)
-        except FloatingPointError as err:
-            log(f"stopped at epoch {epoch}: {err}. The last good checkpoint ({ckpt}, epoch {epoch - 1}) is kept; "
-                f"lower --lr and rerun with --resume.")
-            return None
-        scored = "val" if data.val else "test"            # with a validation split the test set waits for the end
-        scores, labels, _ = evaluate_videos(model, reader, data.val or data.test, frames, config["eval_windows"],
-                                            dtype)
-        acc, mAP = accuracy_and_map(scores, labels)
-        row = {"epoch": epoch, "train_loss": loss, f"{scored}_acc": acc, f"{scored}_map": mAP,
-               "seconds": time.perf_counter() - t0}
-        metrics.append(row)
-        with open(out / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(row) + "\n")
-        save_checkpoint(ckpt, model, opt, epoch, rng, metrics, config)
-        log(f"epoch {epoch:3d}/{epochs}  loss {loss:.4f}  {scored} acc {acc:.3f}  mAP {mAP:.3f}  "
-            f"({row['seconds']:.1f} s, {config['eval_windows']} windows/video)")
-    scores, labels, attention = evaluate_videos(model, reader, data.test, frames, 25, dtype, keep_attention=3)
+    epoch = start
+    try:
+        for epoch in range(start + 1, epochs + 1):
+            t0 = time.perf_counter()
+            try:
+                loss = train_batches(model, opt, training_batches(reader, data.train, frames, config["batch_size"],
+                                                                   rng, dtype), rng)
+            except FloatingPointError as err:
+                log(f"stopped at epoch {epoch}: {err}. The last good checkpoint ({ckpt}, epoch {epoch - 1}) is "
+                    f"kept; lower --lr and rerun with --resume.")
+                return None
+            scored = "val" if data.val else "test"        # with a validation split the test set waits for the end
+            scores, labels, _ = evaluate_videos(model, reader, data.val or data.test, frames,
+                                                config["eval_windows"], dtype)
+            acc, mAP = accuracy_and_map(scores, labels)
+            row = {"epoch": epoch, "train_loss": loss, f"{scored}_acc": acc, f"{scored}_map": mAP,
+                   "seconds": time.perf_counter() - t0}
+            save_checkpoint(ckpt, model, opt, epoch, rng, metrics + [row], config)
+            metrics.append(row)
+            save_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
+            log(f"epoch {epoch:3d}/{epochs}  loss {loss:.4f}  {scored} acc {acc:.3f}  mAP {mAP:.3f}  "
+                f"({row['seconds']:.1f} s, {config['eval_windows']} windows/video)")
+        epoch = epochs + 1
+        scores, labels, attention = evaluate_videos(model, reader, data.test, frames, 25, dtype, keep_attention=3)
+    except KeyboardInterrupt:
+        kept = len(metrics)
+        where = "the final evaluation" if epoch > epochs else f"epoch {epoch}"
+        log(f"interrupted in {where}; last checkpoint: epoch {kept} ({ckpt if kept else 'none yet'}); continue "
+            f"with --resume")
+        raise
     acc, mAP = accuracy_and_map(scores, labels)
     result = {"model": name, "modality": modality, "test_accuracy": acc, "test_map": mAP,
-              "chance": 1 / C, "convnet": data.convnet, "epochs": epochs, "windows": 25,
-              "seconds": time.perf_counter() - t_start}
+              "chance": 1 / C, "convnet": data.convnet, "epochs": len(metrics), "resumed_after_epoch": start,
+              "windows": 25, "seconds": time.perf_counter() - t_start}
     if data.val:
         v_scores, v_labels, _ = evaluate_videos(model, reader, data.val, frames, 25, dtype)
         result["validation_accuracy"], result["validation_map"] = accuracy_and_map(v_scores, v_labels)
         _localization(config, model, data.val, reader, result, log, key="validation_localization")
     _localization(config, model, data.test, reader, result, log)
-    dump_json(result, out / "result.json")
-    np.save(out / "test_scores.npy", scores)
-    np.save(out / "test_labels.npy", labels)
+    save_json(out / "result.json", result)
+    save_npy(out / "test_scores.npy", scores)
+    save_npy(out / "test_labels.npy", labels)
     _pictures(config, data, metrics, attention, out, log)
     log(f"{name}: test accuracy {acc:.3f}, mAP {mAP:.3f} (chance {1 / C:.3f}; 25 windows per video) "
         f"in {result['seconds']:.0f} s; outputs in {out}")

@@ -12,10 +12,10 @@ A feature dataset is that folder plus UCF101's split lists (``<root>/ucfTrainTes
 trainlist0k.txt, testlist0k.txt, naming the ``.avi`` videos); ``load_feature_split`` reads it with the UCF101
 loader, looking for ``.npy`` files instead. Our own cache copies the dataset's lists beside the features.
 
-Writing is atomic: a file is written as ``<key>.npy.partial`` and renamed when complete, so a pass killed halfway
-leaves no truncated feature file, and rerunning it skips the videos already cached (resume).
+Writing is atomic (``storage.write_atomic``): a file is written as ``<key>.npy.partial`` and renamed when
+complete, so a pass killed halfway or a full disk leaves no truncated feature file, and rerunning it skips the
+videos already cached (resume).
 """
-import os
 import sys
 import time
 from pathlib import Path
@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend
+from ..storage import save_npy
 from .datasets import SkipReport, Split, load_ucf101
 
 
@@ -80,18 +81,16 @@ def _cached(path, feature_shape):
 
 
 def _write(path, frames, encode, feature_shape, dtype, batch):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    out = np.lib.format.open_memmap(partial, mode="w+", dtype=dtype, shape=(len(frames), *feature_shape))
+    # one video's maps in memory, then an ordinary atomic write: a memory-mapped write would die (SIGBUS, no
+    # message) on a full disk
+    out = np.empty((len(frames), *feature_shape), dtype=dtype)
     for s in range(0, len(frames), batch):
         maps = backend.to_numpy(encode(frames[s:s + batch]))
         if tuple(maps.shape[1:]) != tuple(feature_shape):
             raise FeatureError(f"{path}: the encoder returned maps of shape {tuple(maps.shape[1:])}, expected "
                                f"{tuple(feature_shape)}")
         out[s:s + batch] = maps
-    out.flush()
-    del out
-    os.replace(partial, path)
+    save_npy(path, out)
 
 
 def load_features(root, key, feature_shape=None):

@@ -24,6 +24,7 @@ from .. import backend
 from ..models.frame_encoder import FrameEncoder, train_frame_encoder, video_accuracy
 from ..optim import RMSprop
 from .datasets import SkipReport, load_hmdb51, load_ucf101
+from ..storage import save_json, save_npz
 from .features import extract_features, load_feature_split, load_features
 from .validation import carve_validation
 
@@ -133,10 +134,7 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
             train_frame_encoder(enc, tr, frames_of, RMSprop(lr=1e-3), enc_epochs, np.random.default_rng(seed),
                                 per_video=per_video, report=report, log=lambda s: log(f"[{m}]   {s}"))
             convnet[m], _ = video_accuracy(enc, te, frames_of)
-            enc_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = enc_file.with_name(enc_file.name + ".partial.npz")
-            np.savez(tmp, __test_acc=convnet[m], **{k: backend.to_numpy(v) for k, v in enc.params.items()})
-            os.replace(tmp, enc_file)
+            save_npz(enc_file, __test_acc=convnet[m], **{k: backend.to_numpy(v) for k, v in enc.params.items()})
             log(f"[{m}] ConvNet baseline (frame softmax averaged over each test video): accuracy {convnet[m]:.3f} "
                 f"({time.perf_counter() - t0:.0f} s)")
         feat_root = work / "features" / tag
@@ -222,7 +220,5 @@ def default_work(dataset, root):
 
 
 def dump_json(obj, path):
-    tmp = Path(str(path) + ".partial")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    os.replace(tmp, path)
+    save_json(path, obj)
 

@@ -788,4 +788,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ..cli import run
+    run(main)
