@@ -12,28 +12,7 @@ import pytest
 
 from tinyalstm import train
 
-CLASSES = ["Jump", "Run", "Swim"]
-
-
-def _features_dataset(root, videos_per_class=4, frames=10, shape=(4, 3, 3), seed=0):
-    """<root>/{rgb,flow}/<Class>/<video>.npy + ucfTrainTestlist/: class c has a bright channel c (learnable)."""
-    r = np.random.default_rng(seed)
-    lists = root / "ucfTrainTestlist"
-    lists.mkdir(parents=True)
-    (lists / "classInd.txt").write_text("".join(f"{i + 1} {c}\r\n" for i, c in enumerate(CLASSES)))
-    train_lines, test_lines = [], []
-    for c, name in enumerate(CLASSES):
-        for v in range(videos_per_class):
-            key = f"{name}/v_{name}_g{v + 1:02d}_c01"
-            for m in ("rgb", "flow"):
-                x = r.normal(size=(frames + v, *shape)).astype(np.float32)
-                x[:, c] += 1.5
-                (root / m / name).mkdir(parents=True, exist_ok=True)
-                np.save(root / m / f"{key}.npy", x)
-            (test_lines if v == 0 else train_lines).append(f"{key}.avi" + ("" if v == 0 else f" {c + 1}"))
-    (lists / "trainlist01.txt").write_text("\r\n".join(train_lines) + "\r\n")
-    (lists / "testlist01.txt").write_text("\r\n".join(test_lines) + "\r\n")
-    return root
+CLASSES = ["Jump", "Run", "Swim"]             # the classes of the ``feats`` fixture (conftest.py)
 
 
 def _args(root, out, model="convlstm", epochs=3, extra=()):
@@ -45,11 +24,6 @@ def _args(root, out, model="convlstm", epochs=3, extra=()):
 def _metrics(out):
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
-
-
-@pytest.fixture
-def feats(tmp_path):
-    return _features_dataset(tmp_path / "feats")
 
 
 @pytest.mark.parametrize("model", ["lstm", "alstm", "alstm-b", "alstm-spatial", "alstm-motion", "convalstm",

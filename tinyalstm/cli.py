@@ -32,6 +32,9 @@ def _raise_interrupted(signum, frame):
 
 def describe(err):
     """One paragraph for an exception that ended a command."""
+    from .storage import DiskFullError
+    if isinstance(err, DiskFullError):
+        return str(err)                                  # names the path, the space needed and the space left
     if isinstance(err, OSError) and err.errno == errno.ENOSPC:
         where = f" writing {err.filename}" if err.filename else ""
         return (f"no space left on the device{where}. Free some space (or point --out / --work elsewhere) and "
