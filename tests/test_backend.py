@@ -23,7 +23,7 @@ def test_unknown_device_is_an_error():
 
 @pytest.mark.skipif(backend.cupy_or_none() is not None, reason="a GPU is present")
 def test_cuda_without_gpu_is_a_clear_error():
-    with pytest.raises(RuntimeError, match="'cuda' was requested but CuPy is not installed or sees no GPU"):
+    with pytest.raises(RuntimeError, match="--device cuda: CuPy is not installed or sees no GPU"):
         backend.set_device("cuda")
 
 

@@ -206,3 +206,45 @@ def test_the_cli_names_a_full_disk_in_one_line(tmp_path):
     assert "no space left on the device writing" in describe(OSError(errno.ENOSPC, "No space", "/x/y"))
     assert describe(RuntimeError("boom")).startswith("unexpected RuntimeError: boom")
     assert checkpoints.CheckpointError.__mro__[1] is SystemExit
+
+
+# -- checks before the expensive work --------------------------------------------------------------------------
+
+def test_a_bad_size_is_refused_before_anything_is_decoded(tmp_path):
+    res = _cli("tinyalstm.train", "--size", "100", "--out", tmp_path / "o")
+    assert res.returncode == 2 and "--size: expected a multiple of 8" in res.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(__import__("tinyalstm").backend.cupy_or_none() is not None, reason="a GPU is present")
+def test_cuda_without_a_gpu_is_one_message(tmp_path):
+    res = _cli("tinyalstm.train", "--device", "cuda", "--out", tmp_path / "o")
+    assert res.returncode == 1 and "Traceback" not in res.stderr and "--device cuda: CuPy" in res.stderr
+
+
+# -- feature files ---------------------------------------------------------------------------------------------
+
+def test_bad_feature_files_are_named_and_the_shape_is_decided_by_the_files(feats, tmp_path, capsys):
+    rgb = feats / "rgb"
+    first = sorted((rgb / "Jump").glob("*.npy"))[0]                # the first listed file gets an odd shape
+    np.save(first, np.ones((10, 4, 2, 2), np.float32))
+    pickled = rgb / "Run" / "v_Run_g02_c01.npy"
+    np.save(pickled, np.array([{"a": 1}] * 3, dtype=object), allow_pickle=True)
+    ints = rgb / "Run" / "v_Run_g03_c01.npy"
+    np.save(ints, np.ones((10, 4, 3, 3), np.int32))
+    truncated = rgb / "Swim" / "v_Swim_g02_c01.npy"
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    nan = rgb / "Swim" / "v_Swim_g03_c01.npy"
+    x = np.load(nan)
+    x[5, 1, 0, 0] = np.nan
+    np.save(nan, x)
+    res = train.main(_args(feats, tmp_path / "o", epochs=1))
+    out = capsys.readouterr().out
+    assert "5 skipped (named below)" in out
+    for path, why in [(first, "got maps of (4, 2, 2)"), (pickled, "Python objects"), (ints, "float dtype"),
+                      (truncated, "truncated or damaged"), (nan, "NaN or inf values (first in frame 5)")]:
+        line = next((ln for ln in out.splitlines() if str(path) in ln), "")
+        assert why in line, (path, why, out)
+    config = json.loads((tmp_path / "o" / "config.json").read_text())
+    assert config["feature_shape"] == [4, 3, 3]                    # the most common shape, not the first file's
+    assert config["train_videos"] + config["test_videos"] == 12 - 5 and res["test_accuracy"] >= 0

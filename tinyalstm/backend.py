@@ -24,14 +24,18 @@ def cupy_or_none():
     return None
 
 
+class DeviceError(RuntimeError):
+    """A device that was asked for and is not there."""
+
+
 def set_device(name):
     """Select ``'cpu'`` or ``'cuda'`` for models created from now on; ``'cuda'`` without a GPU is an error."""
     global _device
     if name not in _DEVICES:
         raise ValueError(f"device: expected one of {_DEVICES}, got {name!r}")
     if name == "cuda" and cupy_or_none() is None:
-        raise RuntimeError("device: 'cuda' was requested but CuPy is not installed or sees no GPU "
-                           "(install the 'gpu' extra, see README)")
+        raise DeviceError("--device cuda: CuPy is not installed or sees no GPU (install the 'gpu' extra, see "
+                          "README), or use --device cpu")
     _device = name
 
 

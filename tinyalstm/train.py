@@ -29,6 +29,7 @@ import textwrap
 from pathlib import Path
 
 from . import backend
+from .data.pipeline import ENCODER_WIDTHS
 from .models import MODELS
 from .training import run_training
 
@@ -95,6 +96,10 @@ def parse_args(argv):
         ap.error(f"--lr: expected a positive number, got {args.lr}")
     if not 0 <= args.dropout < 1:
         ap.error(f"--dropout: expected a probability in [0, 1), got {args.dropout}")
+    halvings = 2 ** len(ENCODER_WIDTHS)
+    if args.dataset != "features" and (args.size % halvings or args.size < 2 * halvings):
+        ap.error(f"--size: expected a multiple of {halvings} (the frame encoders halve the frames "
+                 f"{len(ENCODER_WIDTHS)} times) of at least {2 * halvings}, got {args.size}")
     if args.resume and args.overwrite:
         ap.error("--resume and --overwrite: give one (continue the run in --out, or replace it)")
     if args.attended_data is not None and not MODELS[args.model].takes_attended:

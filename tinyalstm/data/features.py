@@ -16,14 +16,16 @@ Writing is atomic (``storage.write_atomic``): a file is written as ``<key>.npy.p
 complete, so a pass killed halfway or a full disk leaves no truncated feature file, and rerunning it skips the
 videos already cached (resume).
 """
+import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from .. import backend
-from ..storage import save_npy
+from ..storage import save_json, save_npy
 from .datasets import SkipReport, Split, load_ucf101
 
 
@@ -44,12 +46,13 @@ def extract_features(items, frames_of, encode, root, feature_shape, dtype=np.flo
     Videos whose cache file already exists with the right shape are not recomputed.
     -> the SkipReport (also printed to stderr at the end when it is not empty).
     """
-    report = SkipReport() if report is None else report
+    own_report, report = report is None, SkipReport() if report is None else report
     items = list(items)
     start, done = time.perf_counter(), 0
+    known_bad = set(report.names)     # skipped by an earlier pass (RGB before flow): not read, not reported again
     for count, (key, video) in enumerate(items, 1):
         path = feature_path(root, key)
-        if _cached(path, feature_shape):
+        if key in known_bad or _cached(path, feature_shape):
             continue
         frames = report.attempt(key, frames_of, video)
         if frames is None:
@@ -65,7 +68,7 @@ def extract_features(items, frames_of, encode, root, feature_shape, dtype=np.flo
                   flush=True)
     if progress and done:
         print(file=sys.stderr)
-    if report.count and progress:
+    if report.count and progress and own_report:     # a caller's report is printed by the caller, once
         print(f"feature extraction: {report.summary()}", file=sys.stderr)
     return report
 
@@ -101,7 +104,11 @@ def load_features(root, key, feature_shape=None):
         raise FeatureError(f"{path}: feature file not found (key {key!r})")
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError) as err:
+    except ValueError as err:
+        what = ("it holds Python objects (a pickled object array), not numbers" if "allow_pickle" in str(err)
+                else f"truncated or damaged ({err})")
+        raise FeatureError(f"{path}: not a readable .npy file: {what}") from None
+    except OSError as err:
         raise FeatureError(f"{path}: not a readable .npy file ({err})") from None
     if arr.ndim != 4 or arr.shape[0] == 0:
         raise FeatureError(f"{path}: expected features of shape (frames, D, N, N) with frames >= 1, got "
@@ -121,23 +128,95 @@ def gather_window(features, indices, dtype=np.float32):
     return np.asarray(features[idx], dtype=dtype)
 
 
+def first_non_finite(path, verdicts=None, chunk=64):
+    """The first frame of the feature file ``path`` holding NaN or inf, or None when all values are finite. Reads
+    the whole file, in chunks of frames; ``verdicts`` (a dict, e.g. ``FeatureChecks``) remembers the answer per
+    file, keyed by its size and modification time, so unchanged files are read once."""
+    path = Path(path)
+    st = path.stat()
+    key, stamp = str(path.resolve()), [st.st_size, st.st_mtime_ns]
+    if verdicts is not None and key in verdicts and verdicts[key][:2] == stamp:
+        return verdicts[key][2]
+    arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    bad = None
+    for s in range(0, len(arr), chunk):
+        finite = np.isfinite(np.asarray(arr[s:s + chunk])).reshape(len(arr[s:s + chunk]), -1).all(axis=1)
+        if not finite.all():
+            bad = int(s + np.flatnonzero(~finite)[0])
+            break
+    if verdicts is not None:
+        verdicts[key] = stamp + [bad]
+    return bad
+
+
+class FeatureChecks(dict):
+    """``first_non_finite``'s verdicts, kept in a JSON file (a cache: a damaged or missing file means "check
+    again")."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+        try:
+            self.update(json.loads(self.path.read_text()))
+        except (OSError, ValueError):
+            pass
+
+    def save(self):
+        try:
+            save_json(self.path, dict(self))
+        except OSError:
+            pass                    # a cache that cannot be written costs a re-check next time, nothing more
+
+
+def validate_feature_files(groups, report, verdicts=None, shape=None):
+    """One check of every feature file a run will read: groups {name: [Sample]} (e.g. per modality and subset)
+    -> ({name: [Sample kept]}, shape (D, N, N)). Without ``shape`` it is decided by the files: the most common
+    (D, N, N) among the readable float files of all groups, never by whichever comes first. Missing, unreadable, pickled or integer files, files of another
+    shape and files holding NaN or inf are skipped into ``report``, each with its reason and path."""
+    headers = {}
+    for samples in groups.values():
+        for s in samples:
+            p = Path(s.path)
+            try:
+                headers[s.path] = tuple(load_features(p.parent, p.stem).shape[1:])
+            except FeatureError as err:
+                report.add(s.name, str(err))
+    if not headers:
+        raise FeatureError("no readable feature file among the ones the split lists name (see the report)")
+    shapes = Counter(headers.values())
+    decided = shape is None
+    shape = shapes.most_common(1)[0][0] if decided else tuple(shape)
+    kept = {}
+    for name, samples in groups.items():
+        kept[name] = []
+        for s in samples:
+            if s.path not in headers:
+                continue
+            if headers[s.path] != shape:
+                report.add(s.name, f"{s.path}: expected (frames, {', '.join(map(str, shape))}), got maps of "
+                                   f"{headers[s.path]}" + (f" ({shapes[shape]} of the {len(headers)} readable "
+                                                           f"files have {shape})" if decided else ""))
+                continue
+            bad = first_non_finite(s.path, verdicts)
+            if bad is not None:
+                report.add(s.name, f"{s.path}: NaN or inf values (first in frame {bad})")
+                continue
+            kept[name].append(s)
+    return kept, shape
+
+
 def load_feature_split(root, split=1, subset="train", feature_shape=None, on_error="skip", report=None):
-    """A feature dataset's split -> Split whose samples' ``path`` is the ``.npy`` file. Lines naming a missing file
-    and files that are not (frames, D, N, N) floats (or not ``feature_shape``) are skipped into the report
-    (``on_error="skip"``) or raised (``"raise"``); every file's header is read once here, so a bad file is found
-    before training starts rather than halfway through an epoch."""
+    """A feature dataset's split -> Split whose samples' ``path`` is the ``.npy`` file. Lines naming a missing
+    file and files that ``validate_feature_files`` rejects (another shape than ``feature_shape`` or than most
+    files, not floats, NaN or inf) are skipped into the report (``on_error="skip"``) or raised (``"raise"``); every
+    file is checked here, so a bad file is found before training starts rather than halfway through an epoch."""
     split_ = load_ucf101(root, split=split, subset=subset, on_error=on_error, videos_dir=root, report=report,
                          suffix=".npy")
-    good = []
-    for sample in split_.samples:
-        try:
-            arr = load_features(Path(sample.path).parent, Path(sample.path).stem, feature_shape)
-        except FeatureError as err:
-            if on_error == "raise":
-                raise
-            split_.report.add(sample.name, str(err))
-            continue
-        if feature_shape is None:
-            feature_shape = arr.shape[1:]
-        good.append(sample)
-    return Split(good, split_.classes, split_.report)
+    if on_error == "raise":
+        for sample in split_.samples:
+            load_features(Path(sample.path).parent, Path(sample.path).stem, feature_shape)
+            if first_non_finite(sample.path) is not None:
+                raise FeatureError(f"{sample.path}: NaN or inf values")
+        return split_
+    kept, _ = validate_feature_files({subset: split_.samples}, split_.report, shape=feature_shape)
+    return Split(kept[subset], split_.classes, split_.report)

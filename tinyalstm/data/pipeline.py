@@ -25,10 +25,11 @@ from ..models.frame_encoder import FrameEncoder, train_frame_encoder, video_accu
 from ..optim import RMSprop
 from .datasets import SkipReport, load_hmdb51, load_ucf101
 from ..storage import save_json, save_npz
-from .features import extract_features, load_feature_split, load_features
+from .features import FeatureChecks, FeatureError, extract_features, validate_feature_files
 from .validation import carve_validation
 
 MODALITY_CHANNELS = {"rgb": 3, "flow": 2}
+ENCODER_WIDTHS = (16, 32, 32)      # the frame encoders' blocks: each halves the frame, so maps are size / 8
 
 
 @dataclass
@@ -94,7 +95,7 @@ def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epoc
                                   seed=seed, validation=validation, log=log)
 
 
-def prepare_video_features(dataset, root, split, modalities, work, size=64, widths=(16, 32, 32), enc_epochs=8,
+def prepare_video_features(dataset, root, split, modalities, work, size=64, widths=ENCODER_WIDTHS, enc_epochs=8,
                            per_video=8, seed=0, validation=0.0, log=print):
     """Run the pipeline of the module docstring for ``modalities`` -> FeatureData. Stages already done (same
     options) are skipped; encoder weights are kept in work/encoders/<modality>-<options>.npz."""
@@ -152,26 +153,30 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
 def prepare_given_features(root, split, modalities, log=print):
     """``--dataset features``: <root>/<modality>/<Class>/<video>.npy + <root>/ucfTrainTestlist/ -> FeatureData."""
     root = Path(root)
-    report, per_mod, shape = SkipReport(), {}, None
+    report = SkipReport()
     if not (root / "ucfTrainTestlist").is_dir():
         raise FileNotFoundError(f"--root {root}: no ucfTrainTestlist/ folder with the split files")
     for m in modalities:
         if not (root / m).is_dir():
             raise FileNotFoundError(f"--root {root}: no {m}/ folder of features (expected {root / m}/<Class>/"
                                     f"<video>.npy for this model)")
-    for m in modalities:
-        tr = load_feature_split(root / m, split, "train", shape, report=report)
-        te = load_feature_split(root / m, split, "test", shape, report=report)
-        if not len(tr) or not len(te):
-            raise ValueError(f"--root {root / m}: no usable feature files for split {split}\n{report.summary()}")
-        shape = shape or load_features(root / m, key_of(tr.samples[0])).shape[1:]
-        per_mod[m] = (tr, te)
-    keep = set.intersection(*[{key_of(s) for s in tr.samples + te.samples} for tr, te in per_mod.values()])
-    tr, te = next(iter(per_mod.values()))
-    log(f"data: features from {root}: {len(tr)} train / {len(te)} test videos, maps {tuple(shape)}")
-    return FeatureData([(key_of(s), s.label) for s in tr.samples if key_of(s) in keep],
-                       [(key_of(s), s.label) for s in te.samples if key_of(s) in keep], tr.classes,
-                       {m: root / m for m in modalities}, tuple(shape), report=report)
+    lists = {(m, sub): load_ucf101(root / m, split=split, subset=sub, videos_dir=root / m, report=report,
+                                   suffix=".npy") for m in modalities for sub in ("train", "test")}
+    checks = FeatureChecks(default_cache() / "feature-checks" / f"{_digest(str(root.resolve()))}.json")
+    kept, shape = validate_feature_files({k: v.samples for k, v in lists.items()}, report, checks)
+    checks.save()
+    keys = set.intersection(*[{key_of(s) for sub in ("train", "test") for s in kept[(m, sub)]} for m in modalities])
+    first = modalities[0]
+    tr, te = ([(key_of(s), s.label) for s in kept[(first, sub)] if key_of(s) in keys] for sub in ("train", "test"))
+    if not tr or not te:
+        raise FeatureError(f"--root {root}: split {split} has {len(tr)} usable training and {len(te)} test "
+                           f"videos\n{report.summary()}")
+    log(f"data: features from {root}: {len(tr)} train / {len(te)} test videos, maps {tuple(shape)}"
+        + (f"; {report.count} skipped (named below)" if report.count else ""))
+    if report.count:
+        log(f"data report: {report.summary()}")
+    return FeatureData(tr, te, lists[(first, "train")].classes, {m: root / m for m in modalities}, tuple(shape),
+                       report=report)
 
 
 # The built-in benchmark: synthetic.py's defaults plus scene context. With p = 0.75 three in four (class, group)
@@ -184,8 +189,7 @@ DEFAULT_BENCHMARK = {"context": 0.75}
 def default_synthetic_root():
     """~/.cache/tinyalstm/synthetic-context0.75 (XDG_CACHE_HOME respected): named by its options, so a change of
     the built-in benchmark never reuses another's videos or feature caches."""
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "tinyalstm" / f"synthetic-context{DEFAULT_BENCHMARK['context']}"
+    return default_cache() / f"synthetic-context{DEFAULT_BENCHMARK['context']}"
 
 
 def ensure_synthetic(root, log=print):
@@ -208,15 +212,20 @@ def default_work(dataset, root):
     <root>/.tinyalstm-work/<hash of synthetic.json's options> for a synthetic benchmark (ours to write into; a
     regeneration with other options gets a fresh cache), else ~/.cache/tinyalstm/work-<dataset>-<hash of the root's
     path> (a read-only dataset folder is fine, and two copies of a dataset never share cached frames)."""
-    import hashlib
-
-    def digest(text):
-        return hashlib.sha1(text.encode()).hexdigest()[:8]
     if dataset == "synthetic":
         options = json.loads((Path(root) / "synthetic.json").read_text()).get("options", {})
-        return Path(root) / ".tinyalstm-work" / digest(json.dumps(options, sort_keys=True))
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "tinyalstm" / f"work-{dataset}-{digest(str(Path(root).resolve()))}"
+        return Path(root) / ".tinyalstm-work" / _digest(json.dumps(options, sort_keys=True))
+    return default_cache() / f"work-{dataset}-{_digest(str(Path(root).resolve()))}"
+
+
+def default_cache():
+    """~/.cache/tinyalstm (XDG_CACHE_HOME respected)."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tinyalstm"
+
+
+def _digest(text):
+    import hashlib
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
 def dump_json(obj, path):
