@@ -226,7 +226,7 @@ def test_cuda_without_a_gpu_is_one_message(tmp_path):
 
 def test_bad_feature_files_are_named_and_the_shape_is_decided_by_the_files(feats, tmp_path, capsys):
     rgb = feats / "rgb"
-    first = sorted((rgb / "Jump").glob("*.npy"))[0]                # the first listed file gets an odd shape
+    first = rgb / "Jump" / "v_Jump_g02_c01.npy"                    # the first listed file gets an odd shape
     np.save(first, np.ones((10, 4, 2, 2), np.float32))
     pickled = rgb / "Run" / "v_Run_g02_c01.npy"
     np.save(pickled, np.array([{"a": 1}] * 3, dtype=object), allow_pickle=True)
@@ -248,3 +248,28 @@ def test_bad_feature_files_are_named_and_the_shape_is_decided_by_the_files(feats
     config = json.loads((tmp_path / "o" / "config.json").read_text())
     assert config["feature_shape"] == [4, 3, 3]                    # the most common shape, not the first file's
     assert config["train_videos"] + config["test_videos"] == 12 - 5 and res["test_accuracy"] >= 0
+
+
+# -- split lists -----------------------------------------------------------------------------------------------
+
+def test_split_lists_written_by_hand(feats, tmp_path):
+    from tinyalstm.data.datasets import DatasetError
+    lists = feats / "ucfTrainTestlist"
+    train_list = (lists / "trainlist01.txt").read_text()
+    first = train_list.splitlines()[0]
+    (lists / "trainlist01.txt").write_text(train_list + first + "\r\n")            # a line listed twice
+    res = train.main(_args(feats, tmp_path / "dup", epochs=1))
+    assert res["test_accuracy"] >= 0
+    config = json.loads((tmp_path / "dup" / "config.json").read_text())
+    assert config["train_videos"] == 9                                             # counted once
+    (lists / "trainlist01.txt").write_bytes(b"Jump/v_Jump_g02_c01.avi 1\r\nRun/caf\xe9.avi 2\r\n")
+    with pytest.raises(DatasetError, match=r"trainlist01.txt, line 2: not UTF-8 text"):
+        train.main(_args(feats, tmp_path / "latin1", epochs=1))
+    test_list = (lists / "testlist01.txt").read_text()
+    (lists / "trainlist01.txt").write_text(train_list + test_list.splitlines()[0].split()[0] + " 1\r\n")
+    with pytest.raises(DatasetError, match="1 videos are in both the training and the test list"):
+        train.main(_args(feats, tmp_path / "leak", epochs=1))
+    (lists / "trainlist01.txt").write_text("".join(ln + "\r\n" for ln in train_list.splitlines()
+                                                   if not ln.startswith("Swim/")))
+    with pytest.raises(DatasetError, match="1 of 3 classes have no training videos"):
+        train.main(_args(feats, tmp_path / "empty", epochs=1))

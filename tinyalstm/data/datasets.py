@@ -153,10 +153,15 @@ def load_ucf101(root=None, split=1, subset="train", on_error="skip", videos_dir=
     if not list_file.is_file():
         raise DatasetError(f"UCF101: split list not found: {list_file}")
     report = SkipReport() if report is None else report
-    finder, samples = _Finder(videos), []
+    finder, samples, seen = _Finder(videos), [], {}
     for lineno, line in _lines(list_file):
         try:
-            samples.append(_ucf_sample(line, subset, by_name, finder, list_file, lineno, suffix))
+            sample = _ucf_sample(line, subset, by_name, finder, list_file, lineno, suffix)
+            if sample.path in seen:
+                raise SplitLineError(list_file, lineno, f"{sample.name} is listed twice (first at line "
+                                                        f"{seen[sample.path]}); the first entry is kept")
+            seen[sample.path] = lineno
+            samples.append(sample)
         except SplitLineError as e:
             _skip_or_raise(report, on_error, line.split()[0], e)
     return Split(samples, classes, report)
@@ -249,14 +254,19 @@ def load_hmdb51(root=None, split=1, subset="train", on_error="skip", videos_dir=
                        lambda d: any(e.name.lower() in lower for e in _subdirs(d)))
     report = SkipReport() if report is None else report
     finder, samples = _Finder(videos), []
+    seen = {}
     for label, cls in enumerate(classes):
         for lineno, line in _lines(files[cls]):
             try:
                 sample = _hmdb_sample(line, subset, cls, label, finder, files[cls], lineno)
+                if sample is not None and sample.path in seen:
+                    raise SplitLineError(files[cls], lineno, f"{sample.name} is listed twice (first in "
+                                                             f"{seen[sample.path]}); the first entry is kept")
             except SplitLineError as e:
                 _skip_or_raise(report, on_error, line.split()[0], e)
                 continue
             if sample is not None:
+                seen[sample.path] = f"{files[cls].name}, line {lineno}"
                 samples.append(sample)
     return Split(samples, classes, report)
 
@@ -338,8 +348,13 @@ def _skip_or_raise(report, on_error, name, err):
 def _lines(path):
     """(line number, stripped text) for the non-blank lines of a text file. Universal newlines turn CRLF into
     LF; utf-8-sig drops a byte-order mark, which would otherwise glue itself to the first class name."""
-    with open(path, encoding="utf-8-sig") as f:
-        for lineno, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise DatasetError(f"{path}, line {lineno}: not UTF-8 text ({raw[:40]!r}); save the list as UTF-8 "
+                                   f"(or plain ASCII, as the official lists are)") from None
             if line.strip():
                 yield lineno, line.strip()
 

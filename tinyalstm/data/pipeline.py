@@ -23,7 +23,7 @@ import numpy as np
 from .. import backend
 from ..models.frame_encoder import FrameEncoder, train_frame_encoder, video_accuracy
 from ..optim import RMSprop
-from .datasets import SkipReport, load_hmdb51, load_ucf101
+from .datasets import DatasetError, SkipReport, load_hmdb51, load_ucf101
 from ..storage import save_json, save_npz
 from .features import FeatureChecks, FeatureError, extract_features, validate_feature_files
 from .validation import carve_validation
@@ -59,7 +59,26 @@ def load_split(dataset, root, split):
     if not len(train) or not len(test):
         raise ValueError(f"--root {root}: split {split} has {len(train)} training and {len(test)} test videos "
                          f"that could be found; see the report:\n{report.summary()}")
+    check_split(train.samples, test.samples, train.classes, f"--root {root}: split {split}")
     return train.samples, test.samples, train.classes, report
+
+
+def check_split(train, test, classes, where):
+    """A split's lists must not share a video (a leak from test into training) and every class must have
+    training and test videos (a class without them changes the chance level and the mean AP silently)
+    -> None, or a DatasetError naming what is wrong."""
+    shared = sorted({s.path for s in train} & {s.path for s in test})
+    if shared:
+        names = ", ".join(Path(p).name for p in shared[:5]) + (f" and {len(shared) - 5} more" if len(shared) > 5
+                                                              else "")
+        raise DatasetError(f"{where}: {len(shared)} videos are in both the training and the test list ({names}); "
+                           f"fix the lists")
+    for subset, samples in (("training", train), ("test", test)):
+        empty = [c for i, c in enumerate(classes) if not any(s.label == i for s in samples)]
+        if empty:
+            raise DatasetError(f"{where}: {len(empty)} of {len(classes)} classes have no {subset} videos "
+                               f"({', '.join(empty[:8])}{' ...' if len(empty) > 8 else ''}); remove them from "
+                               f"classInd.txt or add their videos")
 
 
 def _frames_of(modality, size):
@@ -167,10 +186,12 @@ def prepare_given_features(root, split, modalities, log=print):
     checks.save()
     keys = set.intersection(*[{key_of(s) for sub in ("train", "test") for s in kept[(m, sub)]} for m in modalities])
     first = modalities[0]
-    tr, te = ([(key_of(s), s.label) for s in kept[(first, sub)] if key_of(s) in keys] for sub in ("train", "test"))
+    tr, te = ([s for s in kept[(first, sub)] if key_of(s) in keys] for sub in ("train", "test"))
     if not tr or not te:
         raise FeatureError(f"--root {root}: split {split} has {len(tr)} usable training and {len(te)} test "
                            f"videos\n{report.summary()}")
+    check_split(tr, te, lists[(first, "train")].classes, f"--root {root}: split {split} (usable feature files)")
+    tr, te = ([(key_of(s), s.label) for s in subset] for subset in (tr, te))
     log(f"data: features from {root}: {len(tr)} train / {len(te)} test videos, maps {tuple(shape)}"
         + (f"; {report.count} skipped (named below)" if report.count else ""))
     if report.count:
