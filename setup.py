@@ -18,7 +18,8 @@ setup(
     package_dir={"tinyalstm": "tinyalstm", "tinyalstm.kernels": "kernels", "tinyalstm.reference": "reference"},
     install_requires=["numpy>=1.23", "numba>=0.57", "pillow>=9", "imageio-ffmpeg>=0.4.8",
                       "matplotlib>=3.5",   # the training CLI's curves and attention overlays (plots.py)
-                      "scipy>=1.8"],       # Gaussian filter and connected components of eq. 16 (localization)
+                      "scipy>=1.8",        # Gaussian filter and connected components of eq. 16 (localization)
+                      "tqdm>=4.60"],       # progress bars with an ETA on a terminal (progress.py)
     extras_require={
         # Pick the CuPy wheel that matches the CUDA major version of your driver (nvidia-smi, top right):
         # 'gpu' / 'gpu-cuda12' for CUDA 12.x, 'gpu-cuda13' for CUDA 13.x.

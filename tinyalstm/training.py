@@ -15,6 +15,7 @@ from . import backend
 from .checkpoints import load_checkpoint, save_checkpoint
 from .evaluation import accuracy_and_map, evaluate_videos, sequence_inputs
 from .optim import RMSprop, clip_grad_norm
+from .progress import eta, progress
 
 
 def train_batches(model, optimiser, batches, rng, max_norm=5.0):
@@ -133,8 +134,10 @@ def _train_in(out, ckpt, config, log):
         for epoch in range(start + 1, epochs + 1):
             t0 = time.perf_counter()
             try:
-                loss = train_batches(model, opt, training_batches(reader, data.train, frames, config["batch_size"],
-                                                                   rng, dtype), rng)
+                batches = training_batches(reader, data.train, frames, config["batch_size"], rng, dtype)
+                loss = train_batches(model, opt, progress(batches, -(-len(data.train) // config["batch_size"]),
+                                                          f"epoch {epoch}", "batches", leave=False, lines=False),
+                                     rng)
             except FloatingPointError as err:
                 log(f"stopped at epoch {epoch}: {err}. The last good checkpoint ({ckpt}, epoch {epoch - 1}) is "
                     f"kept; lower --lr and rerun with --resume.")
@@ -148,8 +151,10 @@ def _train_in(out, ckpt, config, log):
             save_checkpoint(ckpt, model, opt, epoch, rng, metrics + [row], config)
             metrics.append(row)
             save_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
+            done = [m["seconds"] for m in metrics[start:]]
             log(f"epoch {epoch:3d}/{epochs}  loss {loss:.4f}  {scored} acc {acc:.3f}  mAP {mAP:.3f}  "
-                f"({row['seconds']:.1f} s, {config['eval_windows']} windows/video)")
+                f"({row['seconds']:.1f} s, {config['eval_windows']} windows/video; ETA "
+                f"{eta(len(done), epochs - start, sum(done))})")
         epoch = epochs + 1
         scores, labels, attention = evaluate_videos(model, reader, data.test, frames, 25, dtype, keep_attention=3)
     except KeyboardInterrupt:

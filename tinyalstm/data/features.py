@@ -18,13 +18,13 @@ videos already cached (resume).
 """
 import json
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from .. import backend
+from ..progress import progress as show_progress
 from ..storage import save_json, save_npy
 from .datasets import SkipReport, Split, load_ucf101
 
@@ -38,7 +38,7 @@ def feature_path(root, key):
 
 
 def extract_features(items, frames_of, encode, root, feature_shape, dtype=np.float16, batch=64, report=None,
-                     progress=True):
+                     progress=True, desc="features"):
     """Encode every video once and cache its maps.
 
     items: iterable of (key, video) pairs; frames_of(video) -> uint8 frames (F, H, W, C) (may raise: the video is
@@ -47,27 +47,17 @@ def extract_features(items, frames_of, encode, root, feature_shape, dtype=np.flo
     -> the SkipReport (also printed to stderr at the end when it is not empty).
     """
     own_report, report = report is None, SkipReport() if report is None else report
-    items = list(items)
-    start, done = time.perf_counter(), 0
     known_bad = set(report.names)     # skipped by an earlier pass (RGB before flow): not read, not reported again
-    for count, (key, video) in enumerate(items, 1):
-        path = feature_path(root, key)
-        if key in known_bad or _cached(path, feature_shape):
-            continue
+    todo = [(key, video) for key, video in items
+            if key not in known_bad and not _cached(feature_path(root, key), feature_shape)]
+    for key, video in (show_progress(todo, desc=desc, unit="videos") if progress and todo else todo):
         frames = report.attempt(key, frames_of, video)
         if frames is None:
             continue
         if len(frames) == 0:
             report.add(key, "no frames")
             continue
-        _write(path, frames, encode, feature_shape, dtype, batch)
-        done += 1
-        if progress and (count == len(items) or count % 10 == 0):
-            rate = done / max(1e-9, time.perf_counter() - start)
-            print(f"\rfeatures: {count}/{len(items)} videos ({rate:.1f} videos/s)", end="", file=sys.stderr,
-                  flush=True)
-    if progress and done:
-        print(file=sys.stderr)
+        _write(feature_path(root, key), frames, encode, feature_shape, dtype, batch)
     if report.count and progress and own_report:     # a caller's report is printed by the caller, once
         print(f"feature extraction: {report.summary()}", file=sys.stderr)
     return report

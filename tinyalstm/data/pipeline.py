@@ -133,7 +133,8 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
         log(f"[{m}] decoding{' + optical flow' if m == 'flow' else ''} at {size}x{size} -> {frames_root}")
         read = _frames_of(m, size)
         extract_features(((key_of(s), s.path) for s in everything), read, lambda f: f, frames_root,
-                         (size, size, MODALITY_CHANNELS[m]), dtype=np.uint8, batch=4096, report=report)
+                         (size, size, MODALITY_CHANNELS[m]), dtype=np.uint8, batch=4096, report=report,
+                         desc=f"[{m}] decoding" + (" + flow" if m == "flow" else ""))
         log(f"[{m}] frames ready ({time.perf_counter() - t0:.0f} s)")
         ok = [s for s in everything if (frames_root / f"{key_of(s)}.npy").exists()]
         usable = set(ok)
@@ -159,7 +160,7 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
                 f"({time.perf_counter() - t0:.0f} s)")
         feat_root = work / "features" / tag
         extract_features(((key_of(s), s) for s in ok), frames_of, enc.features, feat_root, enc.feature_shape,
-                         report=report)
+                         report=report, desc=f"[{m}] feature maps")
         roots[m] = feat_root
         train, val, test = tr, va, te
     if report.count:

@@ -22,6 +22,7 @@ attention can put more or less than the interval's share on it.
 import numpy as np
 
 from .. import backend
+from ..progress import progress
 from ..data.windows import covering_windows
 from .attention_tubes import SATURATION, THETA, WINDOW, localize
 from .tubes import Tube, recall_at, video_map
@@ -128,7 +129,7 @@ def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigm
             window=WINDOW, saturation=SATURATION, tracks=None, log=print):
     """Localize and measure every video of ``items`` [(key, label)] that has ground truth (``frame_size``: the
     (H, W) of the frames the boxes are in pixels of, or {key: (H, W)}) -> (figures dict, tubes {key: (Tube, class
-    probabilities (C,))}, skipped [(key, reason)]). Ground-truth boxes are clipped to the frame (``clip_to_frame``;
+    probabilities (C,))}, skipped [(key, reason)]); ``log=None`` shows no progress. Ground-truth boxes are clipped to the frame (``clip_to_frame``;
     the videos where that happened are listed in figures["ground_truth_clipped"]). ``tracks`` {key: [Tube]}: the actor's boxes on frames outside
     the ground-truth tubes too (the built-in benchmark's), for the ``*_outside`` figures: the attention in the
     actor's box before and after its action."""
@@ -136,7 +137,7 @@ def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigm
     mass_in, share_in, hits_in = [], [], []
     outside, clipped = ([], [], []), []
     gts = {}
-    for i, (key, _) in enumerate(items):
+    for key, _ in (progress(items, desc="localize", unit="videos") if log is not None else items):
         if key not in ground_truth:
             skipped.append((key, "no ground-truth tube"))
             continue
@@ -172,8 +173,6 @@ def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigm
                 for acc, v in zip(outside, attention_in_box(att[track.frames[keep]], track.boxes[keep], size)):
                     acc.append(v)
         upper[key] = localize(oracle, np.arange(n), size, theta, sigma, smooth, window, saturation)
-        if i % 20 == 0:
-            log(f"localize: {i + 1}/{len(items)} videos")
     if not tubes:
         raise ValueError("measure: no test video has ground truth")
     cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
@@ -266,8 +265,7 @@ def run_localization(config, model, videos, reader, log=print):
     ground_truth, sizes, tracks = ground_truth_for(config)
     if spec.pooled:
         return temporal_in_interval(model, reader, videos, config["frames"], ground_truth, log)
-    figures, _, _ = measure(model, reader, videos, config["frames"], ground_truth, sizes, tracks=tracks,
-                            log=lambda msg: None)
+    figures, _, _ = measure(model, reader, videos, config["frames"], ground_truth, sizes, tracks=tracks, log=None)
     return figures
 
 
