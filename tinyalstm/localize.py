@@ -11,8 +11,9 @@ smoothed over time), scored per class with the class probabilities averaged over
   tubes.json          one entry per test video: video, frames (0-based), boxes [x1, y1, x2, y2] in pixels of the
                       original frames, scores per class
   localization.json   recall at tube IoU 0.1-0.6 (VideoLSTM Fig. 4a), video-mAP at 0.1-0.5 (Fig. 4b), the same
-                      for a whole-frame and a centred-box tube and for an upper bound (the ground-truth box at the
-                      map's resolution through the same pipeline), attention mass in the ground-truth box against
+                      for a whole-frame and a centred-box tube and for the ground-truth box at the map's
+                      resolution through the same pipeline (keys *_upper: what a map on the actor alone gives;
+                      a bound at low IoU only, as its boxes span whole cells), attention mass in the ground-truth box against
                       the box's share of the frame, and the pointing hit rate
 
   localization_*.png  overlays of three test videos of different classes: attention on one colour scale, the
@@ -89,7 +90,7 @@ def main(argv=None):
               f"({figures['attention_in_box_outside_over_share']:.2f}x); pointing {figures['pointing_outside']:.3f}")
     print(f"{'tube':16s} " + " ".join(f"R@{t}" for t in figures["recall"]) + "   "
           + " ".join(f"mAP@{t}" for t in figures["video_map"]))
-    for name, suffix in (("attention", ""), ("upper bound", "_upper"), ("whole frame", "_whole"),
+    for name, suffix in (("attention", ""), ("true box at NxN", "_upper"), ("whole frame", "_whole"),
                          ("centre box", "_centre")):
         r, m = figures[f"recall{suffix}"], figures[f"video_map{suffix}"]
         print(f"{name:16s} " + " ".join(f"{v:5.3f}" for v in r.values()) + "   "

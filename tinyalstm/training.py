@@ -199,7 +199,7 @@ def _localization(config, model, videos, reader, result, log, key="localization"
             f"{figures['interval_share']:.3f}")
     else:
         log(f"{where}: attention in the actor box {figures['attention_in_box']:.3f} against its share "
-            f"{figures['box_share']:.3f}; recall at tube IoU 0.1 {figures['recall']['0.1']:.3f} (upper bound "
+            f"{figures['box_share']:.3f}; recall at tube IoU 0.1 {figures['recall']['0.1']:.3f} (true box at the map's resolution "
             f"{figures['recall_upper']['0.1']:.3f}); python -m tinyalstm.localize for tubes and options")
 
 

@@ -10,9 +10,10 @@ for every frame. Then:
 - eqs. 16-17 (attention_tubes.localize) make the video's tube, scored per class with the probabilities averaged
   over its frames; recall at tube IoU 0.1-0.6 and video-mAP at 0.1-0.5 against the ground truth (tubes.py);
 - the same figures for two trivial tubes that read no attention: the whole frame on every frame, and a centred box
-  of the mean ground-truth box size; and for an upper bound, the ground-truth box taken to the map's resolution
-  (``oracle_maps``, uniform maps outside the action) and put through the same eqs. 16-17: what a model whose
-  attention were exactly on the actor would score at this map size.
+  of the mean ground-truth box size; and for the ground-truth box taken to the map's resolution (``oracle_maps``,
+  uniform maps outside the action; the ``*_upper`` figures) and put through the same eqs. 16-17: what a map spread
+  evenly over the actor's cells would score at this map size. It bounds recall at low IoU only: its boxes span
+  whole cells, and a map peaked in one cell can give a tighter box.
 
 aLSTM's attention is temporal (aLSTM sec. 3.3, Fig. 2): ``temporal_in_interval`` measures, window by window, the
 weight (averaged over the decoder's steps) on the frames inside the action interval against the interval's share
