@@ -273,3 +273,45 @@ def test_split_lists_written_by_hand(feats, tmp_path):
                                                    if not ln.startswith("Swim/")))
     with pytest.raises(DatasetError, match="1 of 3 classes have no training videos"):
         train.main(_args(feats, tmp_path / "empty", epochs=1))
+
+
+def test_a_root_that_is_not_the_dataset_and_a_missing_split_list(tmp_path):
+    (tmp_path / "notucf").mkdir()
+    res = _cli("tinyalstm.train", "--dataset", "ucf101", "--root", tmp_path / "notucf", "--out", tmp_path / "o")
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "split lists (ucfTrainTestlist/ with classInd.txt) not found; looked in" in res.stderr
+
+
+def test_train_resume_from_a_damaged_checkpoint_is_named(finished):
+    feats, out = finished
+    ckpt = out / "checkpoint.npz"
+    ckpt.write_bytes(ckpt.read_bytes()[:300])
+    res = _cli("tinyalstm.train", *_args(feats, out, epochs=3, extra=["--resume"]))
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert str(ckpt) in res.stderr and "truncated, corrupt" in res.stderr
+
+
+def test_a_missing_feature_file_is_named(feats, tmp_path, capsys):
+    (feats / "rgb" / "Run" / "v_Run_g04_c01.npy").unlink()
+    train.main(_args(feats, tmp_path / "o", epochs=1))
+    out = capsys.readouterr().out
+    assert "1 skipped (named below)" in out and "v_Run_g04_c01" in out
+
+
+def test_the_feature_cache_on_a_full_disk_names_the_file_and_leaves_no_partial(tmp_path, monkeypatch):
+    from tinyalstm.data.features import extract_features
+    monkeypatch.setattr(storage, "free_bytes", lambda folder: 10)
+    frames = np.zeros((3, 8, 8, 3), np.uint8)
+    with pytest.raises(storage.DiskFullError, match=r"Jump/v_Jump_g01_c01\.npy: it needs"):
+        extract_features([("Jump/v_Jump_g01_c01", None)], lambda v: frames, lambda f: f, tmp_path, (8, 8, 3),
+                         dtype=np.uint8, progress=False)
+    assert not list(tmp_path.rglob("*.partial")) and not list(tmp_path.rglob("*.npy"))
+
+
+def test_an_interrupted_write_leaves_neither_a_partial_nor_a_half_file(tmp_path):
+    def interrupted(tmp):
+        tmp.write_bytes(b"half")
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        storage.write_atomic(tmp_path / "x.json", interrupted)
+    assert list(tmp_path.iterdir()) == []
