@@ -12,6 +12,7 @@ import numpy as np
 
 from .data.pipeline import default_synthetic_root, dump_json, ensure_synthetic
 from .metrics import accuracy, late_fusion, mean_average_precision
+from .storage import save_text
 
 # run name -> (registry model name, modality)
 RUNS = {
@@ -41,14 +42,14 @@ def run_one(name, seed, args, log):
         return json.loads(result.read_text())
     cmd = [sys.executable, "-m", "tinyalstm.train", *options, "--resume"]
     out.mkdir(parents=True, exist_ok=True)
-    recorded.write_text(json.dumps(options))
+    save_text(recorded, json.dumps(options))
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
                MKL_NUM_THREADS=str(args.threads))
     t0 = time.perf_counter()
     with open(out / "train.log", "a") as f:
         rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
     if rc != 0 or not result.is_file():
-        raise RuntimeError(f"run {name} (seed {seed}) failed with exit code {rc}; its log: {out / 'train.log'}")
+        raise SystemExit(f"run {name} (seed {seed}) failed with exit code {rc}; its log: {out / 'train.log'}")
     res = json.loads(result.read_text())
     log(f"  seed {seed} {name:22s} accuracy {res['test_accuracy']:.3f} ({time.perf_counter() - t0:.0f} s)")
     return res
@@ -133,7 +134,7 @@ def run_experiments(args, log=print):
     dump_json({"seeds": args.seeds, "root": str(args.root), "train_args": args.train_args, "wall_seconds": wall,
                "results": {str(s): results[s] for s in args.seeds}}, args.out / "results.json")
     text = tables(results, args.seeds, chance, wall)
-    (args.out / "results.md").write_text(text)
+    save_text(args.out / "results.md", text)
     log("\n" + text)
     if failed:
         raise SystemExit(f"{len(failed)} run(s) failed: " + "; ".join(failed))

@@ -9,13 +9,13 @@ the two models' class probabilities per video (each normalised to sum to 1), Vid
 a flow model. The data (features and their cache) are rebuilt from the configuration saved in each checkpoint.
 """
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from . import backend
 from .evaluation import evaluate_checkpoint, fused_rows
 from .metrics import accuracy, mean_average_precision
+from .storage import save_json
 
 
 def main(argv=None):
@@ -41,7 +41,7 @@ def main(argv=None):
         result[name] = {"accuracy": acc, "map": mAP}
         print(f"{name:40s} {acc:9.3f} {mAP:7.3f}")
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        save_json(args.json, result)
     return result
 
 

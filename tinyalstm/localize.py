@@ -23,13 +23,13 @@ For an aLSTM checkpoint (alstm, alstm-b) it measures the temporal attention inst
 the action interval against the interval's share of the window (localization.json only).
 """
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from . import backend
 from .localization.attention_tubes import THETA, WINDOW
 from .localization.measure import localize_checkpoint
+from .storage import save_json
 
 
 def main(argv=None):
@@ -61,7 +61,7 @@ def main(argv=None):
     figures, tubes, skipped = localize_checkpoint(args.checkpoint, args.annotations, args.theta, args.sigma,
                                                   not args.no_smooth, args.window,
                                                   log=lambda msg: print(msg, file=sys.stderr, flush=True), out=out)
-    (out / "localization.json").write_text(json.dumps(figures, indent=2))
+    save_json(out / "localization.json", figures)
     if "temporal_mass_in_interval" in figures:
         print(f"{figures['model']}: temporal attention on the action interval "
               f"{figures['temporal_mass_in_interval']:.3f} against the interval's share of the window "
@@ -74,7 +74,7 @@ def main(argv=None):
               + "; written: "
               f"{out / 'localization.json'}, highlight_*.png (aLSTM Fig. 2: highest and lowest frames)")
         return figures
-    (out / "tubes.json").write_text(json.dumps(tubes))
+    save_json(out / "tubes.json", tubes, indent=None)
     print(f"{figures['model']} ({figures['modality']}): {figures['videos']} test videos measured, {len(skipped)} "
           f"skipped" + "".join(f"\n  skipped {key}: {why}" for key, why in skipped[:10])
           + (f"\n  ... and {len(skipped) - 10} more" if len(skipped) > 10 else ""))

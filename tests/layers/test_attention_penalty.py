@@ -39,7 +39,7 @@ def test_gradient_against_finite_differences(B, T, N, seed):
                     {"att": da}, np.ones(()))
 
 
-B, T, C, Cm, N, K, NCLS = 2, 3, 2, 2, 3, 2, 3
+B, T, C, Cm, N, K, NCLS = 2, 2, 2, 2, 3, 2, 3
 
 
 @pytest.mark.parametrize("name", ["convalstm", "videolstm", "alstm-spatial", "alstm-motion"])
