@@ -154,3 +154,19 @@ def test_evaluate_checkpoints_and_late_fusion(feats, tmp_path, capsys):
     assert "late fusion (product)" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="file not found"):
         evaluate.main(["--checkpoint", str(tmp_path / "nope.npz")])
+
+
+def test_early_stopping_keeps_and_tests_the_best_epoch_on_validation(feats, tmp_path, capsys):
+    from tinyalstm.evaluation import evaluate_checkpoint
+    out = tmp_path / "early"
+    res = train.main(_args(feats, out, "convlstm", epochs=40, extra=("--validation", "0.34", "--patience", "2")))
+    rows = _metrics(out)
+    losses = [r["val_loss"] for r in rows]
+    best = int(np.argmin(losses)) + 1
+    assert len(rows) < 40 and len(rows) - best == 2                        # stopped 2 epochs after the best
+    assert res["chosen_epoch"] == best and "early stop" in capsys.readouterr().out
+    tested = np.load(out / "test_scores.npy")
+    np.testing.assert_allclose(evaluate_checkpoint(out / "best.npz")[0], tested)       # the kept epoch was tested
+    assert not np.allclose(evaluate_checkpoint(out / "checkpoint.npz")[0], tested)    # not the last one
+    with pytest.raises(SystemExit):
+        train.parse_args(["--patience", "3"])                             # nothing to watch without --validation

@@ -215,10 +215,11 @@ def _plot_series(ax, metrics, keys):
     return drawn
 
 
-def plot_curves(metrics, path, title=None):
+def plot_curves(metrics, path, title=None, chosen=None):
     """Two panels, loss vs epoch and accuracy vs epoch, from ``metrics``: a list of dicts, one per epoch, as in
     metrics.jsonl (keys ``epoch``, ``train_loss``, optional ``val_loss``, ``test_loss``, ``train_acc``,
-    ``val_acc``, ``val_map``, ``test_acc``, ``test_map``; missing or None values are skipped). Writes a PNG at ``path``; -> path."""
+    ``val_acc``, ``val_map``, ``test_acc``, ``test_map``; missing or None values are skipped); ``chosen``: the
+    epoch the run kept (best on validation), marked on both panels. Writes a PNG at ``path``; -> path."""
     if isinstance(metrics, dict) or not hasattr(metrics, "__len__") or len(metrics) == 0:
         raise ValueError(f"metrics: expected a non-empty list of per-epoch dicts, got {metrics!r:.80}")
     bad = [i for i, r in enumerate(metrics) if not hasattr(r, "get")]
@@ -234,6 +235,10 @@ def plot_curves(metrics, path, title=None):
     acc_ax.set(title="Accuracy", ylabel="fraction correct / mAP")
     if drawn and 0.0 <= min(drawn) and max(drawn) <= 1.0:
         acc_ax.set_ylim(-0.02, 1.02)      # a fixed 0-1 axis makes runs comparable at a glance
+    if chosen is not None:
+        for ax in (loss_ax, acc_ax):
+            ax.axvline(chosen, color="k", linestyle="--", linewidth=1, label=f"kept: epoch {chosen}")
+        loss_ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     return _save(fig, path)

@@ -80,6 +80,10 @@ def parse_args(argv):
                     help="fraction of the training groups held out as a validation split (e.g. 0.33; default 0: "
                          "none). With it, every epoch and the choices made on a run are scored on validation, the "
                          "frame encoders never see those videos, and the test set is read once, at the end")
+    ap.add_argument("--patience", type=int, default=0,
+                    help="with --validation: stop when the validation loss has not improved for this many epochs "
+                         "(default 0: train all --epochs). Either way, with --validation the test set is scored "
+                         "with the epoch of lowest validation loss (kept in --out/best.npz)")
     ap.add_argument("--size", type=int, default=64, help="frame size for the frame encoders (default 64)")
     ap.add_argument("--encoder-epochs", type=int, default=8,
                     help="frame encoder epochs (default 8; 0 keeps the random initial weights, whose maps the "
@@ -110,6 +114,8 @@ def parse_args(argv):
         ap.error(f"--attention-penalty: expected alpha_c >= 0, got {args.attention_penalty}")
     if not 0 <= args.validation < 1:
         ap.error(f"--validation: expected a fraction in [0, 1), got {args.validation}")
+    if args.patience < 0 or (args.patience and not args.validation):
+        ap.error(f"--patience {args.patience}: expected an integer >= 0, and --validation to watch")
     if args.dataset != "synthetic" and args.root is None:
         ap.error(f"--root is required for --dataset {args.dataset}")
     if args.root is not None and not args.root.is_dir():

@@ -129,9 +129,11 @@ def _train_in(out, ckpt, config, log):
     save_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
     log(f"training {name} on {len(data.train)} videos, windows of {frames} frames, maps "
         f"{tuple(data.feature_shape)}, device {backend.get_device()}")
-    epoch = start
+    epoch, best_ckpt, patience = start, out / "best.npz", config.get("patience", 0)
     try:
         for epoch in range(start + 1, epochs + 1):
+            if patience and _epochs_since_best(metrics) >= patience:       # a resumed run that had stopped
+                break
             t0 = time.perf_counter()
             try:
                 batches = training_batches(reader, data.train, frames, config["batch_size"], rng, dtype)
@@ -146,16 +148,28 @@ def _train_in(out, ckpt, config, log):
             scores, labels, _ = evaluate_videos(model, reader, data.val or data.test, frames,
                                                 config["eval_windows"], dtype)
             acc, mAP = accuracy_and_map(scores, labels)
-            row = {"epoch": epoch, "train_loss": loss, f"{scored}_acc": acc, f"{scored}_map": mAP,
-                   "seconds": time.perf_counter() - t0}
+            row = {"epoch": epoch, "train_loss": loss, f"{scored}_loss": video_loss(scores, labels),
+                   f"{scored}_acc": acc, f"{scored}_map": mAP, "seconds": time.perf_counter() - t0}
+            if data.val and _epochs_since_best(metrics + [row]) == 0:      # the best so far on validation
+                save_checkpoint(best_ckpt, model, opt, epoch, rng, metrics + [row], config)
             save_checkpoint(ckpt, model, opt, epoch, rng, metrics + [row], config)
             metrics.append(row)
             save_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
             done = [m["seconds"] for m in metrics[start:]]
-            log(f"epoch {epoch:3d}/{epochs}  loss {loss:.4f}  {scored} acc {acc:.3f}  mAP {mAP:.3f}  "
-                f"({row['seconds']:.1f} s, {config['eval_windows']} windows/video; ETA "
+            log(f"epoch {epoch:3d}/{epochs}  loss {loss:.4f}  {scored} loss {row[f'{scored}_loss']:.4f} acc {acc:.3f}"
+                f"  mAP {mAP:.3f}  ({row['seconds']:.1f} s, {config['eval_windows']} windows/video; ETA "
                 f"{eta(len(done), epochs - start, sum(done))})")
+            if patience and _epochs_since_best(metrics) >= patience:
+                log(f"early stop: the validation loss has not improved for {patience} epochs (best: epoch "
+                    f"{_best_epoch(metrics)})")
+                break
         epoch = epochs + 1
+        chosen = len(metrics)
+        if data.val and best_ckpt.exists():                # the final test reads the best epoch on validation
+            chosen = _best_epoch(metrics)
+            load_checkpoint(best_ckpt, model, RMSprop(), config, what="the best checkpoint")
+            log(f"testing the best epoch on validation: epoch {chosen} (validation loss "
+                f"{metrics[chosen - 1]['val_loss']:.4f})")
         scores, labels, attention = evaluate_videos(model, reader, data.test, frames, 25, dtype, keep_attention=3)
     except KeyboardInterrupt:
         kept = len(metrics)
@@ -166,6 +180,7 @@ def _train_in(out, ckpt, config, log):
     acc, mAP = accuracy_and_map(scores, labels)
     result = {"model": name, "modality": modality, "test_accuracy": acc, "test_map": mAP,
               "chance": 1 / C, "convnet": data.convnet, "epochs": len(metrics), "resumed_after_epoch": start,
+              "chosen_epoch": chosen,
               "windows": 25, "seconds": time.perf_counter() - t_start}
     if data.val:
         v_scores, v_labels, _ = evaluate_videos(model, reader, data.val, frames, 25, dtype)
@@ -175,7 +190,7 @@ def _train_in(out, ckpt, config, log):
     save_json(out / "result.json", result)
     save_npy(out / "test_scores.npy", scores)
     save_npy(out / "test_labels.npy", labels)
-    _pictures(config, data, metrics, attention, out, log)
+    _pictures(config, data, metrics, attention, out, log, chosen if data.val else None)
     log(f"{name}: test accuracy {acc:.3f}, mAP {mAP:.3f} (chance {1 / C:.3f}; 25 windows per video) "
         f"in {result['seconds']:.0f} s; outputs in {out}")
     return result
@@ -211,12 +226,31 @@ def _ground_truth_boxes(config):
     return ground_truth_for(config)[0]
 
 
-def _pictures(config, data, metrics, attention, out, log):
+def _epochs_since_best(metrics):
+    """Epochs since the lowest validation loss in ``metrics`` (0: the last epoch is the best; 0 without
+    validation figures)."""
+    losses = [m["val_loss"] for m in metrics if "val_loss" in m]
+    return len(losses) - 1 - int(np.argmin(losses)) if losses else 0
+
+
+def _best_epoch(metrics):
+    """The epoch (1-based) of the lowest validation loss; the first of equals."""
+    return metrics[int(np.argmin([m["val_loss"] for m in metrics]))]["epoch"]
+
+
+def video_loss(scores, labels):
+    """Cross-entropy of the video scores (V, C) (the test protocol's averaged softmax) at the labels: the
+    validation loss early stopping watches."""
+    p = np.asarray(scores, dtype=np.float64)[np.arange(len(labels)), np.asarray(labels)]
+    return float(-np.log(np.clip(p, 1e-12, None)).mean())
+
+
+def _pictures(config, data, metrics, attention, out, log, chosen=None):
     """Curves and attention overlays; a missing video or plotting problem is reported, never fatal."""
     try:
         from . import plots
         from .localization.measure import draw_window_attention
-        plots.plot_curves(metrics, out / "curves.png")
+        plots.plot_curves(metrics, out / "curves.png", chosen=chosen)
         draw_window_attention(data, attention, _ground_truth_boxes(config), out)
     except Exception as err:  # pictures are a convenience: report, keep the run's results
         log(f"pictures skipped: {type(err).__name__}: {err}")
