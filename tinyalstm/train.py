@@ -81,9 +81,9 @@ def parse_args(argv):
                          "none). With it, every epoch and the choices made on a run are scored on validation, the "
                          "frame encoders never see those videos, and the test set is read once, at the end")
     ap.add_argument("--patience", type=int, default=0,
-                    help="with --validation: stop when the validation loss has not improved for this many epochs "
-                         "(default 0: train all --epochs). Either way, with --validation the test set is scored "
-                         "with the epoch of lowest validation loss (kept in --out/best.npz)")
+                    help="with --validation: early stopping. Stop when the validation loss has not improved for "
+                         "this many epochs, and score the test set with the epoch of lowest validation loss (kept "
+                         "in --out/best.npz). Default 0: train all --epochs and test the last")
     ap.add_argument("--size", type=int, default=64, help="frame size for the frame encoders (default 64)")
     ap.add_argument("--encoder-epochs", type=int, default=8,
                     help="frame encoder epochs (default 8; 0 keeps the random initial weights, whose maps the "

@@ -150,7 +150,7 @@ def _train_in(out, ckpt, config, log):
             acc, mAP = accuracy_and_map(scores, labels)
             row = {"epoch": epoch, "train_loss": loss, f"{scored}_loss": video_loss(scores, labels),
                    f"{scored}_acc": acc, f"{scored}_map": mAP, "seconds": time.perf_counter() - t0}
-            if data.val and _epochs_since_best(metrics + [row]) == 0:      # the best so far on validation
+            if patience and _epochs_since_best(metrics + [row]) == 0:      # the best so far on validation
                 save_checkpoint(best_ckpt, model, opt, epoch, rng, metrics + [row], config)
             save_checkpoint(ckpt, model, opt, epoch, rng, metrics + [row], config)
             metrics.append(row)
@@ -165,7 +165,7 @@ def _train_in(out, ckpt, config, log):
                 break
         epoch = epochs + 1
         chosen = len(metrics)
-        if data.val and best_ckpt.exists():                # the final test reads the best epoch on validation
+        if patience and best_ckpt.exists():                # early stopping tests the best epoch on validation
             chosen = _best_epoch(metrics)
             load_checkpoint(best_ckpt, model, RMSprop(), config, what="the best checkpoint")
             log(f"testing the best epoch on validation: epoch {chosen} (validation loss "
@@ -190,7 +190,7 @@ def _train_in(out, ckpt, config, log):
     save_json(out / "result.json", result)
     save_npy(out / "test_scores.npy", scores)
     save_npy(out / "test_labels.npy", labels)
-    _pictures(config, data, metrics, attention, out, log, chosen if data.val else None)
+    _pictures(config, data, metrics, attention, out, log, chosen if patience else None)
     log(f"{name}: test accuracy {acc:.3f}, mAP {mAP:.3f} (chance {1 / C:.3f}; 25 windows per video) "
         f"in {result['seconds']:.0f} s; outputs in {out}")
     return result
