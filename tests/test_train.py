@@ -170,3 +170,34 @@ def test_early_stopping_keeps_and_tests_the_best_epoch_on_validation(feats, tmp_
     assert not np.allclose(evaluate_checkpoint(out / "checkpoint.npz")[0], tested)    # not the last one
     with pytest.raises(SystemExit):
         train.parse_args(["--patience", "3"])                             # nothing to watch without --validation
+
+
+def test_fine_tuning_from_a_checkpoint_copies_the_weights_and_restarts_the_class_layer(feats, tmp_path, capsys):
+    import shutil
+    from tinyalstm.checkpoints import read_checkpoint
+    first = tmp_path / "first"
+    train.main(_args(feats, first, "convlstm", epochs=2))
+    source = read_checkpoint(first / "checkpoint.npz")["params"]
+    tiny = ("--lr", "1e-12", "--init-from", str(first / "checkpoint.npz"))   # one epoch that moves nothing
+    same = tmp_path / "same"
+    train.main(_args(feats, same, "convlstm", epochs=1, extra=tiny))
+    tuned = read_checkpoint(same / "checkpoint.npz")["params"]
+    assert all(np.allclose(tuned[k], source[k], atol=1e-6) for k in source)
+    other = tmp_path / "other_classes"                                  # the same videos, one class renamed
+    shutil.copytree(feats, other)
+    for m in ("rgb", "flow"):
+        (other / m / "Swim").rename(other / m / "Dive")
+        for f in (other / m / "Dive").iterdir():
+            f.rename(f.with_name(f.name.replace("Swim", "Dive")))
+    for name in ("classInd.txt", "trainlist01.txt", "testlist01.txt"):
+        p = other / "ucfTrainTestlist" / name
+        p.write_text(p.read_text().replace("Swim", "Dive"))
+    tuned_dir = tmp_path / "tuned"
+    train.main(_args(other, tuned_dir, "convlstm", epochs=1, extra=tiny))
+    assert "the class layer (Wy, by) starts afresh" in capsys.readouterr().out
+    tuned = read_checkpoint(tuned_dir / "checkpoint.npz")["params"]
+    assert not np.allclose(tuned["Wy"], source["Wy"])                   # the class layer was not copied
+    assert all(np.allclose(tuned[k], source[k], atol=1e-6) for k in source if k not in ("Wy", "by"))
+    from tinyalstm.checkpoints import CheckpointError
+    with pytest.raises(CheckpointError, match="do not fit this run's model"):
+        train.main(_args(feats, tmp_path / "bigger", "convlstm", epochs=1, extra=tiny + ("--hidden", "5")))

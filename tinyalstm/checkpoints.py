@@ -21,8 +21,9 @@ from .storage import save_npz
 # changes what is trained, except --epochs (continuing to more epochs is what --resume is for).
 RUN_IDENTITY = ("model", "modality", "dataset", "root", "split", "hidden", "frames", "fc_dim", "validation",
                 "attended_data", "lr", "seed", "dropout", "batch_size", "size", "encoder_epochs", "attention_penalty",
-                "classes", "feature_shape")
-_BEFORE = {"validation": 0.0, "attended_data": None, "attention_penalty": 0.0}   # checkpoints older than an option
+                "init_from", "classes", "feature_shape")
+# what checkpoints written before an option existed ran with
+_BEFORE = {"validation": 0.0, "attended_data": None, "attention_penalty": 0.0, "init_from": None}
 _REQUIRED = ("param/", "config", "epoch", "rng", "metrics")
 
 
@@ -120,3 +121,36 @@ def load_checkpoint(path, model, opt, config, what="--resume"):
     rng = np.random.default_rng()
     rng.bit_generator.state = ckpt["rng"]
     return ckpt["epoch"], rng, ckpt["metrics"]
+
+
+# The classifier's last layer: what fine-tuning on other classes starts afresh (models/base.py names it).
+CLASS_LAYER = ("Wy", "by")
+
+
+def init_from(path, model, config, log=print):
+    """Fine-tuning: copy the parameters of checkpoint ``path`` into ``model`` (a new run's, freshly initialised)
+    -> the names copied. The checkpoint must hold the same model; when the class lists differ the class layer
+    (CLASS_LAYER) keeps its fresh initialisation (aLSTM sec. 4: the HOHA2 model starts from the ActivityNet one).
+    Any other parameter of another shape is refused, named."""
+    ckpt = read_checkpoint(path, "--init-from")
+    saved = ckpt["config"]
+    if saved.get("model") != config["model"]:
+        raise CheckpointError(f"--init-from {path}: a {saved.get('model')} checkpoint; this run trains "
+                              f"{config['model']}")
+    same_classes = saved.get("classes") == config.get("classes")
+    keep_fresh = () if same_classes else CLASS_LAYER
+    bad = [k for k, v in model.params.items() if k not in keep_fresh
+           and (k not in ckpt["params"] or tuple(ckpt["params"][k].shape) != tuple(v.shape))]
+    if bad:
+        listed = ", ".join(f"{k} {tuple(ckpt['params'][k].shape) if k in ckpt['params'] else 'missing'} there, "
+                           f"{tuple(model.params[k].shape)} here" for k in bad[:4])
+        raise CheckpointError(f"--init-from {path}: its parameters do not fit this run's model ({listed}); give "
+                              f"the sizes it was trained with (--hidden, --fc-dim, features of the same shape)")
+    copied = [k for k in model.params if k not in keep_fresh]
+    model.params = {k: (backend.to_device(ckpt["params"][k], model.dtype) if k in copied else v)
+                    for k, v in model.params.items()}
+    log(f"--init-from {path}: {len(copied)} parameter arrays copied"
+        + ("" if same_classes else f"; the class layer ({', '.join(CLASS_LAYER)}) starts afresh: the checkpoint's "
+                                   f"{len(saved.get('classes') or [])} classes are not this run's "
+                                   f"{len(config.get('classes') or [])}"))
+    return copied

@@ -30,8 +30,8 @@ def evaluate_sequences(model, data, batch_size=256):
 def evaluate_videos(model, reader, items, T, n_windows, dtype, keep_attention=0):
     """VideoLSTM's protocol over ``items`` [(key, label)] read by ``reader`` (a ``data.windows.WindowReader``)
     -> (scores (V, C), labels (V,), attention of the middle windows of up to ``keep_attention`` videos, the first
-    of each class met, as [(key, frame indices, attention)]). model.predict averages the per-step softmax over steps, i.e. the sum over
-    steps / T: the same ranking as the sum."""
+    of each class met, as [(key, frame indices, attention)]). model.predict averages the per-step softmax over
+    steps, i.e. the sum over steps / T: the same ranking as the sum."""
     from .data.windows import test_windows
     scores, attention, shown = [], [], set()
     for key, label in items:

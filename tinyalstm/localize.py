@@ -13,8 +13,9 @@ smoothed over time), scored per class with the class probabilities averaged over
   localization.json   recall at tube IoU 0.1-0.6 (VideoLSTM Fig. 4a), video-mAP at 0.1-0.5 (Fig. 4b), the same
                       for a whole-frame and a centred-box tube and for the ground-truth box at the map's
                       resolution through the same pipeline (keys *_upper: what a map on the actor alone gives;
-                      a bound at low IoU only, as its boxes span whole cells), attention mass in the ground-truth box against
-                      the box's share of the frame, and the pointing hit rate
+                      a bound at low IoU only, as its boxes span whole cells), attention mass in the
+                      ground-truth box against the box's share of the frame (during the action and outside
+                      it, where the annotations have the actor), and the pointing hit rate
 
   localization_*.png  overlays of three test videos of different classes: attention on one colour scale, the
                       ground-truth box and the predicted one, true and predicted class

@@ -16,8 +16,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.npz", "best.npz", "result.json", "curves.png", "test_scores.npy",
-             "test_labels.npy", "tubes.json", "localization.json")
+RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.npz", "best.npz", "result.json", "curves.png",
+             "test_scores.npy", "test_labels.npy", "tubes.json", "localization.json")
 RUN_PICTURES = ("attention_*.png", "localization_*.png", "highlight_*.png", "*.partial")
 LOCK = ".lock"
 

@@ -64,6 +64,9 @@ def parse_args(argv):
     ap.add_argument("--resume", action="store_true",
                     help="continue the run in --out from its checkpoint.npz (its options must be the same; --epochs "
                          "may be larger)")
+    ap.add_argument("--init-from", type=Path, default=None, metavar="CHECKPOINT",
+                    help="fine-tune: start from this checkpoint's parameters (same model and sizes; the class layer "
+                         "starts afresh when the classes differ, as aLSTM's HOHA2 model starts from ActivityNet's)")
     ap.add_argument("--overwrite", action="store_true",
                     help="replace the run held in --out (without it, or --resume, a folder holding a run is "
                          "refused)")
@@ -104,6 +107,8 @@ def parse_args(argv):
     if args.dataset != "features" and (args.size % halvings or args.size < 2 * halvings):
         ap.error(f"--size: expected a multiple of {halvings} (the frame encoders halve the frames "
                  f"{len(ENCODER_WIDTHS)} times) of at least {2 * halvings}, got {args.size}")
+    if args.init_from is not None and not args.init_from.is_file():
+        ap.error(f"--init-from {args.init_from}: file not found")
     if args.resume and args.overwrite:
         ap.error("--resume and --overwrite: give one (continue the run in --out, or replace it)")
     if args.attended_data is not None and not MODELS[args.model].takes_attended:

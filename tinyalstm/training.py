@@ -125,6 +125,9 @@ def _train_in(out, ckpt, config, log):
         log(f"resumed from {ckpt} after epoch {start}")
     elif config["resume"]:
         log(f"--resume: no checkpoint in {out}, starting from scratch")
+    if config.get("init_from") and not start:                 # a resumed fine-tuning run has its own weights
+        from .checkpoints import init_from
+        init_from(config["init_from"], model, config, log)
     save_json(out / "config.json", config)                       # only now: a refused resume leaves it as it was
     save_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
     log(f"training {name} on {len(data.train)} videos, windows of {frames} frames, maps "
@@ -210,12 +213,13 @@ def _localization(config, model, videos, reader, result, log, key="localization"
     result[key] = figures
     where = key.split("_")[0] if key != "localization" else "test"
     if "temporal_mass_in_interval" in figures:
-        log(f"{where}: temporal attention on the action interval {figures['temporal_mass_in_interval']:.3f} against its share "
-            f"{figures['interval_share']:.3f}")
+        log(f"{where}: temporal attention on the action interval {figures['temporal_mass_in_interval']:.3f} "
+            f"against its share {figures['interval_share']:.3f}")
     else:
         log(f"{where}: attention in the actor box {figures['attention_in_box']:.3f} against its share "
-            f"{figures['box_share']:.3f}; recall at tube IoU 0.1 {figures['recall']['0.1']:.3f} (true box at the map's resolution "
-            f"{figures['recall_upper']['0.1']:.3f}); python -m tinyalstm.localize for tubes and options")
+            f"{figures['box_share']:.3f}; recall at tube IoU 0.1 {figures['recall']['0.1']:.3f} (true box at the "
+            f"map's resolution {figures['recall_upper']['0.1']:.3f}); python -m tinyalstm.localize for tubes and "
+            f"options")
 
 
 def _ground_truth_boxes(config):

@@ -161,8 +161,9 @@ class FeatureChecks(dict):
 def validate_feature_files(groups, report, verdicts=None, shape=None):
     """One check of every feature file a run will read: groups {name: [Sample]} (e.g. per modality and subset)
     -> ({name: [Sample kept]}, shape (D, N, N)). Without ``shape`` it is decided by the files: the most common
-    (D, N, N) among the readable float files of all groups, never by whichever comes first. Missing, unreadable, pickled or integer files, files of another
-    shape and files holding NaN or inf are skipped into ``report``, each with its reason and path."""
+    (D, N, N) among the readable float files of all groups, never by whichever comes first. Missing, unreadable,
+    pickled or integer files, files of another shape and files holding NaN or inf are skipped into ``report``, each
+    with its reason and path."""
     headers = {}
     for samples in groups.values():
         for s in samples:

@@ -6,9 +6,10 @@ whose step is a function of this contract (CS231n's, with the state and the inpu
 
 The first state is the hidden state the sequence returns (and the one the upstream gradient ``dh`` reaches); the
 gradients come back in the order of the forward's arguments; ``datt_t`` is a direct gradient of the step's
-attention (from a loss term on the attention itself, attention_penalty.py) or None. It serves the ConvALSTM (conv_alstm.py; inputs X_t,
-state H, C) and Sharma's ALSTM (sharma_alstm.py), and the two-layer motion-attention recurrences, VideoLSTM
-(motion_attention.py; inputs X_t, M_t, state H, C, H^m, C^m) and its fully connected analogue.
+attention (from a loss term on the attention itself, attention_penalty.py) or None. It serves the ConvALSTM
+(conv_alstm.py; inputs X_t, state H, C) and Sharma's ALSTM (sharma_alstm.py), and the two-layer motion-attention
+recurrences, VideoLSTM (motion_attention.py; inputs X_t, M_t, state H, C, H^m, C^m) and its fully connected
+analogue.
 """
 from typing import NamedTuple
 

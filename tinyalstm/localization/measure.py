@@ -130,10 +130,10 @@ def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigm
             window=WINDOW, saturation=SATURATION, tracks=None, log=print):
     """Localize and measure every video of ``items`` [(key, label)] that has ground truth (``frame_size``: the
     (H, W) of the frames the boxes are in pixels of, or {key: (H, W)}) -> (figures dict, tubes {key: (Tube, class
-    probabilities (C,))}, skipped [(key, reason)]); ``log=None`` shows no progress. Ground-truth boxes are clipped to the frame (``clip_to_frame``;
-    the videos where that happened are listed in figures["ground_truth_clipped"]). ``tracks`` {key: [Tube]}: the actor's boxes on frames outside
-    the ground-truth tubes too (the built-in benchmark's), for the ``*_outside`` figures: the attention in the
-    actor's box before and after its action."""
+    probabilities (C,))}, skipped [(key, reason)]); ``log=None`` shows no progress. Ground-truth boxes are clipped
+    to the frame (``clip_to_frame``; the videos where that happened are listed in figures["ground_truth_clipped"]).
+    ``tracks`` {key: [Tube]}: the actor's boxes on frames outside the ground-truth tubes too (the built-in
+    benchmark's), for the ``*_outside`` figures: the attention in the actor's box before and after its action."""
     tubes, scores, skipped, n_frames, sizes, upper = {}, {}, [], {}, {}, {}
     mass_in, share_in, hits_in = [], [], []
     outside, clipped = ([], [], []), []
