@@ -19,6 +19,7 @@ from .ops import (
     dropout,
     softmax,
     stepwise_cross_entropy,
+    stepwise_sigmoid_cross_entropy,
     initial_state,
 )
 from .models import (
@@ -39,7 +40,7 @@ from .conv import (
 __all__ = [
     'affine', 'sigmoid', 'tanh', 'lstm_step', 'lstm', 'temporal_attention',
     'alstm_step', 'sigmoid_input_layer', 'dropout', 'softmax',
-    'stepwise_cross_entropy', 'initial_state',
+    'stepwise_cross_entropy', 'stepwise_sigmoid_cross_entropy', 'initial_state',
     'lstm_model_loss', 'alstm_model_loss', 'alstm_b_model_loss',
     'conv2d', 'relu', 'maxpool2x2', 'conv_lstm_step', 'conv_lstm',
     'spatial_attention', 'motion_conv_lstm_step',

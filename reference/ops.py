@@ -201,6 +201,26 @@ def stepwise_cross_entropy(scores, y):
     return total / (B * N)
 
 
+def stepwise_sigmoid_cross_entropy(scores, Y):
+    """Per-step, per-class sigmoid cross-entropy, summed over classes and averaged over batch and time.
+
+    loss = -(1 / (B N)) sum_{b, t, c} [Y[b, c] log sigmoid(s) + (1 - Y[b, c]) log(1 - sigmoid(s))], s = scores[b, t, c]
+
+    scores: (B, N, C), Y: (B, C) 0/1 labels per sequence  ->  scalar float
+    """
+    scores = _f64(scores)
+    B, N, C = scores.shape
+    total = 0.0
+    for bi in range(B):
+        for t in range(N):
+            for c in range(C):
+                s = scores[bi, t, c]
+                log_p = -np.logaddexp(0.0, -s)          # log sigmoid(s)
+                log_q = -np.logaddexp(0.0, s)           # log (1 - sigmoid(s))
+                total -= Y[bi, c] * log_p + (1 - Y[bi, c]) * log_q
+    return total / (B * N)
+
+
 def initial_state(A, W_h0, b_h0, W_c0, b_c0):
     """Initial aLSTM state from the mean attended frame.
 

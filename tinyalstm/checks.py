@@ -46,6 +46,18 @@ def check_labels(name, y, batch, n_classes):
     return y
 
 
+def check_multilabels(name, Y, batch, n_classes):
+    """Require multi-label targets Y (batch, n_classes) of 0 and 1 (bool, integer or float) -> Y."""
+    if not hasattr(Y, "shape") or not hasattr(Y, "dtype"):
+        raise TypeError(f"{name}: expected a (batch, classes) array of 0/1 labels, got {type(Y).__name__}")
+    if Y.ndim != 2 or tuple(Y.shape) != (batch, n_classes):
+        raise ValueError(f"{name}: expected 0/1 labels of shape ({batch}, {n_classes}) for a multi-label model, "
+                         f"got {tuple(Y.shape)}")
+    if Y.dtype.kind not in "biuf" or (Y.size and not ((Y == 0) | (Y == 1)).all()):
+        raise ValueError(f"{name}: expected only 0 and 1 (class absent / present)")
+    return Y
+
+
 def check_choice(name, value, choices):
     if value not in choices:
         raise ValueError(f"{name}: expected one of {tuple(choices)}, got {value!r}")

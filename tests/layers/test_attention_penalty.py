@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinyalstm.gradcheck import check_full_loss, check_gradients
-from tinyalstm.layers.attention_penalty import attention_penalty_forward
+from tinyalstm.layers.attention_penalty import attention_penalty_backward, attention_penalty_forward
 from tinyalstm.models import build_model
 
 
@@ -34,7 +34,8 @@ def test_value_by_an_explicit_loop():
 @given(B=st.integers(1, 3), T=st.integers(1, 4), N=st.integers(1, 3), seed=st.integers(0, 2 ** 16))
 def test_gradient_against_finite_differences(B, T, N, seed):
     a = _maps(np.random.default_rng(seed), B, T, N * N).reshape(B, T, N, N)
-    _, da = attention_penalty_forward(a, 0.7)
+    _, cache = attention_penalty_forward(a, 0.7)
+    da = attention_penalty_backward(1.0, cache)
     check_gradients("attention penalty", lambda: np.array(attention_penalty_forward(a, 0.7)[0]), {"att": a},
                     {"att": da}, np.ones(()))
 

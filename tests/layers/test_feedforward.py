@@ -1,4 +1,4 @@
-"""Affine, sigmoid, tanh, the sigmoid input layer, dropout and the per-step softmax loss:
+"""Affine, sigmoid, tanh, the sigmoid input layer, dropout and the per-step softmax and multi-label losses:
 library vs reference/ (float64) and hand-written backward vs finite differences, shapes drawn by hypothesis."""
 import numpy as np
 import pytest
@@ -8,7 +8,8 @@ from tinyalstm import reference as ref
 from tinyalstm.gradcheck import REF_TOL, check_gradients, numeric_gradient, record, rel_error
 from tinyalstm.layers.feedforward import (affine_backward, affine_forward, dropout_backward, dropout_forward,
                                           dropout_mask, sigmoid_backward, sigmoid_forward, sigmoid_input_backward,
-                                          sigmoid_input_forward, stepwise_softmax_loss, tanh_backward, tanh_forward)
+                                          sigmoid_input_forward, stepwise_sigmoid_loss, stepwise_softmax_loss,
+                                          tanh_backward, tanh_forward)
 
 
 dims = st.integers(1, 4)
@@ -95,3 +96,23 @@ def test_stepwise_softmax_loss(B, N, C, scale, seed):
 def test_softmax_loss_of_uniform_scores_is_log_c():
     loss, _ = stepwise_softmax_loss(np.zeros((3, 4, 7)), np.array([0, 3, 6]))
     assert abs(loss - np.log(7)) < 1e-12
+
+
+@given(B=dims, N=dims, C=st.integers(1, 5), scale=scales, seed=st.integers(0, 2**31))
+def test_stepwise_sigmoid_loss(B, N, C, scale, seed):
+    r = np.random.default_rng(seed)
+    s, Y = scale * r.normal(size=(B, N, C)), r.integers(0, 2, size=(B, C))
+    loss, ds = stepwise_sigmoid_loss(s, Y)
+    assert abs(loss - ref.stepwise_sigmoid_cross_entropy(s, Y)) <= REF_TOL * max(1.0, loss)
+    num = numeric_gradient(lambda: stepwise_sigmoid_loss(s, Y)[0], s)
+    record("stepwise_sigmoid_loss (multi-label)", rel_error(num, ds))
+
+
+def test_sigmoid_loss_by_hand_and_at_large_scores():
+    loss, ds = stepwise_sigmoid_loss(np.zeros((2, 3, 4)), np.array([[1, 0, 0, 1], [0, 0, 0, 0]]))
+    assert abs(loss - 4 * np.log(2)) < 1e-12                    # every class at p = 1/2: log 2 each, 4 classes
+    np.testing.assert_allclose(ds[0, 0], np.array([-0.5, 0.5, 0.5, -0.5]) / 6)
+    loss, ds = stepwise_sigmoid_loss(np.array([[[800.0, -800.0]]]), np.array([[1, 0]]))
+    assert loss == 0.0 and np.all(np.isfinite(ds))              # no overflow where exp(800) would
+    loss, _ = stepwise_sigmoid_loss(np.array([[[800.0]]]), np.array([[0]]))
+    assert loss == 800.0                                        # the wrong label costs |s|, exactly

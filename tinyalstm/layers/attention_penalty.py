@@ -12,10 +12,23 @@ Shapes: att (B, T, ...) the attention of every step (maps (B, T, N, N) or weight
 """
 
 
+from typing import NamedTuple
+
+
+class PenaltyCache(NamedTuple):
+    miss: object          # (B, 1, ...) 1 - sum_t a_t at every location
+    steps: int            # T
+    alpha: float
+
+
 def attention_penalty_forward(att, alpha):
-    """-> (P float, dP/datt with att's shape)."""
+    """-> (P float, cache)."""
     B, T = att.shape[:2]
-    total = att.sum(axis=1, keepdims=True)                        # (B, 1, ...) sum over time per location
-    miss = 1.0 - total
-    penalty = alpha * float((miss * miss).sum()) / B
-    return penalty, (-2.0 * alpha / B) * miss.repeat(T, axis=1)
+    miss = 1.0 - att.sum(axis=1, keepdims=True)                   # (B, 1, ...) per location, over time
+    return alpha * float((miss * miss).sum()) / B, PenaltyCache(miss, T, float(alpha))
+
+
+def attention_penalty_backward(dpenalty, cache):
+    """dP/datt (B, T, ...) for an upstream gradient dpenalty (a float, 1.0 for the loss itself)."""
+    B = cache.miss.shape[0]
+    return (-2.0 * cache.alpha * dpenalty / B) * cache.miss.repeat(cache.steps, axis=1)

@@ -126,3 +126,21 @@ def stepwise_softmax_loss(scores, y):
     loss = -(log_p * onehot).sum() / (B * N)
     dscores = (xp.exp(log_p) - onehot) / (B * N)
     return loss, dscores
+
+
+def stepwise_sigmoid_loss(scores, Y):
+    """Multi-label loss: a sigmoid cross-entropy per class at every step, summed over classes and averaged over
+    batch and steps (the "multilabel classification loss" aLSTM sec. 4 uses for Hollywood2, whose clips carry
+    several actions).
+
+    scores (B, N, C) with Y (B, C) 0/1 labels of each sequence (the same at every step)
+    -> loss = 1/(B N) sum_{b,t,c} [log(1 + exp(s)) - Y s], dscores = (sigmoid(s) - Y) / (B N), (B, N, C).
+    log(1 + exp(s)) is computed as max(s, 0) + log(1 + exp(-|s|)), exact for large |s|.
+    """
+    xp = array_module(scores)
+    B, N, _ = scores.shape
+    Y = Y[:, None, :].astype(scores.dtype)
+    softplus = xp.maximum(scores, 0) + xp.log1p(xp.exp(-xp.abs(scores)))
+    loss = (softplus - Y * scores).sum() / (B * N)
+    p = 0.5 * (1.0 + xp.tanh(0.5 * scores))                 # sigmoid without overflow
+    return loss, (p - Y) / (B * N)

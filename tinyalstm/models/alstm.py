@@ -73,13 +73,16 @@ class _SigmoidInput(Classifier):
 class LSTM(_SigmoidInput):
     """Vanilla LSTM over the input-data (aLSTM Table 1 "LSTM-C3D"): eqs. 7-13, zero initial state.
 
-    input_dim dv, hidden H, n_classes C. ``dropout`` is the drop probability (sec. 4.1: 0.5).
+    input_dim dv, hidden H, n_classes C. ``dropout`` is the drop probability (sec. 4.1: 0.5). ``multilabel``: a
+    sigmoid per class and the multi-label loss (``stepwise_sigmoid_loss``; labels (B, C) of 0/1) instead of the
+    softmax.
     """
 
-    def __init__(self, input_dim, hidden_dim, n_classes, dropout=0.5, seed=0, dtype=np.float32):
+    def __init__(self, input_dim, hidden_dim, n_classes, dropout=0.5, seed=0, dtype=np.float32, multilabel=False):
         dv, H = input_dim, hidden_dim
         shapes = {"W_in": (dv, dv), "b_in": (dv,), "Wx": (dv, 4 * H), "Wh": (H, 4 * H), "b": (4 * H,)}
         super().__init__(shapes, n_classes, H, None, dropout, seed, dtype, {2: dv}, fan_in={"Wx": dv + H, "Wh": dv + H})
+        self.multilabel = bool(multilabel)
 
     def _forward(self, V, A, masks):
         p = self.params
@@ -100,13 +103,14 @@ class aLSTM(_SigmoidInput):  # noqa: N801 -- the paper's name; VideoLSTM's spati
     """Attention LSTM decoder with soft temporal attention at every step (aLSTM eqs. 3-13, fig. 4a).
 
     input_dim dv, attended_dim da, hidden_dim H (paper: 512), match_dim M (matching-vector size, paper: 512),
-    n_classes C. ``dropout`` is the drop probability (sec. 4.1: 0.5).
+    n_classes C. ``dropout`` is the drop probability (sec. 4.1: 0.5). ``multilabel`` as ``LSTM``'s (Hollywood2's
+    clips carry several actions).
     """
 
     reads_second = True
 
     def __init__(self, input_dim, attended_dim, hidden_dim, match_dim, n_classes, dropout=0.5, seed=0,
-                 dtype=np.float32):
+                 dtype=np.float32, multilabel=False):
         dv, da, H, M = input_dim, attended_dim, hidden_dim, match_dim
         shapes = {"W_in": (dv, dv), "b_in": (dv,), "Wx": (dv, 4 * H), "Wh": (H, 4 * H), "Wk": (da, 4 * H),
                   "b": (4 * H,), "Wah": (H, M), "Waa": (da, M), "ba": (M,), "u": (M,),
@@ -114,6 +118,7 @@ class aLSTM(_SigmoidInput):  # noqa: N801 -- the paper's name; VideoLSTM's spati
         gate_fan = dv + H + da
         fan_in = {"Wx": gate_fan, "Wh": gate_fan, "Wk": gate_fan, "Wah": H + da, "Waa": H + da}
         super().__init__(shapes, n_classes, H, None, dropout, seed, dtype, {2: dv}, da, fan_in)
+        self.multilabel = bool(multilabel)
 
     def _forward(self, V, A, masks):
         X, in_cache = self._input_layer(V, masks.input)

@@ -19,10 +19,11 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from .. import backend
-from ..checks import check_float_array, check_labels, check_probability
-from ..layers.attention_penalty import attention_penalty_forward
+from ..checks import check_float_array, check_labels, check_multilabels, check_probability
+from ..layers.attention_penalty import attention_penalty_backward, attention_penalty_forward
 from ..layers.feedforward import (AffineCache, affine_backward, affine_forward, dropout_backward, dropout_forward,
-                                  dropout_mask, softmax, stepwise_softmax_loss, tanh_backward, tanh_forward)
+                                  dropout_mask, softmax, stepwise_sigmoid_loss, stepwise_softmax_loss, tanh_backward,
+                                  tanh_forward)
 
 
 class InputKind(NamedTuple):
@@ -162,6 +163,7 @@ class Classifier:
         return dz
 
     attention_penalty = 0.0      # alpha_c of attention_penalty.py; the spatial attention models take it as an option
+    multilabel = False           # sigmoid per class (stepwise_sigmoid_loss); the aLSTM paper's models take it
 
     def _set_attention_penalty(self, alpha):
         alpha = float(alpha)
@@ -179,13 +181,14 @@ class Classifier:
         Generator) switches dropout on and draws its masks, ``rng=None`` evaluates without dropout.
         """
         first, second = self._inputs(first, second)
-        y = backend.to_device(check_labels("y", y, first.shape[0], self.n_classes))
+        check = check_multilabels if self.multilabel else check_labels
+        y = backend.to_device(check("y", y, first.shape[0], self.n_classes))
         scores, att, cache = self._forward(first, second, self.dropout_masks(first, rng))
-        loss, dscores = stepwise_softmax_loss(scores, y)
+        loss, dscores = (stepwise_sigmoid_loss if self.multilabel else stepwise_softmax_loss)(scores, y)
         datt = None
         if self.attention_penalty:             # Sharma et al.'s penalty on the attention (attention_penalty.py)
-            extra, datt = attention_penalty_forward(att, self.attention_penalty)
-            loss = loss + extra
+            extra, penalty_cache = attention_penalty_forward(att, self.attention_penalty)
+            loss, datt = loss + extra, attention_penalty_backward(1.0, penalty_cache)
         grads, dinputs = self._backward(dscores, cache, datt)
         return float(loss), {k: grads[k] for k in self.params}, dinputs
 
@@ -205,6 +208,9 @@ class Classifier:
         """As ``predict``, with the class probabilities of every scored step (B, S, C)."""
         first, second = self._inputs(first, second)
         scores, attention, _ = self._forward(first, second, Masks())
+        if self.multilabel:                    # an independent probability per class
+            xp = backend.array_module(scores)
+            return 0.5 * (1.0 + xp.tanh(0.5 * scores)), attention
         return softmax(scores), attention
 
     def _weights(self, names):
