@@ -182,6 +182,26 @@ def test_fusion_batch_and_accuracy():
     assert accuracy(a, labels) == 0.0 and accuracy(b, labels) == 0.0 and accuracy(fused, labels) == 1.0
 
 
+def test_weighted_fusion_of_three_models_by_hand():
+    from tinyalstm.metrics import weighted_fusion
+    third = np.array([2, 2, 16]) / 20
+    # product with weights (1, 2, 0): RGB * FLOW^2 = (14 * 1, 1 * 144, 5 * 49) / 20^3 = (14, 144, 245) / 403
+    np.testing.assert_allclose(weighted_fusion([RGB, FLOW, third], [1, 2, 0]), np.array([14, 144, 245]) / 403,
+                               atol=1e-15)
+    # sum with weights (1, 1, 2): (RGB + FLOW + 2 third) / 4 = (19, 17, 44) / 80
+    np.testing.assert_allclose(weighted_fusion([RGB, FLOW, third], [1, 1, 2], "sum"), np.array([19, 17, 44]) / 80,
+                               atol=1e-15)
+    # two models, weights 1, 1: the same as late_fusion; scaling every weight changes nothing for the sum
+    np.testing.assert_allclose(weighted_fusion([RGB, FLOW], [1, 1]), late_fusion(RGB, FLOW), atol=1e-15)
+    np.testing.assert_allclose(weighted_fusion([RGB, FLOW, third], [2, 2, 4], "sum"),
+                               weighted_fusion([RGB, FLOW, third], [1, 1, 2], "sum"), atol=1e-15)
+    for bad in ([1, 1], [1, -1, 1], [0, 0, 0]):
+        with pytest.raises(ValueError, match="weights"):
+            weighted_fusion([RGB, FLOW, third], bad)
+    with pytest.raises(ValueError, match="undefined"):            # no class non-zero under both weighted models
+        weighted_fusion([np.array([1.0, 0.0]), np.array([0.0, 1.0])], [1, 1])
+
+
 # ---------------------------------------------------------------------------------------------- bad inputs
 
 @pytest.mark.parametrize("call, match", [

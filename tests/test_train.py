@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tinyalstm import train
+from tinyalstm.metrics import mean_average_precision
 
 CLASSES = ["Jump", "Run", "Swim"]             # the classes of the ``feats`` fixture (conftest.py)
 
@@ -154,6 +155,16 @@ def test_evaluate_checkpoints_and_late_fusion(feats, tmp_path, capsys):
     assert "late fusion (product)" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="file not found"):
         evaluate.main(["--checkpoint", str(tmp_path / "nope.npz")])
+    train.main(_args(feats, tmp_path / "rgb2", epochs=2, extra=["--seed", "3"]))   # a third model, weighted
+    res = evaluate.main(["--checkpoint", str(tmp_path / "rgb" / "checkpoint.npz"), "--fuse",
+                         str(tmp_path / "flow" / "checkpoint.npz"), str(tmp_path / "rgb2" / "checkpoint.npz"),
+                         "--weights", "1", "2", "0.5", "--fusion", "sum"])
+    c = np.load(tmp_path / "rgb2" / "test_scores.npy")
+    avg = (pa + 2 * pb + 0.5 * c / c.sum(1, keepdims=True)) / 3.5
+    row = res["late fusion (sum, weights 1 2 0.5)"]
+    assert row["accuracy"] == float((avg.argmax(1) == labels).mean())
+    assert row["map"] == pytest.approx(mean_average_precision(avg, labels))
+    assert "convlstm (rgb)'" in res                                         # two rgb models, both listed
 
 
 def test_early_stopping_keeps_and_tests_the_best_epoch_on_validation(feats, tmp_path, capsys):

@@ -2,11 +2,14 @@
 
     python -m tinyalstm.evaluate --checkpoint runs/rgb/checkpoint.npz
     python -m tinyalstm.evaluate --checkpoint runs/videolstm/checkpoint.npz --fuse runs/flow/checkpoint.npz
+    python -m tinyalstm.evaluate --checkpoint runs/a/checkpoint.npz --fuse runs/b/checkpoint.npz \
+        runs/c/checkpoint.npz --weights 1 0.5 0.5 --fusion sum
 
 Protocol: 25 evenly spaced windows of the training window length per test video, softmax summed over the steps of
 a window, averaged over windows; top-1 accuracy and mean average precision over classes. ``--fuse`` multiplies
-the two models' class probabilities per video (each normalised to sum to 1), VideoLSTM's late fusion of an RGB and
-a flow model. The data (features and their cache) are rebuilt from the configuration saved in each checkpoint.
+the models' class probabilities per video (each normalised to sum to 1), VideoLSTM's late fusion of an RGB and
+a flow model; ``--weights`` raises each to its weight (a weighted geometric mean), or weighs the average with
+``--fusion sum``. The data (features and their cache) are rebuilt from the configuration saved in each checkpoint.
 """
 import argparse
 import sys
@@ -22,18 +25,28 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m tinyalstm.evaluate", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.npz written by tinyalstm.train")
-    ap.add_argument("--fuse", type=Path, default=None, help="a second checkpoint (e.g. the flow model) to fuse")
+    ap.add_argument("--fuse", type=Path, nargs="+", default=[], metavar="CHECKPOINT",
+                    help="more checkpoints to late-fuse with the first (e.g. the flow model; any number, as aLSTM's "
+                         "Table 5 fuses aLSTMs of different attended-data)")
+    ap.add_argument("--weights", type=float, nargs="+", default=None,
+                    help="one weight per fused model, --checkpoint first (default: 1 each)")
+    ap.add_argument("--fusion", choices=("product", "sum"), default="product",
+                    help="product (VideoLSTM's: a weighted geometric mean) or sum (a weighted average)")
     ap.add_argument("--windows", type=int, default=25, help="evenly spaced test windows per video (default 25)")
     ap.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: TINYALSTM_DEVICE or auto")
     ap.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
     if args.windows < 1:
         ap.error(f"--windows: expected a positive integer, got {args.windows}")
+    if args.weights is not None and (len(args.weights) != 1 + len(args.fuse) or min(args.weights) < 0
+                                     or sum(args.weights) <= 0):
+        ap.error(f"--weights: expected {1 + len(args.fuse)} non-negative numbers (--checkpoint, then each --fuse), "
+                 f"not all zero, got {args.weights}")
     if args.device:
         backend.set_device(args.device)
-    first = evaluate_checkpoint(args.checkpoint, args.windows)
-    rows = fused_rows(first, None if args.fuse is None else evaluate_checkpoint(args.fuse, args.windows))
-    labels = first[1]
+    evaluated = [evaluate_checkpoint(p, args.windows) for p in [args.checkpoint, *args.fuse]]
+    rows = fused_rows(evaluated, args.weights, args.fusion)
+    labels = evaluated[0][1]
     result = {}
     print(f"{'model':40s} {'accuracy':>9s} {'mAP':>7s}   ({len(labels)} test videos, {args.windows} windows)")
     for name, (scores, y) in rows.items():

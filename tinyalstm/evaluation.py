@@ -5,7 +5,7 @@ windows; data/windows.py), alone or late-fused (VideoLSTM Table 3).
 import numpy as np
 
 from . import backend
-from .metrics import accuracy, late_fusion, mean_average_precision
+from .metrics import accuracy, mean_average_precision, weighted_fusion
 
 
 def sequence_inputs(model, data, idx):
@@ -78,16 +78,23 @@ def evaluate_checkpoint(path, windows=25, log=print):
     return scores, labels, [k for k, _ in data.test], config
 
 
-def fused_rows(a, b=None):
-    """Rows {name: (scores, labels)} of one evaluated checkpoint ``a`` = (scores, labels, keys, config), or of two
-    and their late fusion by product; a SystemExit when their test videos differ."""
-    a_scores, labels, keys, a_cfg = a
-    rows = {f"{a_cfg['model']} ({a_cfg['modality']})": (a_scores, labels)}
-    if b is not None:
-        b_scores, b_labels, b_keys, b_cfg = b
-        if b_keys != keys or not np.array_equal(b_labels, labels):
-            raise SystemExit("--fuse: the two checkpoints' test videos differ (other dataset or split); late "
-                             "fusion needs the same videos")
-        rows[f"{b_cfg['model']} ({b_cfg['modality']})"] = (b_scores, labels)
-        rows["late fusion (product)"] = (late_fusion(a_scores, b_scores, "product"), labels)
+def fused_rows(evaluated, weights=None, method="product"):
+    """Rows {name: (scores, labels)} of evaluated checkpoints [(scores, labels, keys, config), ...], and, for two or
+    more, their late fusion (``metrics.weighted_fusion``; weights default to 1 each); a SystemExit when their
+    test videos differ."""
+    first_scores, labels, keys, _ = evaluated[0]
+    rows = {}
+    for scores, other_labels, other_keys, cfg in evaluated:
+        if other_keys != keys or not np.array_equal(other_labels, labels):
+            raise SystemExit("--fuse: the checkpoints' test videos differ (other dataset or split); late fusion "
+                             "needs the same videos")
+        name = f"{cfg['model']} ({cfg['modality']})"
+        while name in rows:
+            name += "'"
+        rows[name] = (scores, labels)
+    if len(evaluated) > 1:
+        weights = [1.0] * len(evaluated) if weights is None else list(weights)
+        label = f"late fusion ({method}" + ("" if len(set(weights)) == 1 else
+                                            ", weights " + " ".join(f"{w:g}" for w in weights)) + ")"
+        rows[label] = (weighted_fusion([e[0] for e in evaluated], weights, method), labels)
     return rows

@@ -224,22 +224,45 @@ def late_fusion(scores_a, scores_b, method="product"):
     Raises ValueError for negative scores, an all-zero row, or (product) a row where no class has a non-zero
     probability under both models, since the fused distribution is then undefined.
     """
+    return weighted_fusion([scores_a, scores_b], [1.0, 1.0], method, names=("scores_a", "scores_b"))
+
+
+def weighted_fusion(scores, weights, method="product", names=None):
+    """Late fusion of any number of models with weights (aLSTM Table 5 fuses aLSTMs of different attended-data).
+
+    scores: a list of M (V, C) or (C,) non-negative score arrays of one shape; weights: M non-negative numbers, not
+    all zero; method as ``late_fusion``. Every row is normalised to sum to 1 first (p_m), then
+
+        product:  fused[c] = prod_m p_m[c]^w_m / sum_k prod_m p_m[k]^w_m       (a weighted geometric mean)
+        sum:      fused[c] = sum_m w_m p_m[c] / sum_m w_m                       (a weighted average)
+
+    With two models and weights (1, 1) this is ``late_fusion``. A model of weight 0 does not take part. Returns
+    float64 rows summing to 1; ValueError as ``late_fusion`` (names: what the messages call the inputs).
+    """
     if method not in FUSION_METHODS:
         raise ValueError(f"method: expected one of {FUSION_METHODS}, got {method!r}")
-    a = _float_array("scores_a", scores_a, (1, 2))
-    b = _float_array("scores_b", scores_b, (1, 2))
-    if a.shape != b.shape:
-        raise ValueError(f"scores_b: expected shape {a.shape} (that of scores_a), got {b.shape}")
-    p = _normalise_rows("scores_a", a)
-    q = _normalise_rows("scores_b", b)
+    names = list(names) if names is not None else [f"scores[{m}]" for m in range(len(scores))]
+    if len(scores) < 1 or len(weights) != len(scores):
+        raise ValueError(f"weights: expected one weight per model ({len(scores)}), got {len(weights)}")
+    w = np.asarray(weights, dtype=np.float64)
+    if not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"weights: expected non-negative numbers, not all zero, got {list(weights)}")
+    arrays = [_float_array(n, s, (1, 2)) for n, s in zip(names, scores)]
+    for n, a in zip(names[1:], arrays[1:]):
+        if a.shape != arrays[0].shape:
+            raise ValueError(f"{n}: expected shape {arrays[0].shape} (that of {names[0]}), got {a.shape}")
+    probs = [_normalise_rows(n, a) for n, a in zip(names, arrays)]
     if method == "sum":
-        return (p + q) / 2.0
-    f = p * q
-    total = f.sum(axis=-1, keepdims=True)
-    if (total <= 0).any():
-        raise ValueError(f"scores_a, scores_b: product fusion is undefined where no class has a non-zero score "
-                         f"under both models; {int((total <= 0).sum())} such row(s)")
-    return f / total
+        return sum(wm * p for wm, p in zip(w, probs)) / w.sum()
+    with np.errstate(divide="ignore"):
+        log_f = sum(wm * np.log(p) for wm, p in zip(w, probs) if wm > 0)
+    top = log_f.max(axis=-1, keepdims=True)
+    undefined = ~np.isfinite(top)
+    if undefined.any():
+        raise ValueError(f"{', '.join(names)}: product fusion is undefined where no class has a non-zero score "
+                         f"under every model; {int(undefined.sum())} such row(s)")
+    f = np.exp(log_f - top)
+    return f / f.sum(axis=-1, keepdims=True)
 
 
 def _normalise_rows(name, x):
