@@ -7,20 +7,7 @@ kernel on (B, K, N, N) maps and ``cupy.matmul`` (cuBLAS) on matrices of exactly 
 of ``repeats`` runs after a warm-up, the device synchronised around every run, and returns both with their
 GFLOP/s. Only ``.ci/gpu`` calls it; it needs CuPy and a GPU.
 """
-import time
-
-
-def _median_seconds(fn, sync, repeats):
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        sync()
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
+from .training_step import median_time
 
 
 def compare(batch=32, channels=512, size=7, out_channels=2048, kernel=3, repeats=20, dtype="float32"):
@@ -36,8 +23,8 @@ def compare(batch=32, channels=512, size=7, out_channels=2048, kernel=3, repeats
     a_mat = rng.random((rows, inner), dtype=dtype)
     b_mat = rng.random((inner, cols), dtype=dtype)
     sync = cupy.cuda.runtime.deviceSynchronize
-    ours = _median_seconds(lambda: gpu.conv2d_forward(x, w, b), sync, repeats)
-    cublas = _median_seconds(lambda: cupy.matmul(a_mat, b_mat), sync, repeats)
+    ours = median_time(lambda: gpu.conv2d_forward(x, w, b), sync, repeats)
+    cublas = median_time(lambda: cupy.matmul(a_mat, b_mat), sync, repeats)
     flops = 2.0 * rows * inner * cols
     return {"gemm": f"{rows} x {inner} by {inner} x {cols}", "ours_ms": 1e3 * ours, "cublas_ms": 1e3 * cublas,
             "ours_gflops": flops / ours / 1e9, "cublas_gflops": flops / cublas / 1e9,
