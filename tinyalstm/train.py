@@ -87,6 +87,10 @@ def parse_args(argv):
                     help="with --validation: early stopping. Stop when the validation loss has not improved for "
                          "this many epochs, and score the test set with the epoch of lowest validation loss (kept "
                          "in --out/best.npz). Default 0: train all --epochs and test the last")
+    ap.add_argument("--flip", action="store_true",
+                    help="flip augmentation: each training window is read left-right mirrored with probability "
+                         "1/2 (the mirrored videos' maps are cached once; flow mirrored with its horizontal "
+                         "component negated). Videos only")
     ap.add_argument("--size", type=int, default=64, help="frame size for the frame encoders (default 64)")
     ap.add_argument("--encoder-epochs", type=int, default=8,
                     help="frame encoder epochs (default 8; 0 keeps the random initial weights, whose maps the "
@@ -109,6 +113,8 @@ def parse_args(argv):
                  f"{len(ENCODER_WIDTHS)} times) of at least {2 * halvings}, got {args.size}")
     if args.init_from is not None and not args.init_from.is_file():
         ap.error(f"--init-from {args.init_from}: file not found")
+    if args.flip and args.dataset == "features":
+        ap.error("--flip: given features (--dataset features) have no frames to mirror")
     if args.resume and args.overwrite:
         ap.error("--resume and --overwrite: give one (continue the run in --out, or replace it)")
     if args.attended_data is not None and not MODELS[args.model].takes_attended:

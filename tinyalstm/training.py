@@ -55,7 +55,7 @@ def run_data(config, log=print):
     path = lambda k: None if config.get(k) is None else Path(config[k])  # noqa: E731
     return load_data(config["dataset"], path("root"), config["split"], mods, work=path("work"), size=config["size"],
                      encoder_epochs=config["encoder_epochs"], seed=config["seed"],
-                     validation=config.get("validation", 0.0), log=log)
+                     validation=config.get("validation", 0.0), flip=config.get("flip", False), log=log)
 
 
 def build_run_model(config, data):
@@ -139,7 +139,8 @@ def _train_in(out, ckpt, config, log):
                 break
             t0 = time.perf_counter()
             try:
-                batches = training_batches(reader, data.train, frames, config["batch_size"], rng, dtype)
+                batches = training_batches(reader, data.train, frames, config["batch_size"], rng, dtype,
+                                           config.get("flip", False))
                 loss = train_batches(model, opt, progress(batches, -(-len(data.train) // config["batch_size"]),
                                                           f"epoch {epoch}", "batches", leave=False, lines=False),
                                      rng)

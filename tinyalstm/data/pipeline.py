@@ -25,6 +25,7 @@ from ..models.frame_encoder import FrameEncoder, train_frame_encoder, video_accu
 from ..optim import RMSprop
 from .datasets import DatasetError, SkipReport, load_hmdb51, load_ucf101
 from ..storage import save_json, save_npz
+from .augment import flip_frames
 from .features import FeatureChecks, FeatureError, extract_features, validate_feature_files
 from .validation import carve_validation
 
@@ -44,6 +45,7 @@ class FeatureData:
     convnet: dict = field(default_factory=dict)       # modality -> ConvNet baseline test accuracy
     report: SkipReport = field(default_factory=SkipReport)
     val: list = field(default_factory=list)           # (key, label) held out of the training videos (validation.py)
+    flipped_roots: dict = field(default_factory=dict)  # modality -> the training videos' mirrored maps (augment.py)
 
 
 def key_of(sample):
@@ -96,13 +98,17 @@ def _cached_frames(root):
 
 
 def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epochs=8, seed=0, validation=0.0,
-              log=print):
+              flip=False, log=print):
     """The FeatureData of a run: given features (``dataset='features'``), or videos of ``dataset`` (synthetic,
     generated into ``root`` or the default cache folder on first use; ucf101; hmdb51) through the pipeline of the
     module docstring, with the work cache ``work`` (default: ``default_work``). Cached stages are reused.
     ``validation``: the fraction of the training groups held out as ``FeatureData.val`` (validation.py); the frame
-    encoders never see them."""
+    encoders never see them. ``flip``: also cache the maps of the training videos mirrored left-right
+    (``FeatureData.flipped_roots``), for flip augmentation (videos only: given features have no frames to flip)."""
     if dataset == "features":
+        if flip:
+            raise ValueError("--flip: given features (--dataset features) have no frames to mirror; flip the "
+                             "videos before computing them")
         data = prepare_given_features(root, split, modalities, log=log)
         data.train, data.val = carve_validation(data.train, validation, key=lambda s: s[0])
         return data
@@ -111,11 +117,11 @@ def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epoc
         ensure_synthetic(root, log=log)
     work = work or default_work(dataset, root)
     return prepare_video_features(dataset, root, split, modalities, work, size=size, enc_epochs=encoder_epochs,
-                                  seed=seed, validation=validation, log=log)
+                                  seed=seed, validation=validation, flip=flip, log=log)
 
 
 def prepare_video_features(dataset, root, split, modalities, work, size=64, widths=ENCODER_WIDTHS, enc_epochs=8,
-                           per_video=8, seed=0, validation=0.0, log=print):
+                           per_video=8, seed=0, validation=0.0, flip=False, log=print):
     """Run the pipeline of the module docstring for ``modalities`` -> FeatureData. Stages already done (same
     options) are skipped; encoder weights are kept in work/encoders/<modality>-<options>.npz."""
     work = Path(work)
@@ -125,7 +131,7 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
         + f"{len(test)} test videos, {len(classes)} classes"
         + (f"; {report.count} list entries skipped" if report.count else ""))
     everything = train + val + test
-    roots, convnet = {}, {}
+    roots, convnet, flipped = {}, {}, {}
     enc = None
     for m in modalities:
         frames_root = work / "frames" / m / f"{size}px"
@@ -162,12 +168,18 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
         extract_features(((key_of(s), s) for s in ok), frames_of, enc.features, feat_root, enc.feature_shape,
                          report=report, desc=f"[{m}] feature maps")
         roots[m] = feat_root
+        if flip:                                  # the same encoder on the mirrored training videos
+            flipped_root = work / "features" / f"{tag}-flipped"
+            extract_features(((key_of(s), s) for s in tr), lambda s, m=m: flip_frames(frames_of(s), m),
+                             enc.features, flipped_root, enc.feature_shape, report=report,
+                             desc=f"[{m}] mirrored feature maps")
+            flipped[m] = flipped_root
         train, val, test = tr, va, te
     if report.count:
         log(f"data report: {report.summary()}")
     pairs = lambda subset: [(key_of(s), s.label) for s in subset]  # noqa: E731
     return FeatureData(pairs(train), pairs(test), classes, roots, enc.feature_shape,
-                       {key_of(s): s.path for s in train + val + test}, convnet, report, pairs(val))
+                       {key_of(s): s.path for s in train + val + test}, convnet, report, pairs(val), flipped)
 
 
 def prepare_given_features(root, split, modalities, log=print):

@@ -71,36 +71,42 @@ class WindowReader:
         self.mods = spec.modalities(modality, attended)
         self._lengths = {}
 
-    def features(self, key, m):
-        return load_features(self.data.roots[m], key, self.data.feature_shape)
+    def features(self, key, m, flipped=False):
+        roots = self.data.flipped_roots if flipped else self.data.roots
+        return load_features(roots[m], key, self.data.feature_shape)
 
     def length(self, key):
         if key not in self._lengths:
             self._lengths[key] = min(len(self.features(key, m)) for m in self.mods if m)
         return self._lengths[key]
 
-    def batch(self, items, windows, dtype):
-        """items [(key, label)], windows [(T,) indices] -> (first (B, T, ...), y (B,), second or None). Each video's
-        files are opened once per call (evaluation asks for 25 windows of one video at a time)."""
+    def batch(self, items, windows, dtype, flips=None):
+        """items [(key, label)], windows [(T,) indices], flips [bool] or None (which items to read mirrored,
+        ``data.flipped_roots``) -> (first (B, T, ...), y (B,), second or None). Each video's files are opened once
+        per call (evaluation asks for 25 windows of one video at a time)."""
         opened, parts = {}, []
+        flips = [False] * len(items) if flips is None else list(flips)
         for m in self.mods:
             if m is None:
                 parts.append(None)
                 continue
             xs = []
-            for (key, _), idx in zip(items, windows):
-                if (key, m) not in opened:
-                    opened[key, m] = self.features(key, m)
-                x = gather_window(opened[key, m], idx, dtype)
+            for (key, _), idx, flip in zip(items, windows, flips):
+                if (key, m, flip) not in opened:
+                    opened[key, m, flip] = self.features(key, m, flip)
+                x = gather_window(opened[key, m, flip], idx, dtype)
                 xs.append(x.mean(axis=(2, 3)) if self.pooled else x)     # (T, D) for the vector models
             parts.append(np.stack(xs))
         return parts[0], np.array([label for _, label in items]), parts[1]
 
 
-def training_batches(reader, items, T, batch_size, rng, dtype):
-    """Shuffled minibatches of one random window per video -> (first, y, second) like ``WindowReader.batch``."""
+def training_batches(reader, items, T, batch_size, rng, dtype, flip=False):
+    """Shuffled minibatches of one random window per video -> (first, y, second) like ``WindowReader.batch``;
+    ``flip``: each window read mirrored with probability 1/2 (the draws come after the windows', so a run without
+    flips draws exactly what it did before flips existed)."""
     order = rng.permutation(len(items))
     for s in range(0, len(order), batch_size):
         chosen = [items[i] for i in order[s:s + batch_size]]
         windows = [train_window(reader.length(k), T, rng) for k, _ in chosen]
-        yield reader.batch(chosen, windows, dtype)
+        flips = list(rng.random(len(chosen)) < 0.5) if flip else None
+        yield reader.batch(chosen, windows, dtype, flips)
