@@ -33,6 +33,9 @@ def main(argv=None):
     ap.add_argument("--fusion", choices=("product", "sum"), default="product",
                     help="product (VideoLSTM's: a weighted geometric mean) or sum (a weighted average)")
     ap.add_argument("--windows", type=int, default=25, help="evenly spaced test windows per video (default 25)")
+    ap.add_argument("--chunks", type=int, default=None,
+                    help="aLSTM's protocol: this many random windows per video and their mirrored copies (default: "
+                         "the run's own --test-chunks; 0: --windows evenly spaced windows)")
     ap.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: TINYALSTM_DEVICE or auto")
     ap.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
@@ -44,11 +47,13 @@ def main(argv=None):
                  f"not all zero, got {args.weights}")
     if args.device:
         backend.set_device(args.device)
-    evaluated = [evaluate_checkpoint(p, args.windows) for p in [args.checkpoint, *args.fuse]]
+    evaluated = [evaluate_checkpoint(p, args.windows, chunks=args.chunks) for p in [args.checkpoint, *args.fuse]]
     rows = fused_rows(evaluated, args.weights, args.fusion)
     labels = evaluated[0][1]
     result = {}
-    print(f"{'model':40s} {'accuracy':>9s} {'mAP':>7s}   ({len(labels)} test videos, {args.windows} windows)")
+    chunks = args.chunks if args.chunks is not None else evaluated[0][3].get("test_chunks", 0)
+    protocol = f"{chunks} random chunks + mirrored copies" if chunks else f"{args.windows} windows"
+    print(f"{'model':40s} {'accuracy':>9s} {'mAP':>7s}   ({len(labels)} test videos, {protocol})")
     for name, (scores, y) in rows.items():
         acc, mAP = accuracy(scores, y), mean_average_precision(scores, y)
         result[name] = {"accuracy": acc, "map": mAP}

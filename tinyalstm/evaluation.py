@@ -27,16 +27,27 @@ def evaluate_sequences(model, data, batch_size=256):
     return float((probs.argmax(axis=1) == data["y"]).mean()), probs, w
 
 
-def evaluate_videos(model, reader, items, T, n_windows, dtype, keep_attention=0):
-    """VideoLSTM's protocol over ``items`` [(key, label)] read by ``reader`` (a ``data.windows.WindowReader``)
-    -> (scores (V, C), labels (V,), attention of the middle windows of up to ``keep_attention`` videos, the first
-    of each class met, as [(key, frame indices, attention)]). model.predict averages the per-step softmax over
-    steps, i.e. the sum over steps / T: the same ranking as the sum."""
-    from .data.windows import test_windows
+def evaluate_videos(model, reader, items, T, n_windows, dtype, keep_attention=0, chunks=0):
+    """VideoLSTM's protocol over ``items`` [(key, label)] read by ``reader`` (a ``data.windows.WindowReader``):
+    ``n_windows`` evenly spaced windows per video; or, with ``chunks`` > 0, aLSTM's (sec. 4.1): ``chunks`` random
+    windows and their left-right mirrored copies (the reader's mirrored maps), drawn by a generator seeded with
+    the video's name so every model sees the same chunks -> (scores (V, C), labels (V,), attention of the middle
+    windows of up to ``keep_attention`` videos, the first of each class met, as [(key, frame indices,
+    attention)]). Scores are the class probabilities averaged over steps and windows (model.predict averages over
+    steps, i.e. the sum over steps / T: the same ranking as the sum)."""
+    import zlib
+
+    from .data.windows import chunk_windows, test_windows
     scores, attention, shown = [], [], set()
     for key, label in items:
-        wins = test_windows(reader.length(key), T, n_windows)
-        first, _, second = reader.batch([(key, 0)] * len(wins), list(wins), dtype)
+        flips = None
+        if chunks:
+            rng = np.random.default_rng(zlib.crc32(key.encode()))
+            wins = np.concatenate([chunk_windows(reader.length(key), T, chunks, rng)] * 2)
+            flips = [False] * chunks + [True] * chunks
+        else:
+            wins = test_windows(reader.length(key), T, n_windows)
+        first, _, second = reader.batch([(key, 0)] * len(wins), list(wins), dtype, flips)
         probs, att = model.predict(first, second)
         scores.append(backend.to_numpy(probs).mean(axis=0))
         if len(attention) < keep_attention and att is not None and label not in shown:
@@ -67,14 +78,20 @@ def load_run(config, path, log=print):
                                     config.get("attended_data"))
 
 
-def evaluate_checkpoint(path, windows=25, log=print):
-    """-> (scores (V, C), labels (V,), test keys, config) of one checkpoint on its own test split."""
+def evaluate_checkpoint(path, windows=25, log=print, chunks=None):
+    """-> (scores (V, C), labels (V,), test keys, config) of one checkpoint on its own test split, with ``windows``
+    evenly spaced windows, or aLSTM's ``chunks`` (default: the run's own ``test_chunks``)."""
     from .checkpoints import read_config
     config = read_config(path)
     if config["model"] == "convnet":
         raise SystemExit(f"--checkpoint {path}: ConvNet runs keep no checkpoint; their accuracy is in result.json")
     data, model, reader = load_run(config, path, log)
-    scores, labels, _ = evaluate_videos(model, reader, data.test, config["frames"], windows, model.dtype)
+    chunks = config.get("test_chunks", 0) if chunks is None else chunks
+    if chunks and not data.flipped_roots:
+        raise SystemExit(f"--chunks {chunks}: the run behind {path} has no mirrored maps (train it with "
+                         f"--test-chunks or --flip)")
+    scores, labels, _ = evaluate_videos(model, reader, data.test, config["frames"], windows, model.dtype,
+                                        chunks=chunks)
     return scores, labels, [k for k, _ in data.test], config
 
 

@@ -91,6 +91,10 @@ def parse_args(argv):
                     help="flip augmentation: each training window is read left-right mirrored with probability "
                          "1/2 (the mirrored videos' maps are cached once; flow mirrored with its horizontal "
                          "component negated). Videos only")
+    ap.add_argument("--test-chunks", type=int, default=0, metavar="C",
+                    help="the final test with aLSTM's protocol (sec. 4.1): C random windows per video and their "
+                         "mirrored copies, scores averaged (paper: 40 + 40). Default 0: VideoLSTM's 25 evenly "
+                         "spaced windows. Videos only (the mirrored maps are cached once)")
     ap.add_argument("--size", type=int, default=64, help="frame size for the frame encoders (default 64)")
     ap.add_argument("--encoder-epochs", type=int, default=8,
                     help="frame encoder epochs (default 8; 0 keeps the random initial weights, whose maps the "
@@ -115,6 +119,9 @@ def parse_args(argv):
         ap.error(f"--init-from {args.init_from}: file not found")
     if args.flip and args.dataset == "features":
         ap.error("--flip: given features (--dataset features) have no frames to mirror")
+    if args.test_chunks < 0 or (args.test_chunks and args.dataset == "features"):
+        ap.error(f"--test-chunks {args.test_chunks}: expected an integer >= 0, and videos to mirror (not "
+                 f"--dataset features)")
     if args.resume and args.overwrite:
         ap.error("--resume and --overwrite: give one (continue the run in --out, or replace it)")
     if args.attended_data is not None and not MODELS[args.model].takes_attended:

@@ -55,7 +55,8 @@ def run_data(config, log=print):
     path = lambda k: None if config.get(k) is None else Path(config[k])  # noqa: E731
     return load_data(config["dataset"], path("root"), config["split"], mods, work=path("work"), size=config["size"],
                      encoder_epochs=config["encoder_epochs"], seed=config["seed"],
-                     validation=config.get("validation", 0.0), flip=config.get("flip", False), log=log)
+                     validation=config.get("validation", 0.0),
+                     flip=config.get("flip", False) or bool(config.get("test_chunks")), log=log)
 
 
 def build_run_model(config, data):
@@ -174,7 +175,9 @@ def _train_in(out, ckpt, config, log):
             load_checkpoint(best_ckpt, model, RMSprop(), config, what="the best checkpoint")
             log(f"testing the best epoch on validation: epoch {chosen} (validation loss "
                 f"{metrics[chosen - 1]['val_loss']:.4f})")
-        scores, labels, attention = evaluate_videos(model, reader, data.test, frames, 25, dtype, keep_attention=3)
+        chunks = config.get("test_chunks", 0)
+        scores, labels, attention = evaluate_videos(model, reader, data.test, frames, 25, dtype, keep_attention=3,
+                                                    chunks=chunks)
     except KeyboardInterrupt:
         kept = len(metrics)
         where = "the final evaluation" if epoch > epochs else f"epoch {epoch}"
@@ -185,9 +188,11 @@ def _train_in(out, ckpt, config, log):
     result = {"model": name, "modality": modality, "test_accuracy": acc, "test_map": mAP,
               "chance": 1 / C, "convnet": data.convnet, "epochs": len(metrics), "resumed_after_epoch": start,
               "chosen_epoch": chosen,
-              "windows": 25, "seconds": time.perf_counter() - t_start}
+              "windows": 25, "test_protocol": (f"{chunks} random chunks + their mirrored copies (aLSTM)" if chunks
+                                               else "25 evenly spaced windows (VideoLSTM)"),
+              "seconds": time.perf_counter() - t_start}
     if data.val:
-        v_scores, v_labels, _ = evaluate_videos(model, reader, data.val, frames, 25, dtype)
+        v_scores, v_labels, _ = evaluate_videos(model, reader, data.val, frames, 25, dtype, chunks=chunks)
         result["validation_accuracy"], result["validation_map"] = accuracy_and_map(v_scores, v_labels)
         _localization(config, model, data.val, reader, result, log, key="validation_localization")
     _localization(config, model, data.test, reader, result, log)

@@ -1,6 +1,6 @@
-"""Flip augmentation: RGB frames mirrored; flow images mirrored with the horizontal component negated in the
-uint8 encoding, checked against the flow computed on the mirrored video itself; the training pipeline caches and
-reads the mirrored maps of the training videos."""
+"""Flips: RGB frames mirrored; flow images mirrored with the horizontal component negated in the uint8 encoding,
+checked against the flow computed on the mirrored video itself; the pipeline caches and reads the mirrored maps,
+for training (--flip) and for aLSTM's test protocol (--test-chunks), written out here by hand."""
 import json
 
 import numpy as np
@@ -55,7 +55,7 @@ def test_training_with_flips_caches_and_reads_the_mirrored_maps(tmp_path):
     assert set(data.flipped_roots) == {"rgb", "flow"}
     cached = {p.relative_to(data.flipped_roots["rgb"]).with_suffix("").as_posix()
               for p in data.flipped_roots["rgb"].rglob("*.npy")}
-    assert cached == {k for k, _ in data.train}                         # training videos only
+    assert cached == {k for k, _ in data.train + data.test}             # every video, mirrored once
     reader = WindowReader(data, model_spec("videolstm"), "rgb")
     key, idx = data.train[0][0], np.arange(6)
     plain, _, plain_flow = reader.batch([data.train[0]], [idx], np.float32)
@@ -64,3 +64,32 @@ def test_training_with_flips_caches_and_reads_the_mirrored_maps(tmp_path):
     np.testing.assert_allclose(mirrored[0], np.asarray(reader.features(key, "rgb", flipped=True)[idx], np.float32))
     with pytest.raises(SystemExit):
         train.parse_args(["--dataset", "features", "--root", str(tmp_path), "--flip"])
+
+
+def test_alstm_test_protocol_averages_random_chunks_and_their_mirrored_copies(tmp_path):
+    import zlib
+
+    from tinyalstm import train
+    from tinyalstm.checkpoints import read_config
+    from tinyalstm.data import synthetic
+    from tinyalstm.data.windows import chunk_windows
+    from tinyalstm.evaluation import evaluate_checkpoint, load_run
+    synthetic.generate(tmp_path / "syn", classes=3, groups=3, clips=1, frames=12, size=32, distractors=1, clutter=2)
+    out = tmp_path / "chunks"
+    res = train.main(["--root", str(tmp_path / "syn"), "--out", str(out), "--model", "alstm", "--epochs", "1",
+                      "--encoder-epochs", "1", "--size", "32", "--frames", "6", "--hidden", "3", "--eval-windows",
+                      "1", "--test-chunks", "4"])
+    assert res["test_protocol"].startswith("4 random chunks")
+    tested = np.load(out / "test_scores.npy")
+    config = read_config(out / "checkpoint.npz")
+    data, model, reader = load_run(config, out / "checkpoint.npz", log=lambda msg: None)
+    by_hand = []
+    for key, _ in data.test:                       # the protocol written out: 4 chunks, then the same 4 mirrored
+        wins = chunk_windows(reader.length(key), 6, 4, np.random.default_rng(zlib.crc32(key.encode())))
+        plain = model.predict(*reader.batch([(key, 0)] * 4, list(wins), model.dtype)[::2])[0]
+        first, _, second = reader.batch([(key, 0)] * 4, list(wins), model.dtype, flips=[True] * 4)
+        mirrored = model.predict(first, second)[0]
+        by_hand.append(np.concatenate([plain, mirrored]).mean(axis=0))
+    np.testing.assert_allclose(tested, np.stack(by_hand), rtol=1e-5)
+    windows_only = evaluate_checkpoint(out / "checkpoint.npz", chunks=0, log=lambda msg: None)[0]
+    assert not np.allclose(windows_only, tested)  # the 25-window protocol scores differently

@@ -103,8 +103,9 @@ def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epoc
     generated into ``root`` or the default cache folder on first use; ucf101; hmdb51) through the pipeline of the
     module docstring, with the work cache ``work`` (default: ``default_work``). Cached stages are reused.
     ``validation``: the fraction of the training groups held out as ``FeatureData.val`` (validation.py); the frame
-    encoders never see them. ``flip``: also cache the maps of the training videos mirrored left-right
-    (``FeatureData.flipped_roots``), for flip augmentation (videos only: given features have no frames to flip)."""
+    encoders never see them. ``flip``: also cache the maps of every video mirrored left-right
+    (``FeatureData.flipped_roots``), for flip augmentation and aLSTM's test protocol (videos only: given features
+    have no frames to flip)."""
     if dataset == "features":
         if flip:
             raise ValueError("--flip: given features (--dataset features) have no frames to mirror; flip the "
@@ -168,9 +169,9 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
         extract_features(((key_of(s), s) for s in ok), frames_of, enc.features, feat_root, enc.feature_shape,
                          report=report, desc=f"[{m}] feature maps")
         roots[m] = feat_root
-        if flip:                                  # the same encoder on the mirrored training videos
+        if flip:                                  # the same encoder on the mirrored videos
             flipped_root = work / "features" / f"{tag}-flipped"
-            extract_features(((key_of(s), s) for s in tr), lambda s, m=m: flip_frames(frames_of(s), m),
+            extract_features(((key_of(s), s) for s in ok), lambda s, m=m: flip_frames(frames_of(s), m),
                              enc.features, flipped_root, enc.feature_shape, report=report,
                              desc=f"[{m}] mirrored feature maps")
             flipped[m] = flipped_root

@@ -47,6 +47,16 @@ def test_windows(n_frames, T, n_windows=25):
     return np.minimum(starts[:, None] + np.arange(T, dtype=np.int64), n_frames - 1)
 
 
+def chunk_windows(n_frames, T, n_chunks, rng):
+    """aLSTM's test chunks (sec. 4.1): ``n_chunks`` windows of T consecutive frames starting at uniform random
+    frames of the video (``rng``), (n_chunks, T) int64; videos shorter than T give padded windows."""
+    _check_counts(n_frames, T)
+    if int(n_chunks) != n_chunks or n_chunks < 1:
+        raise ValueError(f"n_chunks: expected an integer >= 1, got {n_chunks!r}")
+    starts = rng.integers(0, max(n_frames - T, 0) + 1, size=int(n_chunks))
+    return np.minimum(starts[:, None] + np.arange(T, dtype=np.int64), n_frames - 1)
+
+
 def covering_windows(n_frames, T):
     """Consecutive windows of T frames covering all n_frames, each frame once in order (the last window padded
     with the last frame) -> (ceil(n_frames / T), T) int64: how a whole video is read for localization."""
