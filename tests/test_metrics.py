@@ -182,6 +182,16 @@ def test_fusion_batch_and_accuracy():
     assert accuracy(a, labels) == 0.0 and accuracy(b, labels) == 0.0 and accuracy(fused, labels) == 1.0
 
 
+def test_video_cross_entropy_by_hand():
+    from tinyalstm.metrics import video_cross_entropy
+    scores = np.array([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8], [1.0, 0.0, 0.0]])
+    labels = np.array([0, 2, 1])                   # the last one a certain mistake: clipped at 1e-12
+    expected = -(np.log(0.5) + np.log(0.8) + np.log(1e-12)) / 3
+    assert video_cross_entropy(scores, labels) == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="labels"):
+        video_cross_entropy(scores, np.array([0, 3, 1]))
+
+
 def test_weighted_fusion_of_three_models_by_hand():
     from tinyalstm.metrics import weighted_fusion
     third = np.array([2, 2, 16]) / 20

@@ -90,6 +90,16 @@ def read_config(path):
     return read_checkpoint(path)["config"]
 
 
+def check_same_options(path, saved, config, what="--resume", only=None):
+    """Refuse (CheckpointError, naming every option that differs) a checkpoint ``path`` whose configuration
+    ``saved`` differs from this run's ``config`` on ``RUN_IDENTITY`` (or on the names in ``only``)."""
+    diff = [d for d in differences(saved, config) if only is None or d[0] in only]
+    if diff:
+        listed = "; ".join(f"--{k.replace('_', '-')}: {was!r} there, {now!r} here" for k, was, now in diff)
+        raise CheckpointError(f"{what}: {path} was written by a run with other options ({listed}). Give the same "
+                              f"options, or another --out")
+
+
 def differences(saved, config):
     """The RUN_IDENTITY options on which a checkpoint's configuration and this run's differ -> [(name, was,
     now)]."""
@@ -107,11 +117,7 @@ def load_checkpoint(path, model, opt, config, what="--resume"):
     """Load ``path`` into ``model`` and ``opt`` -> (epoch, rng, metrics). Refuses (CheckpointError, naming every
     option that differs) a checkpoint written for other options (``RUN_IDENTITY``) than ``config``."""
     ckpt = read_checkpoint(path, what)
-    diff = differences(ckpt["config"], config)
-    if diff:
-        listed = "; ".join(f"{k}: {was!r} there, {now!r} here" for k, was, now in diff)
-        raise CheckpointError(f"{what}: {path} was written by a run with other options ({listed}). Give the same "
-                              f"options, or another --out")
+    check_same_options(path, ckpt["config"], config, what)
     shapes = {k: tuple(v.shape) for k, v in model.params.items()}
     bad = [k for k in shapes if k not in ckpt["params"] or tuple(ckpt["params"][k].shape) != shapes[k]]
     if bad:

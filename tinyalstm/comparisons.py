@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .data.pipeline import default_synthetic_root, dump_json, ensure_synthetic
+from .data.pipeline import default_synthetic_root, ensure_synthetic
 from .metrics import accuracy, late_fusion, mean_average_precision
-from .storage import save_text
+from .storage import save_json, save_text
 
 # run name -> (registry model name, modality)
 RUNS = {
@@ -131,8 +131,8 @@ def run_experiments(args, log=print):
                 results[seed][fname] = fuse(args.out / f"seed{seed}", a, b)
     chance = next((r["chance"] for s in args.seeds for r in results[s].values() if "chance" in r), float("nan"))
     wall = time.perf_counter() - t0
-    dump_json({"seeds": args.seeds, "root": str(args.root), "train_args": args.train_args, "wall_seconds": wall,
-               "results": {str(s): results[s] for s in args.seeds}}, args.out / "results.json")
+    save_json(args.out / "results.json", {"seeds": args.seeds, "root": str(args.root), "train_args": args.train_args,
+                                          "wall_seconds": wall, "results": {str(s): results[s] for s in args.seeds}})
     text = tables(results, args.seeds, chance, wall)
     save_text(args.out / "results.md", text)
     log("\n" + text)

@@ -95,3 +95,14 @@ def check_full_loss(op, loss_fn, targets, analytic, tol=GRAD_TOL):
     err = rel_error(num, ana)
     record(op, err, tol)
     return err
+
+
+def check_model_loss(op, model, first, y, second=None, seed=3, tol=GRAD_TOL):
+    """``check_full_loss`` of a model's whole loss: the finite-difference gradient of ``model.loss`` (dropout on,
+    with the same masks every call: a fresh Generator of ``seed``) with respect to every parameter and input
+    against ``model.loss_and_input_grads`` -> the error."""
+    loss_fn = lambda: model.loss(first, y, second, rng=np.random.default_rng(seed))[0]  # noqa: E731
+    _, grads, dinputs = model.loss_and_input_grads(first, y, second, rng=np.random.default_rng(seed))
+    names = model.inputs
+    targets = {**model.params, **dict(zip(names, (first, second)))}
+    return check_full_loss(op, loss_fn, targets, {**grads, **dinputs}, tol)

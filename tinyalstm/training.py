@@ -14,6 +14,7 @@ import numpy as np
 from . import backend
 from .checkpoints import load_checkpoint, save_checkpoint
 from .evaluation import accuracy_and_map, evaluate_videos, sequence_inputs
+from .metrics import video_cross_entropy
 from .optim import RMSprop, clip_grad_norm
 from .progress import eta, progress
 
@@ -86,14 +87,11 @@ def run_training(config, log=print):
 
 
 def _check_resume_early(ckpt, config):
-    """The resume checks that need no data: the options, and the epochs already done."""
-    from .checkpoints import CheckpointError, differences, read_checkpoint
+    """The resume checks that need no data: the options the command line gives (the class list and map shape
+    are checked once the data are loaded), and the epochs already done."""
+    from .checkpoints import CheckpointError, check_same_options, read_checkpoint
     saved = read_checkpoint(ckpt, "--resume")
-    diff = [d for d in differences(saved["config"], config) if d[0] in config]
-    if diff:
-        listed = "; ".join(f"--{k.replace('_', '-')}: {was!r} there, {now!r} here" for k, was, now in diff)
-        raise CheckpointError(f"--resume: {ckpt} was written by a run with other options ({listed}). Give the same "
-                              f"options, or another --out")
+    check_same_options(ckpt, saved["config"], config, only=set(config))
     if saved["epoch"] > config["epochs"]:
         raise CheckpointError(f"--epochs {config['epochs']}: {ckpt} has already trained {saved['epoch']} epochs; "
                               f"give --epochs {saved['epoch']} or more to continue it (python -m tinyalstm.evaluate "
@@ -153,7 +151,7 @@ def _train_in(out, ckpt, config, log):
             scores, labels, _ = evaluate_videos(model, reader, data.val or data.test, frames,
                                                 config["eval_windows"], dtype)
             acc, mAP = accuracy_and_map(scores, labels)
-            row = {"epoch": epoch, "train_loss": loss, f"{scored}_loss": video_loss(scores, labels),
+            row = {"epoch": epoch, "train_loss": loss, f"{scored}_loss": video_cross_entropy(scores, labels),
                    f"{scored}_acc": acc, f"{scored}_map": mAP, "seconds": time.perf_counter() - t0}
             if patience and _epochs_since_best(metrics + [row]) == 0:      # the best so far on validation
                 save_checkpoint(best_ckpt, model, opt, epoch, rng, metrics + [row], config)
@@ -246,13 +244,6 @@ def _epochs_since_best(metrics):
 def _best_epoch(metrics):
     """The epoch (1-based) of the lowest validation loss; the first of equals."""
     return metrics[int(np.argmin([m["val_loss"] for m in metrics]))]["epoch"]
-
-
-def video_loss(scores, labels):
-    """Cross-entropy of the video scores (V, C) (the test protocol's averaged softmax) at the labels: the
-    validation loss early stopping watches."""
-    p = np.asarray(scores, dtype=np.float64)[np.arange(len(labels)), np.asarray(labels)]
-    return float(-np.log(np.clip(p, 1e-12, None)).mean())
 
 
 def _pictures(config, data, metrics, attention, out, log, chosen=None):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinyalstm.gradcheck import check_full_loss, check_gradients
+from tinyalstm.gradcheck import check_gradients, check_model_loss
 from tinyalstm.layers.attention_penalty import attention_penalty_backward, attention_penalty_forward
 from tinyalstm.models import build_model
 
@@ -52,10 +52,7 @@ def test_full_loss_gradients_with_the_penalty(name):
         v[...] = 0.5 * r.normal(size=v.shape)
     X, y, M = r.normal(size=(B, T, C, N, N)), r.integers(0, NCLS, size=B), r.normal(size=(B, T, Cm, N, N))
     M = M if model.reads_second else None
-    loss_fn = lambda: model.loss(X, y, M, rng=np.random.default_rng(3))[0]  # noqa: E731
-    _, grads, dinputs = model.loss_and_input_grads(X, y, M, rng=np.random.default_rng(3))
-    targets = {**model.params, "X": X, **({"M": M} if M is not None else {})}
-    check_full_loss(f"{name} with the attention penalty: full loss", loss_fn, targets, {**grads, **dinputs})
+    check_model_loss(f"{name} with the attention penalty: full loss", model, X, y, M)
     # the penalty is what the option adds: the loss without it plus the penalty of the maps predict returns
     plain = build_model(name, NCLS, C, K, map_size=N, second_dim=Cm, fc_dim=4, dropout=0.7, seed=1,
                         dtype=np.float64)

@@ -3,7 +3,7 @@ and input (head dropout off and with a fixed mask), attention maps' shape and no
 import numpy as np
 import pytest
 
-from tinyalstm.gradcheck import check_full_loss
+from tinyalstm.gradcheck import check_model_loss
 from tinyalstm.models import ConvALSTM, ConvLSTM, VideoLSTM, build_model
 
 B, T, C, Cm, N, K, NCLS = 2, 2, 2, 2, 3, 2, 3
@@ -30,11 +30,7 @@ def test_full_loss_gradients(name, att_kernel, dropout):
     for v in model.params.values():       # zero biases at init: give every parameter a generic value
         v[...] = 0.5 * r.normal(size=v.shape)
     X, y, M = _data()
-    M = M if model.reads_second else None
-    loss_fn = lambda: model.loss(X, y, M, rng=np.random.default_rng(3))[0]  # noqa: E731
-    _, grads, dinputs = model.loss_and_input_grads(X, y, M, rng=np.random.default_rng(3))
-    targets = {**model.params, "X": X, **({"M": M} if M is not None else {})}
-    check_full_loss(f"video model {name}: full loss", loss_fn, targets, {**grads, **dinputs})
+    check_model_loss(f"video model {name}: full loss", model, X, y, M if model.reads_second else None)
 
 
 @pytest.mark.parametrize("name", ["convlstm", "alstm", "convalstm", "videolstm"])

@@ -23,9 +23,9 @@ import numpy as np
 from .. import backend
 from ..models.frame_encoder import FrameEncoder, train_frame_encoder, video_accuracy
 from ..optim import RMSprop
-from .datasets import DatasetError, SkipReport, load_hmdb51, load_ucf101
-from ..storage import save_json, save_npz
+from ..storage import save_npz
 from .augment import flip_frames
+from .datasets import DatasetError, SkipReport, load_hmdb51, load_ucf101
 from .features import FeatureChecks, FeatureError, extract_features, validate_feature_files
 from .validation import carve_validation
 
@@ -45,7 +45,7 @@ class FeatureData:
     convnet: dict = field(default_factory=dict)       # modality -> ConvNet baseline test accuracy
     report: SkipReport = field(default_factory=SkipReport)
     val: list = field(default_factory=list)           # (key, label) held out of the training videos (validation.py)
-    flipped_roots: dict = field(default_factory=dict)  # modality -> the training videos' mirrored maps (augment.py)
+    flipped_roots: dict = field(default_factory=dict)  # modality -> every video's mirrored maps (augment.py)
 
 
 def key_of(sample):
@@ -76,7 +76,8 @@ def check_split(train, test, classes, where):
         raise DatasetError(f"{where}: {len(shared)} videos are in both the training and the test list ({names}); "
                            f"fix the lists")
     for subset, samples in (("training", train), ("test", test)):
-        empty = [c for i, c in enumerate(classes) if not any(s.label == i for s in samples)]
+        present = {s.label for s in samples}
+        empty = [c for i, c in enumerate(classes) if i not in present]
         if empty:
             raise DatasetError(f"{where}: {len(empty)} of {len(classes)} classes have no {subset} videos "
                                f"({', '.join(empty[:8])}{' ...' if len(empty) > 8 else ''}); remove them from "
@@ -261,8 +262,3 @@ def default_cache():
 def _digest(text):
     import hashlib
     return hashlib.sha1(text.encode()).hexdigest()[:8]
-
-
-def dump_json(obj, path):
-    save_json(path, obj)
-
