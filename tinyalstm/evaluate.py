@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 
 from . import backend
-from .evaluation import evaluate_checkpoint, fused_rows
-from .metrics import accuracy, mean_average_precision
+from .evaluation import evaluate_checkpoint, fused_rows, video_metrics
 from .storage import save_json
 
 
@@ -55,9 +54,11 @@ def main(argv=None):
     protocol = f"{chunks} random chunks + mirrored copies" if chunks else f"{args.windows} windows"
     print(f"{'model':40s} {'accuracy':>9s} {'mAP':>7s}   ({len(labels)} test videos, {protocol})")
     for name, (scores, y) in rows.items():
-        acc, mAP = accuracy(scores, y), mean_average_precision(scores, y)
-        result[name] = {"accuracy": acc, "map": mAP}
-        print(f"{name:40s} {acc:9.3f} {mAP:7.3f}")
+        figures = video_metrics(scores, y)          # multi-label data: mAP only (no top-1 accuracy)
+        result[name] = {"accuracy": figures["acc"], "map": figures["map"]} if "acc" in figures else {
+            "map": figures["map"]}
+        acc = f"{figures['acc']:9.3f}" if "acc" in figures else f"{'-':>9s}"
+        print(f"{name:40s} {acc} {figures['map']:7.3f}")
     if args.json:
         save_json(args.json, result)
     return result

@@ -5,7 +5,8 @@ windows; data/windows.py), alone or late-fused (VideoLSTM Table 3).
 import numpy as np
 
 from . import backend
-from .metrics import accuracy, mean_average_precision, weighted_fusion
+from .metrics import (accuracy, mean_average_precision, video_binary_cross_entropy, video_cross_entropy,
+                      weighted_fusion)
 
 
 def sequence_inputs(model, data, idx):
@@ -31,7 +32,8 @@ def evaluate_videos(model, reader, items, T, n_windows, dtype, keep_attention=0,
     """VideoLSTM's protocol over ``items`` [(key, label)] read by ``reader`` (a ``data.windows.WindowReader``):
     ``n_windows`` evenly spaced windows per video; or, with ``chunks`` > 0, aLSTM's (sec. 4.1): ``chunks`` random
     windows and their left-right mirrored copies (the reader's mirrored maps), drawn by a generator seeded with
-    the video's name so every model sees the same chunks -> (scores (V, C), labels (V,), attention of the middle
+    the video's name so every model sees the same chunks -> (scores (V, C), labels (V,) or multi-label (V, C)
+    indicators, attention of the middle
     windows of up to ``keep_attention`` videos, the first of each class met, as [(key, frame indices,
     attention)]). Scores are the class probabilities averaged over steps and windows (model.predict averages over
     steps, i.e. the sum over steps / T: the same ranking as the sum)."""
@@ -54,12 +56,17 @@ def evaluate_videos(model, reader, items, T, n_windows, dtype, keep_attention=0,
             shown.add(label)
             mid = len(wins) // 2
             attention.append((key, wins[mid], backend.to_numpy(att)[mid]))
-    return np.stack(scores), np.array([label for _, label in items]), attention
+    return np.stack(scores), reader.labels(items), attention
 
 
-def accuracy_and_map(scores, labels):
-    """(top-1 accuracy, mean average precision over classes) of video scores (V, C)."""
-    return accuracy(scores, labels), mean_average_precision(scores, labels)
+def video_metrics(scores, labels):
+    """The figures of video scores (V, C): {"loss", "acc", "map"} at single labels (V,) (cross-entropy, top-1
+    accuracy, mean AP over classes); {"loss", "map"} at multi-label (V, C) indicators (binary cross-entropy, mean
+    AP: top-1 accuracy has no meaning when a clip has several classes, aLSTM reports mAP on HOHA2)."""
+    if np.ndim(labels) == 2:
+        return {"loss": video_binary_cross_entropy(scores, labels), "map": mean_average_precision(scores, labels)}
+    return {"loss": video_cross_entropy(scores, labels), "acc": accuracy(scores, labels),
+            "map": mean_average_precision(scores, labels)}
 
 
 def load_run(config, path, log=print):

@@ -112,6 +112,18 @@ def video_cross_entropy(scores, labels):
     return float(-np.log(np.clip(p, 1e-12, None)).mean())
 
 
+def video_binary_cross_entropy(scores, labels):
+    """The multi-label counterpart of ``video_cross_entropy``: -[y log p + (1 - y) log(1 - p)] summed over classes
+    and averaged over videos (as the training loss ``stepwise_sigmoid_loss`` is), of video scores (V, C)
+    (per-class probabilities, e.g. averaged sigmoids) at (V, C) 0/1 indicators; p clipped to [1e-12, 1 - 1e-12]."""
+    p = _float_array("scores", scores, (2,))
+    y = _as_array("labels", labels)
+    if y.shape != p.shape or y.dtype.kind not in "biu" or not np.isin(y, (0, 1)).all():
+        raise ValueError(f"labels: expected (V, C) = {p.shape} 0/1 indicators, got shape {y.shape} dtype {y.dtype}")
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return float(-(y * np.log(p) + (1 - y) * np.log1p(-p)).sum(axis=1).mean())
+
+
 def average_precision(scores, positives):
     """Non-interpolated average precision of one binary ranking (one class, one-vs-rest).
 

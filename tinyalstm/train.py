@@ -29,9 +29,11 @@ import textwrap
 from pathlib import Path
 
 from . import backend
-from .data.pipeline import ENCODER_WIDTHS
+from .data.pipeline import ENCODER_WIDTHS, MULTILABEL_DATASETS
 from .models import MODELS
-from .training import run_training
+from .training import multilabel_models, run_training
+
+DATASETS = ("synthetic", "ucf101", "hmdb51", "features", "hollywood2", "synthetic-multilabel")
 
 
 def parse_args(argv):
@@ -39,12 +41,16 @@ def parse_args(argv):
                                       subsequent_indent=" " * 17) for s in MODELS.values())
     ap = argparse.ArgumentParser(prog="python -m tinyalstm.train", description=__doc__.format(models=models),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", choices=("synthetic", "ucf101", "hmdb51", "features"), default="synthetic",
+    ap.add_argument("--dataset", choices=DATASETS, default="synthetic",
                     help="synthetic (default: generated once into --root or "
                          "~/.cache/tinyalstm/synthetic-context0.75), ucf101 (<root>/UCF-101 + "
                          "<root>/ucfTrainTestlist), hmdb51 (<root>/hmdb51_org + "
                          "<root>/testTrainMulti_7030_splits), features (<root>/<rgb|flow>/<Class>/<video>.npy + "
-                         "<root>/ucfTrainTestlist)")
+                         "<root>/ucfTrainTestlist), hollywood2 (<root>/Hollywood2/AVIClips + "
+                         "<root>/Hollywood2/ClipSets; multi-label), synthetic-multilabel (the built-in multi-label "
+                         "benchmark in Hollywood2's layout, generated once into --root or "
+                         "~/.cache/tinyalstm/synthetic-multilabel). Multi-label datasets train with a sigmoid per "
+                         "class and report mAP; they take the models lstm, alstm, alstm-b and convnet")
     ap.add_argument("--root", type=Path, default=None, help="dataset folder (required except for synthetic)")
     ap.add_argument("--split", type=int, choices=(1, 2, 3), default=1, help="official split (default 1)")
     ap.add_argument("--model", choices=tuple(MODELS), default="videolstm",
@@ -134,7 +140,13 @@ def parse_args(argv):
         ap.error(f"--validation: expected a fraction in [0, 1), got {args.validation}")
     if args.patience < 0 or (args.patience and not args.validation):
         ap.error(f"--patience {args.patience}: expected an integer >= 0, and --validation to watch")
-    if args.dataset != "synthetic" and args.root is None:
+    if args.dataset in MULTILABEL_DATASETS:
+        if args.model not in multilabel_models():
+            ap.error(f"--model {args.model}: {args.dataset} clips carry several classes; the models with the "
+                     f"multi-label loss are {', '.join(multilabel_models())}")
+        if args.split != 1:
+            ap.error(f"--split {args.split}: {args.dataset} has one split (its train and test lists)")
+    if not args.dataset.startswith("synthetic") and args.root is None:
         ap.error(f"--root is required for --dataset {args.dataset}")
     if args.root is not None and not args.root.is_dir():
         ap.error(f"--root {args.root}: not a folder")

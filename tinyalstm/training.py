@@ -13,8 +13,7 @@ import numpy as np
 
 from . import backend
 from .checkpoints import load_checkpoint, save_checkpoint
-from .evaluation import accuracy_and_map, evaluate_videos, sequence_inputs
-from .metrics import video_cross_entropy
+from .evaluation import evaluate_videos, sequence_inputs, video_metrics
 from .optim import RMSprop, clip_grad_norm
 from .progress import eta, progress
 
@@ -67,8 +66,20 @@ def build_run_model(config, data):
     options = {"dropout": config["dropout"], "seed": config["seed"], "fc_dim": config["fc_dim"],
                "attention_penalty": config.get("attention_penalty", 0.0)}
     spec = model_spec(config["model"])
+    if data.multilabel:
+        if "multilabel" not in spec.options:
+            raise ValueError(f"--model {spec.name}: the {config['dataset']} clips carry several classes; the models "
+                             f"with the multi-label loss are {', '.join(multilabel_models())}")
+        options["multilabel"] = True
     return build_model(config["model"], len(data.classes), D, config["hidden"], map_size=N,
                        **{k: v for k, v in options.items() if k in spec.options})
+
+
+def multilabel_models():
+    """The registry names that train on multi-label data: the aLSTM paper's models (sigmoid loss) and the frame
+    encoder's ConvNet baseline."""
+    from .models import MODELS
+    return [n for n, spec in MODELS.items() if spec.cls is None or "multilabel" in spec.options]
 
 
 def run_training(config, log=print):
@@ -109,11 +120,13 @@ def _train_in(out, ckpt, config, log):
               "validation_videos": len(data.val), "test_videos": len(data.test), "convnet": data.convnet}
     C, name, modality = len(data.classes), config["model"], config["modality"]
     if name == "convnet":
-        acc = data.convnet[modality]
+        figure = "test_map" if data.multilabel else "test_accuracy"     # the frame encoder's own baseline figure
+        result = {"model": "convnet", "modality": modality, figure: data.convnet[modality]}
         save_json(out / "config.json", config)
-        save_json(out / "result.json", {"model": "convnet", "modality": modality, "test_accuracy": acc})
-        log(f"ConvNet ({modality}) test accuracy {acc:.3f} (chance {1 / C:.3f})")
-        return {"test_accuracy": acc}
+        save_json(out / "result.json", result)
+        log(f"ConvNet ({modality}) {figure.replace('_', ' ').replace('map', 'mAP')} {result[figure]:.3f}"
+            + ("" if data.multilabel else f" (chance {1 / C:.3f})"))
+        return result
     model = build_run_model(config, data)
     opt = RMSprop(lr=config["lr"], rho=0.9, eps=1e-6)
     reader = WindowReader(data, model_spec(name), modality, config.get("attended_data"))
@@ -150,17 +163,17 @@ def _train_in(out, ckpt, config, log):
             scored = "val" if data.val else "test"        # with a validation split the test set waits for the end
             scores, labels, _ = evaluate_videos(model, reader, data.val or data.test, frames,
                                                 config["eval_windows"], dtype)
-            acc, mAP = accuracy_and_map(scores, labels)
-            row = {"epoch": epoch, "train_loss": loss, f"{scored}_loss": video_cross_entropy(scores, labels),
-                   f"{scored}_acc": acc, f"{scored}_map": mAP, "seconds": time.perf_counter() - t0}
+            figures = video_metrics(scores, labels)
+            row = {"epoch": epoch, "train_loss": loss, **{f"{scored}_{k}": v for k, v in figures.items()},
+                   "seconds": time.perf_counter() - t0}
             if patience and _epochs_since_best(metrics + [row]) == 0:      # the best so far on validation
                 save_checkpoint(best_ckpt, model, opt, epoch, rng, metrics + [row], config)
             save_checkpoint(ckpt, model, opt, epoch, rng, metrics + [row], config)
             metrics.append(row)
             save_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
             done = [m["seconds"] for m in metrics[start:]]
-            log(f"epoch {epoch:3d}/{epochs}  loss {loss:.4f}  {scored} loss {row[f'{scored}_loss']:.4f} acc {acc:.3f}"
-                f"  mAP {mAP:.3f}  ({row['seconds']:.1f} s, {config['eval_windows']} windows/video; ETA "
+            log(f"epoch {epoch:3d}/{epochs}  loss {loss:.4f}  {scored} {_figures_line(figures)}  "
+                f"({row['seconds']:.1f} s, {config['eval_windows']} windows/video; ETA "
                 f"{eta(len(done), epochs - start, sum(done))})")
             if patience and _epochs_since_best(metrics) >= patience:
                 log(f"early stop: the validation loss has not improved for {patience} epochs (best: epoch "
@@ -182,25 +195,39 @@ def _train_in(out, ckpt, config, log):
         log(f"interrupted in {where}; last checkpoint: epoch {kept} ({ckpt if kept else 'none yet'}); continue "
             f"with --resume")
         raise
-    acc, mAP = accuracy_and_map(scores, labels)
-    result = {"model": name, "modality": modality, "test_accuracy": acc, "test_map": mAP,
-              "chance": 1 / C, "convnet": data.convnet, "epochs": len(metrics), "resumed_after_epoch": start,
+    figures = video_metrics(scores, labels)
+    result = {"model": name, "modality": modality, **_result_figures("test", figures),
+              **({} if data.multilabel else {"chance": 1 / C}), "convnet": data.convnet, "epochs": len(metrics),
+              "resumed_after_epoch": start,
               "chosen_epoch": chosen,
               "windows": 25, "test_protocol": (f"{chunks} random chunks + their mirrored copies (aLSTM)" if chunks
                                                else "25 evenly spaced windows (VideoLSTM)"),
               "seconds": time.perf_counter() - t_start}
     if data.val:
         v_scores, v_labels, _ = evaluate_videos(model, reader, data.val, frames, 25, dtype, chunks=chunks)
-        result["validation_accuracy"], result["validation_map"] = accuracy_and_map(v_scores, v_labels)
+        result.update(_result_figures("validation", video_metrics(v_scores, v_labels)))
         _localization(config, model, data.val, reader, result, log, key="validation_localization")
     _localization(config, model, data.test, reader, result, log)
     save_json(out / "result.json", result)
     save_npy(out / "test_scores.npy", scores)
     save_npy(out / "test_labels.npy", labels)
     _pictures(config, data, metrics, attention, out, log, chosen if patience else None)
-    log(f"{name}: test accuracy {acc:.3f}, mAP {mAP:.3f} (chance {1 / C:.3f}; 25 windows per video) "
-        f"in {result['seconds']:.0f} s; outputs in {out}")
+    said = ", ".join(f"{k.split('_')[1].replace('map', 'mAP')} {v:.3f}" for k, v in _result_figures("test", figures)
+                     .items())
+    log(f"{name}: test {said} (" + ("" if data.multilabel else f"chance {1 / C:.3f}; ") + f"{result['test_protocol']})"
+        f" in {result['seconds']:.0f} s; outputs in {out}")
     return result
+
+
+def _figures_line(figures, loss=True):
+    """'loss 0.4321 acc 0.604 mAP 0.717' of ``evaluation.video_metrics`` (no accuracy for multi-label data)."""
+    names = (("loss", "loss", "{:.4f}"),) * loss + (("acc", "acc", "{:.3f}"), ("map", "mAP", "{:.3f}"))
+    return " ".join(f"{label} {fmt.format(figures[k])}" for k, label, fmt in names if k in figures)
+
+
+def _result_figures(subset, figures):
+    """result.json's names for ``video_metrics`` figures: <subset>_accuracy (single-label only), <subset>_map."""
+    return {f"{subset}_{'accuracy' if k == 'acc' else k}": v for k, v in figures.items() if k != "loss"}
 
 
 def _localization(config, model, videos, reader, result, log, key="localization"):

@@ -4,8 +4,8 @@ samples, and what hand-made lists get wrong, named by file and line."""
 import numpy as np
 import pytest
 
-from tinyalstm.data.datasets import DatasetError
-from tinyalstm.data.hollywood2 import ACTIONS, label_matrix, load_hollywood2
+from tinyalstm.data.datasets import DatasetError, is_multilabel, label_array
+from tinyalstm.data.hollywood2 import ACTIONS, load_hollywood2
 
 TRAIN = {"actioncliptrain00001": {"Kiss", "HugPerson"}, "actioncliptrain00002": {"Run"},
          "actioncliptrain00003": {"DriveCar", "GetOutCar"}}
@@ -35,7 +35,8 @@ def test_the_12_actions_and_multi_label_clips(tmp_path, inner):
     got = {s.name: {ACTIONS[a] for a in s.label} for s in train.samples}
     assert got == TRAIN                                   # scene sets and combined lists did not add classes
     test = load_hollywood2(tmp_path, "test")
-    Y = label_matrix([s.label for s in test.samples])
+    assert is_multilabel([s.label for s in test.samples])
+    Y = label_array([s.label for s in test.samples], 12)
     assert Y.shape == (2, 12) and Y.sum() == 3
     assert Y[1, ACTIONS.index("SitDown")] == 1 and Y[1, ACTIONS.index("StandUp")] == 1
 
@@ -64,4 +65,5 @@ def test_bad_lists_are_named_by_file_and_line(tmp_path):
         load_hollywood2(tmp_path, "test")
     with pytest.raises(DatasetError, match="no ClipSets/ folder"):
         load_hollywood2(tmp_path / "Hollywood2" / "AVIClips")
-    assert np.array_equal(label_matrix([(), (0, 11)], 12).sum(axis=1), [0, 2])
+    assert np.array_equal(label_array([(), (0, 11)], 12).sum(axis=1), [0, 2])
+    assert label_array([3, 1], 12).tolist() == [3, 1] and not is_multilabel([3, 1])

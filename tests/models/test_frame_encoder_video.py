@@ -3,7 +3,7 @@ on flow images it tells MoveLeft from MoveRight on held-out groups; corrupt vide
 import numpy as np
 
 from tinyalstm.data import datasets, flow, synthetic, video
-from tinyalstm.models.frame_encoder import FrameEncoder, train_frame_encoder, video_accuracy
+from tinyalstm.models.frame_encoder import FrameEncoder, train_frame_encoder, video_baseline
 from tinyalstm.optim import RMSprop
 
 
@@ -26,7 +26,7 @@ def test_flow_frame_encoder_learns_motion_direction(tmp_path):
     train_frame_encoder(enc, train, flow_images, RMSprop(lr=1e-3), 15, np.random.default_rng(0), per_video=8,
                         batch=32, report=report)
     assert set(report.names) == {"MoveLeft/v_MoveLeft_g06_c03.avi"}
-    acc, probs = video_accuracy(enc, test, flow_images)
+    acc, probs = video_baseline(enc, test, flow_images)
     assert probs.shape == (len(test), 2)
     print(f"held-out video accuracy {acc:.3f}")
     assert acc >= 0.8, acc                               # chance 0.5; held-out groups

@@ -11,7 +11,9 @@ in it, -1 where it does not, so a clip may carry several actions. ClipSets also 
 lists (``actions_train.txt`` ...): they are not action classes and are not read.
 
 ``load_hollywood2(root, subset)`` -> ``Split`` whose samples' ``label`` is the tuple of the clip's action indices
-(sorted; ``label_matrix`` turns a list of them into the (V, 12) 0/1 matrix the multi-label loss and mAP read).
+(sorted; ``datasets.label_array`` turns a list of them into the (V, 12) 0/1 matrix the multi-label loss and mAP
+read). ``actions`` replaces the 12 actions by another class list in the same layout (the built-in multi-label
+benchmark, ``synthetic_multilabel.py``).
 A line that cannot be parsed, names a clip of the other subset, is listed twice, or says something other than
 1 / -1 is a ``SplitLineError`` (file and line); a clip that some action's list leaves out, or whose video is
 missing, is skipped into the report, named. A missing ClipSets list of one of the 12 actions is a
@@ -19,8 +21,6 @@ missing, is skipped into the report, named. A missing ClipSets list of one of th
 """
 import re
 from pathlib import Path
-
-import numpy as np
 
 from .datasets import DatasetError, Sample, SkipReport, Split, SplitLineError, _lines, _skip_or_raise
 
@@ -39,20 +39,21 @@ def find_root(root):
                        f"Hollywood2/ClipSets/<Action>_train.txt and Hollywood2/AVIClips/)")
 
 
-def load_hollywood2(root, subset="train", on_error="skip", report=None):
+def load_hollywood2(root, subset="train", on_error="skip", report=None, actions=ACTIONS):
     """The Hollywood2 actions ``subset`` ("train" or "test") -> Split with multi-label samples (module
-    docstring)."""
+    docstring); ``actions``: the class names whose ClipSets lists are read (default the 12 actions)."""
     if subset not in _CLIP:
         raise ValueError(f"subset: expected 'train' or 'test', got {subset!r}")
     base = find_root(root)
     clips_dir = base / "AVIClips"
     report = SkipReport() if report is None else report
     labels, where, lists = {}, {}, {}       # clip -> its actions, where first seen, the actions whose list has it
-    for a, action in enumerate(ACTIONS):
+    actions = tuple(actions)
+    for a, action in enumerate(actions):
         path = base / "ClipSets" / f"{action}_{subset}.txt"
         if not path.is_file():
-            raise DatasetError(f"Hollywood2: {path} not found; ClipSets/ must hold the list of each of the 12 "
-                               f"actions ({', '.join(ACTIONS)})")
+            raise DatasetError(f"Hollywood2: {path} not found; ClipSets/ must hold the list of each of the "
+                               f"{len(actions)} actions ({', '.join(actions)})")
         seen = {}
         for lineno, line in _lines(path):
             try:
@@ -70,8 +71,8 @@ def load_hollywood2(root, subset="train", on_error="skip", report=None):
                 labels[clip].add(a)
     samples = []
     for clip in sorted(labels):
-        if len(lists[clip]) < len(ACTIONS):
-            missing = [ACTIONS[a] for a in range(len(ACTIONS)) if a not in lists[clip]]
+        if len(lists[clip]) < len(actions):
+            missing = [actions[a] for a in range(len(actions)) if a not in lists[clip]]
             report.add(clip, f"not in the lists of {', '.join(missing)} (first listed in {where[clip][0]}, line "
                              f"{where[clip][1]}): its labels are unknown")
             continue
@@ -80,7 +81,7 @@ def load_hollywood2(root, subset="train", on_error="skip", report=None):
             report.add(clip, f"video not found: {video}")
             continue
         samples.append(Sample(str(video), tuple(sorted(labels[clip])), clip))
-    return Split(samples, list(ACTIONS), report)
+    return Split(samples, list(actions), report)
 
 
 def _parse(line, subset, path, lineno):
@@ -97,10 +98,3 @@ def _parse(line, subset, path, lineno):
         raise SplitLineError(path, lineno, f"expected 1 (the action happens) or -1 (it does not), got {flag!r}")
     return clip, flag == "1"
 
-
-def label_matrix(labels, n_classes=len(ACTIONS)):
-    """Multi-label samples' labels (tuples of class indices) -> (V, n_classes) int8 0/1 matrix."""
-    Y = np.zeros((len(labels), n_classes), dtype=np.int8)
-    for i, classes in enumerate(labels):
-        Y[i, list(classes)] = 1
-    return Y

@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend
-from ..models.frame_encoder import FrameEncoder, train_frame_encoder, video_accuracy
+from ..models.frame_encoder import FrameEncoder, train_frame_encoder, video_baseline
 from ..optim import RMSprop
 from ..storage import save_npz
 from .augment import flip_frames
-from .datasets import DatasetError, SkipReport, load_hmdb51, load_ucf101
+from .datasets import DatasetError, SkipReport, is_multilabel, load_hmdb51, load_ucf101
+from .hollywood2 import ACTIONS, load_hollywood2
 from .features import FeatureChecks, FeatureError, extract_features, validate_feature_files
 from .validation import carve_validation
 
@@ -42,22 +43,29 @@ class FeatureData:
     roots: dict                      # modality -> folder with <key>.npy
     feature_shape: tuple             # (D, N, N)
     video_paths: dict = field(default_factory=dict)   # key -> video file (for overlays); empty for features
-    convnet: dict = field(default_factory=dict)       # modality -> ConvNet baseline test accuracy
+    convnet: dict = field(default_factory=dict)       # modality -> ConvNet baseline test accuracy (mAP: multi-label)
     report: SkipReport = field(default_factory=SkipReport)
     val: list = field(default_factory=list)           # (key, label) held out of the training videos (validation.py)
     flipped_roots: dict = field(default_factory=dict)  # modality -> every video's mirrored maps (augment.py)
+    multilabel: bool = False                          # labels are tuples of class indices (Hollywood2)
 
 
 def key_of(sample):
     return sample.name.rsplit(".", 1)[0]
 
 
+MULTILABEL_DATASETS = ("hollywood2", "synthetic-multilabel")    # clips carry several classes: sigmoid loss, mAP
+
+
 def load_split(dataset, root, split):
     """-> (train samples, test samples, classes, report) of a video dataset in its official layout."""
-    loader = {"ucf101": load_ucf101, "synthetic": load_ucf101, "hmdb51": load_hmdb51}[dataset]
     report = SkipReport()
-    train = loader(root, split=split, subset="train", report=report)
-    test = loader(root, split=split, subset="test", report=report)
+    if dataset in MULTILABEL_DATASETS:           # one split: the distributed train and test lists
+        actions = ACTIONS if dataset == "hollywood2" else multilabel_classes(root)
+        train, test = (load_hollywood2(root, subset, report=report, actions=actions) for subset in ("train", "test"))
+    else:
+        loader = {"ucf101": load_ucf101, "synthetic": load_ucf101, "hmdb51": load_hmdb51}[dataset]
+        train, test = (loader(root, split=split, subset=subset, report=report) for subset in ("train", "test"))
     if not len(train) or not len(test):
         raise ValueError(f"--root {root}: split {split} has {len(train)} training and {len(test)} test videos "
                          f"that could be found; see the report:\n{report.summary()}")
@@ -76,7 +84,7 @@ def check_split(train, test, classes, where):
         raise DatasetError(f"{where}: {len(shared)} videos are in both the training and the test list ({names}); "
                            f"fix the lists")
     for subset, samples in (("training", train), ("test", test)):
-        present = {s.label for s in samples}
+        present = set().union(*(s.label if isinstance(s.label, tuple) else {s.label} for s in samples))
         empty = [c for i, c in enumerate(classes) if i not in present]
         if empty:
             raise DatasetError(f"{where}: {len(empty)} of {len(classes)} classes have no {subset} videos "
@@ -117,6 +125,9 @@ def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epoc
     if dataset == "synthetic":
         root = root or default_synthetic_root()
         ensure_synthetic(root, log=log)
+    if dataset == "synthetic-multilabel":
+        root = root or default_cache() / "synthetic-multilabel"
+        ensure_synthetic_multilabel(root, log=log)
     work = work or default_work(dataset, root)
     return prepare_video_features(dataset, root, split, modalities, work, size=size, enc_epochs=encoder_epochs,
                                   seed=seed, validation=validation, flip=flip, log=log)
@@ -133,6 +144,8 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
         + f"{len(test)} test videos, {len(classes)} classes"
         + (f"; {report.count} list entries skipped" if report.count else ""))
     everything = train + val + test
+    multilabel = is_multilabel(s.label for s in everything)
+    figure = "mAP" if multilabel else "accuracy"
     roots, convnet, flipped = {}, {}, {}
     enc = None
     for m in modalities:
@@ -150,22 +163,22 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
         frames_of = _cached_frames(frames_root)
         tag = (f"{m}-s{size}-w{'x'.join(map(str, widths))}-e{enc_epochs}-p{per_video}-seed{seed}-split{split}"
                + (f"-val{validation:g}" if val else ""))
-        enc = FrameEncoder(MODALITY_CHANNELS[m], size, len(classes), widths=widths, seed=seed)
+        enc = FrameEncoder(MODALITY_CHANNELS[m], size, len(classes), widths=widths, seed=seed, multilabel=multilabel)
         enc_file = work / "encoders" / f"{tag}.npz"
         if enc_file.exists():
             with np.load(enc_file) as z:
                 enc.params = {k: backend.to_device(z[k], enc.dtype) for k in enc.params}
-                convnet[m] = float(z["__test_acc"])
-            log(f"[{m}] frame encoder loaded from {enc_file} (ConvNet test accuracy {convnet[m]:.3f})")
+                convnet[m] = float(z["__test_acc"])     # the baseline's figure: accuracy, or mAP (multi-label)
+            log(f"[{m}] frame encoder loaded from {enc_file} (ConvNet test {figure} {convnet[m]:.3f})")
         else:
             t0 = time.perf_counter()
             log(f"[{m}] training the frame encoder ({enc_epochs} epochs, {per_video} frames per video)")
             train_frame_encoder(enc, tr, frames_of, RMSprop(lr=1e-3), enc_epochs, np.random.default_rng(seed),
                                 per_video=per_video, report=report, log=lambda s: log(f"[{m}]   {s}"))
-            convnet[m], _ = video_accuracy(enc, te, frames_of)
+            convnet[m], _ = video_baseline(enc, te, frames_of)
             save_npz(enc_file, __test_acc=convnet[m], **{k: backend.to_numpy(v) for k, v in enc.params.items()})
-            log(f"[{m}] ConvNet baseline (frame softmax averaged over each test video): accuracy {convnet[m]:.3f} "
-                f"({time.perf_counter() - t0:.0f} s)")
+            log(f"[{m}] ConvNet baseline (frame probabilities averaged over each test video): {figure} "
+                f"{convnet[m]:.3f} ({time.perf_counter() - t0:.0f} s)")
         feat_root = work / "features" / tag
         extract_features(((key_of(s), s) for s in ok), frames_of, enc.features, feat_root, enc.feature_shape,
                          report=report, desc=f"[{m}] feature maps")
@@ -181,7 +194,8 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
         log(f"data report: {report.summary()}")
     pairs = lambda subset: [(key_of(s), s.label) for s in subset]  # noqa: E731
     return FeatureData(pairs(train), pairs(test), classes, roots, enc.feature_shape,
-                       {key_of(s): s.path for s in train + val + test}, convnet, report, pairs(val), flipped)
+                       {key_of(s): s.path for s in train + val + test}, convnet, report, pairs(val), flipped,
+                       multilabel)
 
 
 def prepare_given_features(root, split, modalities, log=print):
@@ -243,12 +257,36 @@ def ensure_synthetic(root, log=print):
     return summary
 
 
+def ensure_synthetic_multilabel(root, log=print):
+    """Generate the built-in multi-label benchmark (synthetic_multilabel.py, Hollywood2's layout) into ``root``
+    unless it is already there."""
+    from .synthetic_multilabel import generate_multilabel
+    if (Path(root) / "synthetic.json").is_file():
+        log(f"data: multi-label synthetic benchmark in {root} (reused)")
+        return {"cached": True}
+    log(f"data: generating the multi-label synthetic benchmark into {root} (once; reused by later runs)")
+    summary = generate_multilabel(root, verbose=False)
+    if not summary.get("cached"):
+        log(f"data: generated {summary['videos']} clips in {summary['seconds']:.0f} s")
+    return summary
+
+
+def multilabel_classes(root):
+    """The class list of a multi-label synthetic benchmark, from its manifest."""
+    manifest = Path(root) / "synthetic.json"
+    try:
+        return list(json.loads(manifest.read_text())["classes"])
+    except (OSError, ValueError, KeyError) as err:
+        raise DatasetError(f"--root {root}: {manifest} does not name the benchmark's classes ({err}); generate it "
+                           f"with python -m tinyalstm.data.synthetic_multilabel") from None
+
+
 def default_work(dataset, root):
     """Cache folder of a video dataset, named so that a cache is never read for other videos than its own:
     <root>/.tinyalstm-work/<hash of synthetic.json's options> for a synthetic benchmark (ours to write into; a
     regeneration with other options gets a fresh cache), else ~/.cache/tinyalstm/work-<dataset>-<hash of the root's
     path> (a read-only dataset folder is fine, and two copies of a dataset never share cached frames)."""
-    if dataset == "synthetic":
+    if dataset.startswith("synthetic"):
         options = json.loads((Path(root) / "synthetic.json").read_text()).get("options", {})
         return Path(root) / ".tinyalstm-work" / _digest(json.dumps(options, sort_keys=True))
     return default_cache() / f"work-{dataset}-{_digest(str(Path(root).resolve()))}"

@@ -11,6 +11,7 @@ asked for are read.
 """
 import numpy as np
 
+from .datasets import label_array
 from .features import gather_window, load_features
 
 
@@ -90,9 +91,14 @@ class WindowReader:
             self._lengths[key] = min(len(self.features(key, m)) for m in self.mods if m)
         return self._lengths[key]
 
+    def labels(self, items):
+        """The labels of items [(key, label)] as the models read them: (B,) ints, or (B, C) 0/1 indicators for a
+        multi-label dataset (``datasets.label_array``)."""
+        return label_array([label for _, label in items], len(self.data.classes))
+
     def batch(self, items, windows, dtype, flips=None):
         """items [(key, label)], windows [(T,) indices], flips [bool] or None (which items to read mirrored,
-        ``data.flipped_roots``) -> (first (B, T, ...), y (B,), second or None). Each video's files are opened once
+        ``data.flipped_roots``) -> (first (B, T, ...), y (B,) or (B, C), second or None). Each video's files are opened once
         per call (evaluation asks for 25 windows of one video at a time)."""
         opened, parts = {}, []
         flips = [False] * len(items) if flips is None else list(flips)
@@ -107,7 +113,7 @@ class WindowReader:
                 x = gather_window(opened[key, m, flip], idx, dtype)
                 xs.append(x.mean(axis=(2, 3)) if self.pooled else x)     # (T, D) for the vector models
             parts.append(np.stack(xs))
-        return parts[0], np.array([label for _, label in items]), parts[1]
+        return parts[0], self.labels(items), parts[1]
 
 
 def training_batches(reader, items, T, batch_size, rng, dtype, flip=False):

@@ -5,6 +5,8 @@ recurrent models read (VideoLSTM sec. 5.2 uses VGG16 pool5 maps, 512 x 7 x 7, of
                    -> flatten -> dropout -> fully connected -> softmax         (training head only)
 
 Its frame-level accuracy, softmax averaged over a video's frames, is the "ConvNet" baseline of VideoLSTM Table 1.
+On multi-label data (Hollywood2) the head is a sigmoid per class with the multi-label loss, and the baseline's
+figure is the mean AP of the sigmoids averaged over a video's frames.
 RGB frames have C = 3, flow images (flow.py, 2 channels rescaled to [0, 255]) C = 2; both are uint8 and are
 normalised the same way, ``x / 127.5 - 1``.
 
@@ -17,11 +19,12 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend
-from ..checks import check_labels, check_positive, check_probability
+from ..checks import check_labels, check_multilabels, check_positive, check_probability
+from ..data.datasets import label_array
 from ..layers.conv import (ConvCache, MaxPoolCache, conv2d_backward, conv2d_forward, maxpool2x2_backward,
                            maxpool2x2_forward, relu_backward, relu_forward)
 from ..layers.feedforward import (AffineCache, affine_backward, affine_forward, dropout_backward, dropout_forward,
-                                  dropout_mask, softmax, stepwise_softmax_loss)
+                                  dropout_mask, softmax, stepwise_sigmoid_loss, stepwise_softmax_loss)
 
 
 class BlockCache(NamedTuple):
@@ -44,9 +47,12 @@ def normalise_frames(frames, dtype):
 
 class FrameEncoder:
     """A VGG-style stack of ``len(widths)`` conv-ReLU-pool blocks on (size x size) frames with ``channels``
-    channels; ``map_size`` = size / 2^len(widths) must be a whole number (the N of the recurrent models)."""
+    channels; ``map_size`` = size / 2^len(widths) must be a whole number (the N of the recurrent models).
+    ``multilabel``: a sigmoid per class and labels (B, C) of 0/1 (module docstring)."""
 
-    def __init__(self, channels, size, n_classes, widths=(16, 32, 64, 64), dropout=0.5, seed=0, dtype=np.float32):
+    def __init__(self, channels, size, n_classes, widths=(16, 32, 64, 64), dropout=0.5, seed=0, dtype=np.float32,
+                 multilabel=False):
+        self.multilabel = bool(multilabel)
         self.channels, self.size, self.n_classes = int(channels), int(size), int(n_classes)
         self.widths = tuple(int(check_positive("widths", w)) for w in widths)
         if self.size % (2 ** len(self.widths)):
@@ -103,17 +109,19 @@ class FrameEncoder:
         return scores, ScoresCache(maps.shape, drop_cache, out_cache)
 
     def loss_and_input_grads(self, frames, y, rng=None, x=None):
-        """Softmax cross-entropy of every frame -> (loss, grads like params, dx (B, C, H, W)).
+        """Softmax cross-entropy of every frame (the multi-label loss with ``multilabel``) -> (loss, grads like
+        params, dx (B, C, H, W)).
         ``rng`` switches dropout on; ``x`` (already normalised floats) replaces ``frames`` (gradient checks)."""
         x = self._check(frames) if x is None else x
-        y = backend.to_device(check_labels("y", y, x.shape[0], self.n_classes))
+        check = check_multilabels if self.multilabel else check_labels
+        y = backend.to_device(check("y", y, x.shape[0], self.n_classes))
         maps, caches = self._maps_forward(x)
         mask = None
         if rng is not None and self.dropout > 0:
             mask = backend.to_device(dropout_mask((x.shape[0], int(np.prod(self.feature_shape))), self.dropout, rng,
                                                   self.dtype))
         scores, head_cache = self._scores(maps, mask)
-        loss, dscores = stepwise_softmax_loss(scores[:, None], y)
+        loss, dscores = (stepwise_sigmoid_loss if self.multilabel else stepwise_softmax_loss)(scores[:, None], y)
         grads = {}
         dflat, grads["W_out"], grads["b_out"] = affine_backward(dscores[:, 0], head_cache.out)
         dmaps = dropout_backward(dflat, head_cache.drop).reshape(head_cache.maps_shape)
@@ -129,8 +137,10 @@ class FrameEncoder:
         return self._maps_forward(self._check(frames))[0]
 
     def predict(self, frames):
-        """-> class probabilities (B, n_classes) of each frame."""
+        """-> class probabilities (B, n_classes) of each frame (independent sigmoids with ``multilabel``)."""
         scores, _ = self._scores(self.features(frames), None)
+        if self.multilabel:
+            return 0.5 * (1.0 + backend.array_module(scores).tanh(0.5 * scores))
         return softmax(scores)
 
 
@@ -144,7 +154,8 @@ def _readable(samples, frames_of, report):
 
 
 def sample_frames(samples, frames_of, per_video, rng, report=None):
-    """``per_video`` random frames of every sample -> (frames uint8 (n, H, W, C), labels (n,)).
+    """``per_video`` random frames of every sample -> (frames uint8 (n, H, W, C), labels: a list of the n frames'
+    sample labels).
 
     frames_of(sample) -> uint8 (F, H, W, C) (decoded RGB frames or flow images); a sample whose frames cannot be
     had is skipped and recorded in ``report`` (a datasets.SkipReport) instead of stopping the pass."""
@@ -155,7 +166,7 @@ def sample_frames(samples, frames_of, per_video, rng, report=None):
         labels += [s.label] * len(idx)
     if not frames:
         raise ValueError("samples: no video could be read (see the skip report)")
-    return np.concatenate(frames), np.asarray(labels)
+    return np.concatenate(frames), labels
 
 
 def train_frame_encoder(encoder, samples, frames_of, optimiser, epochs, rng, per_video=4, batch=64, report=None,
@@ -166,6 +177,7 @@ def train_frame_encoder(encoder, samples, frames_of, optimiser, epochs, rng, per
     losses = []
     for epoch in range(epochs):
         frames, labels = sample_frames(samples, frames_of, per_video, rng, report)
+        labels = label_array(labels, encoder.n_classes)
         order = rng.permutation(len(labels))
         total = 0.0
         for s in range(0, len(order), batch):
@@ -180,9 +192,11 @@ def train_frame_encoder(encoder, samples, frames_of, optimiser, epochs, rng, per
     return losses
 
 
-def video_accuracy(encoder, samples, frames_of, per_video=None, batch=128, report=None):
-    """The ConvNet baseline's protocol: frame softmax averaged over a video's frames (all of them, or
-    ``per_video`` evenly spaced) -> (accuracy, probabilities (n_videos, n_classes))."""
+def video_baseline(encoder, samples, frames_of, per_video=None, batch=128, report=None):
+    """The ConvNet baseline's protocol: frame probabilities averaged over a video's frames (all of them, or
+    ``per_video`` evenly spaced) -> (top-1 accuracy, or the mean AP over classes for a multi-label encoder;
+    probabilities (n_videos, n_classes))."""
+    from ..metrics import accuracy, mean_average_precision
     probs, labels = [], []
     for s, f in _readable(samples, frames_of, report):
         if per_video is not None:
@@ -190,5 +204,5 @@ def video_accuracy(encoder, samples, frames_of, per_video=None, batch=128, repor
         p = np.concatenate([backend.to_numpy(encoder.predict(f[i:i + batch])) for i in range(0, len(f), batch)])
         probs.append(p.mean(axis=0))
         labels.append(s.label)
-    probs = np.stack(probs)
-    return float((probs.argmax(axis=1) == np.asarray(labels)).mean()), probs
+    probs, labels = np.stack(probs), label_array(labels, encoder.n_classes)
+    return (mean_average_precision if encoder.multilabel else accuracy)(probs, labels), probs
