@@ -196,7 +196,7 @@ def test_video_binary_cross_entropy_by_hand():
     from tinyalstm.metrics import video_binary_cross_entropy
     scores = np.array([[0.9, 0.2], [0.5, 1.0]])
     labels = np.array([[1, 0], [0, 0]])            # the last entry a certain mistake: clipped at 1 - 1e-12
-    expected = (-np.log(0.9) - np.log(0.8) - np.log(0.5) - np.log(1e-12)) / 2    # summed over classes
+    expected = (-np.log(0.9) - np.log(0.8) - np.log(0.5) - np.log(1 - (1 - 1e-12))) / 2    # summed over classes
     assert video_binary_cross_entropy(scores, labels) == pytest.approx(expected, rel=1e-9)
     with pytest.raises(ValueError, match="labels"):
         video_binary_cross_entropy(scores, np.array([1, 0]))
