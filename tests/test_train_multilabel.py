@@ -64,9 +64,11 @@ def test_hollywood2_trains_alstm_with_the_sigmoid_loss_and_reports_map(tmp_path)
     assert [sorted(r) for r in rows] == [["epoch", "seconds", "test_loss", "test_map", "train_loss"]] * 2
     assert set(res["convnet"]) == {"rgb", "flow"} and 0 < res["convnet"]["flow"] <= 1   # the baseline's mAP
 
-    # the vanilla LSTM and variant (b) read the same cache; a softmax-only model is refused, naming the choices
-    for model in ("lstm", "alstm-b"):
-        assert 0 < train.main(_args(tmp_path / "hoha2", tmp_path / model, model))["test_map"] <= 1
+    # the vanilla LSTM, variant (b) and aLSTM with T = 2N read the same cache; a softmax-only model is refused
+    for model, extra in (("lstm", ()), ("alstm-b", ()), ("alstm", ("--input-chunk", "2"))):
+        out = tmp_path / f"{model}{''.join(extra)}"
+        assert 0 < train.main(_args(tmp_path / "hoha2", out, model, extra))["test_map"] <= 1
+    assert json.loads((out / "config.json").read_text())["input_chunk"] == 2
     with pytest.raises(SystemExit) as exc:
         train.main(_args(tmp_path / "hoha2", tmp_path / "v", "videolstm"))
     assert exc.value.code == 2

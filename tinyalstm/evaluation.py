@@ -74,15 +74,12 @@ def load_run(config, path, log=print):
     checkpoint's parameters, WindowReader of its inputs); the data are rebuilt from the configuration (cached
     stages are reused). Serves evaluate and localize."""
     from .checkpoints import load_checkpoint
-    from .data.windows import WindowReader
-    from .models import model_spec
     from .optim import RMSprop
-    from .training import build_run_model, run_data
+    from .training import build_run_model, run_data, run_reader
     data = run_data(config, log)
     model = build_run_model(config, data)
     load_checkpoint(path, model, RMSprop(), config)
-    return data, model, WindowReader(data, model_spec(config["model"]), config["modality"],
-                                    config.get("attended_data"))
+    return data, model, run_reader(config, data)
 
 
 def evaluate_checkpoint(path, windows=25, log=print, chunks=None):

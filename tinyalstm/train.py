@@ -33,7 +33,7 @@ from .data.pipeline import ENCODER_WIDTHS, MULTILABEL_DATASETS
 from .models import MODELS
 from .training import multilabel_models, run_training
 
-DATASETS = ("synthetic", "ucf101", "hmdb51", "features", "hollywood2", "synthetic-multilabel")
+DATASETS = ("synthetic", "ucf101", "hmdb51", "features", "hollywood2", "synthetic-multilabel", "activitynet")
 
 
 def parse_args(argv):
@@ -49,8 +49,10 @@ def parse_args(argv):
                          "<root>/ucfTrainTestlist), hollywood2 (<root>/Hollywood2/AVIClips + "
                          "<root>/Hollywood2/ClipSets; multi-label), synthetic-multilabel (the built-in multi-label "
                          "benchmark in Hollywood2's layout, generated once into --root or "
-                         "~/.cache/tinyalstm/synthetic-multilabel). Multi-label datasets train with a sigmoid per "
-                         "class and report mAP; they take the models lstm, alstm, alstm-b and convnet")
+                         "~/.cache/tinyalstm/synthetic-multilabel), activitynet (<root>/activity_net.v1-3.min.json "
+                         "+ v_<id>.<ext> videos anywhere under <root>; the labelled segments; training vs the "
+                         "validation subset). Multi-label datasets train with a sigmoid per class and report mAP; "
+                         "they take the models lstm, alstm, alstm-b and convnet")
     ap.add_argument("--root", type=Path, default=None, help="dataset folder (required except for synthetic)")
     ap.add_argument("--split", type=int, choices=(1, 2, 3), default=1, help="official split (default 1)")
     ap.add_argument("--model", choices=tuple(MODELS), default="videolstm",
@@ -60,6 +62,10 @@ def parse_args(argv):
     ap.add_argument("--attended-data", choices=("rgb", "flow"), default=None,
                     help="aLSTM models only: the per-frame features the temporal attention weighs (default rgb, "
                          "the stand-in for the paper's VGG frame features; the input-data stays pooled flow)")
+    ap.add_argument("--input-chunk", type=int, default=1, metavar="C",
+                    help="aLSTM models and lstm: input-data averaged over chunks of C frames (as the paper's C3D fc6 "
+                         "vector per 16-frame chunk), so a window of --frames T has N = T / C input steps beside T "
+                         "attended frames; the paper's T = 2N is C = 2. Default 1 (T = N)")
     ap.add_argument("--device", choices=("cpu", "cuda"), default=None,
                     help="default: TINYALSTM_DEVICE, else cuda when CuPy sees a GPU, else cpu")
     ap.add_argument("--epochs", type=int, default=15, help="training epochs of the recurrent model (default 15)")
@@ -132,6 +138,10 @@ def parse_args(argv):
         ap.error("--resume and --overwrite: give one (continue the run in --out, or replace it)")
     if args.attended_data is not None and not MODELS[args.model].takes_attended:
         ap.error(f"--attended-data: only the aLSTM models (alstm, alstm-b) read attended-data, not {args.model}")
+    if args.input_chunk < 1 or args.frames % args.input_chunk or (args.input_chunk > 1
+                                                                    and not MODELS[args.model].pooled):
+        ap.error(f"--input-chunk {args.input_chunk}: expected a divisor of --frames {args.frames}, for a model of "
+                 f"pooled vectors (lstm, alstm, alstm-b), not {args.model}")
     if args.attention_penalty and "attention_penalty" not in MODELS[args.model].options:
         ap.error(f"--attention-penalty: {args.model} has no spatial attention to penalise")
     if not (args.attention_penalty >= 0 and math.isfinite(args.attention_penalty)):
@@ -144,8 +154,8 @@ def parse_args(argv):
         if args.model not in multilabel_models():
             ap.error(f"--model {args.model}: {args.dataset} clips carry several classes; the models with the "
                      f"multi-label loss are {', '.join(multilabel_models())}")
-        if args.split != 1:
-            ap.error(f"--split {args.split}: {args.dataset} has one split (its train and test lists)")
+    if args.dataset in MULTILABEL_DATASETS + ("activitynet",) and args.split != 1:
+        ap.error(f"--split {args.split}: {args.dataset} has one split (its train and test lists)")
     if not args.dataset.startswith("synthetic") and args.root is None:
         ap.error(f"--root is required for --dataset {args.dataset}")
     if args.root is not None and not args.root.is_dir():

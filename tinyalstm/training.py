@@ -75,6 +75,14 @@ def build_run_model(config, data):
                        **{k: v for k, v in options.items() if k in spec.options})
 
 
+def run_reader(config, data):
+    """The WindowReader of a run's inputs (its model, modality, attended-data and input chunk)."""
+    from .data.windows import WindowReader
+    from .models import model_spec
+    return WindowReader(data, model_spec(config["model"]), config["modality"], config.get("attended_data"),
+                        config.get("input_chunk", 1))
+
+
 def multilabel_models():
     """The registry names that train on multi-label data: the aLSTM paper's models (sigmoid loss) and the frame
     encoder's ConvNet baseline."""
@@ -110,8 +118,7 @@ def _check_resume_early(ckpt, config):
 
 
 def _train_in(out, ckpt, config, log):
-    from .data.windows import WindowReader, training_batches
-    from .models import model_spec
+    from .data.windows import training_batches
     from .storage import save_json, save_npy, save_text
     t_start = time.perf_counter()
     data = run_data(config, log)
@@ -129,7 +136,7 @@ def _train_in(out, ckpt, config, log):
         return result
     model = build_run_model(config, data)
     opt = RMSprop(lr=config["lr"], rho=0.9, eps=1e-6)
-    reader = WindowReader(data, model_spec(name), modality, config.get("attended_data"))
+    reader = run_reader(config, data)
     dtype, frames, epochs = model.dtype, config["frames"], config["epochs"]
     start, rng, metrics = 0, np.random.default_rng(config["seed"]), []
     if config["resume"] and ckpt.exists():

@@ -70,3 +70,25 @@ def test_covering_windows_read_every_frame_once_in_order():
     w = windows.covering_windows(10, 4)
     assert w.tolist() == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 9, 9]]
     assert windows.covering_windows(3, 5).tolist() == [[0, 1, 2, 2, 2]]
+
+
+def test_input_chunks_average_the_input_data_and_keep_every_attended_frame(feats):
+    """aLSTM's T = 2N: input-data one vector per chunk of 2 frames (the mean of its pooled maps), attended-data
+    every frame; read back here from the feature files themselves."""
+    from tinyalstm.data.pipeline import prepare_given_features
+    from tinyalstm.models import model_spec
+    data = prepare_given_features(feats, 1, ["flow", "rgb"], log=lambda s: None)
+    key, label = data.train[0]
+    idx = np.arange(2, 8)
+    V, y, A = windows.WindowReader(data, model_spec("alstm"), "rgb", input_chunk=2).batch([(key, label)], [idx],
+                                                                                         np.float64)
+    flow = np.load(feats / "flow" / f"{key}.npy").astype(np.float64)[idx].mean(axis=(2, 3))   # (6, D)
+    rgb = np.load(feats / "rgb" / f"{key}.npy").astype(np.float64)[idx].mean(axis=(2, 3))
+    assert V.shape == (1, 3, 4) and A.shape == (1, 6, 4) and y.tolist() == [label]
+    assert np.allclose(V[0], [(flow[0] + flow[1]) / 2, (flow[2] + flow[3]) / 2, (flow[4] + flow[5]) / 2])
+    assert np.allclose(A[0], rgb)
+    with pytest.raises(ValueError, match="do not split into chunks"):
+        windows.WindowReader(data, model_spec("alstm"), "rgb", input_chunk=4).batch([(key, label)], [idx],
+                                                                                    np.float64)
+    with pytest.raises(ValueError, match="model of vectors"):
+        windows.WindowReader(data, model_spec("convlstm"), "rgb", input_chunk=2)

@@ -35,6 +35,7 @@ class Sample:
     path: str
     label: int
     name: str
+    segment: object = None       # a trimmed sample's interval of the video (activitynet.Segment); None: all of it
 
 
 def label_array(labels, n_classes):

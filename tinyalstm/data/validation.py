@@ -3,7 +3,8 @@
 UCF101 (and the built-in benchmark, which follows its naming) films each class in groups of clips
 (``v_<Class>_g<NN>_c<MM>``): clips of one group share actor and scene, so a group split between training and
 validation would let validation reward memorised scenes. Whole groups are held out; a dataset without groups
-(HMDB51's names carry none) holds out single videos. The groups are drawn with a fixed generator, independent of
+(HMDB51's names carry none) holds out single videos, and the segments of one video (ActivityNet's
+``v_<id>/segment<k>``) stay together. The groups are drawn with a fixed generator, independent of
 the run's ``--seed``, so every run of a comparison is scored on the same validation videos.
 """
 import re
@@ -11,12 +12,17 @@ import re
 import numpy as np
 
 _GROUP = re.compile(r"_g(\d+)_c\d+$")
+_SEGMENT = re.compile(r"^(.+)/segment\d+$")
 
 
 def group_of(key):
-    """The group a video belongs to: 'g05' for '.../v_Class_g05_c02'; the key itself where the name has none."""
+    """The group a video belongs to: 'g05' for '.../v_Class_g05_c02'; the video 'v_<id>' for a segment
+    'v_<id>/segment2'; the key itself where the name has neither."""
     m = _GROUP.search(key)
-    return f"g{m.group(1)}" if m else key
+    if m:
+        return f"g{m.group(1)}"
+    m = _SEGMENT.match(key)
+    return m.group(1) if m else key
 
 
 def carve_validation(samples, fraction, key=lambda s: s, seed=0):

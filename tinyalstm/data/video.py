@@ -161,6 +161,21 @@ def count_frames(path, strict=False, timeout=RUN_TIMEOUT):
     return n
 
 
+def video_duration(path, timeout=RUN_TIMEOUT):
+    """Seconds of the video as its container states it (ffmpeg's "Duration:" line; no decoding), or None where
+    the container gives none. Frame counts never come from here (module docstring); datasets that annotate in
+    seconds (ActivityNet) use it to turn seconds into decoded frames."""
+    import imageio_ffmpeg
+    path = _check_file(path)
+    try:
+        proc = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path],
+                              capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise VideoError(path, f"ffmpeg took longer than {timeout:g} s to read the header, killed") from None
+    m = re.search(rb"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", proc.stderr)
+    return None if m is None else int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+
+
 def frame_size(path):
     """(H, W) of the decoded frames, from decoding the first frame (after rotation metadata is applied)."""
     frames = iter_frames(path)

@@ -75,11 +75,17 @@ def _check_counts(n_frames, T):
 class WindowReader:
     """Windows of T frames of the cached maps of each video, as the inputs of the model ``spec`` (a
     ``models.ModelSpec``: which modalities it reads, maps or spatially pooled vectors; ``attended`` as
-    ``ModelSpec.modalities``)."""
+    ``ModelSpec.modalities``). ``input_chunk`` C (vector models only): the first input is averaged over chunks of
+    C consecutive frames, as aLSTM's input-data is one C3D vector per 16-frame chunk, so a window of T frames
+    gives N = T / C input steps beside T attended frames (aLSTM's T = 2N experiment: C = 2)."""
 
-    def __init__(self, data, spec, modality, attended=None):
+    def __init__(self, data, spec, modality, attended=None, input_chunk=1):
         self.data, self.pooled = data, spec.pooled
         self.mods = spec.modalities(modality, attended)
+        if input_chunk != 1 and not (spec.pooled and int(input_chunk) == input_chunk and input_chunk > 1):
+            raise ValueError(f"input_chunk: expected an integer >= 1, and a model of vectors (not {spec.name}), got "
+                             f"{input_chunk!r}")
+        self.input_chunk = int(input_chunk)
         self._lengths = {}
 
     def features(self, key, m, flipped=False):
@@ -98,8 +104,8 @@ class WindowReader:
 
     def batch(self, items, windows, dtype, flips=None):
         """items [(key, label)], windows [(T,) indices], flips [bool] or None (which items to read mirrored,
-        ``data.flipped_roots``) -> (first (B, T, ...), y (B,) or (B, C), second or None). Each video's files are opened once
-        per call (evaluation asks for 25 windows of one video at a time)."""
+        ``data.flipped_roots``) -> (first (B, T, ...), y (B,) or (B, C), second or None). Each video's files are
+        opened once per call (evaluation asks for 25 windows of one video at a time)."""
         opened, parts = {}, []
         flips = [False] * len(items) if flips is None else list(flips)
         for m in self.mods:
@@ -113,6 +119,11 @@ class WindowReader:
                 x = gather_window(opened[key, m, flip], idx, dtype)
                 xs.append(x.mean(axis=(2, 3)) if self.pooled else x)     # (T, D) for the vector models
             parts.append(np.stack(xs))
+        if self.input_chunk > 1:
+            B, T, D = parts[0].shape
+            if T % self.input_chunk:
+                raise ValueError(f"input_chunk {self.input_chunk}: windows of {T} frames do not split into chunks")
+            parts[0] = parts[0].reshape(B, T // self.input_chunk, self.input_chunk, D).mean(axis=2)
         return parts[0], self.labels(items), parts[1]
 
 
