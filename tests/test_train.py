@@ -212,3 +212,30 @@ def test_fine_tuning_from_a_checkpoint_copies_the_weights_and_restarts_the_class
     from tinyalstm.checkpoints import CheckpointError
     with pytest.raises(CheckpointError, match="do not fit this run's model"):
         train.main(_args(feats, tmp_path / "bigger", "convlstm", epochs=1, extra=tiny + ("--hidden", "5")))
+
+
+def test_alstm_models_default_to_sgd_with_the_step_decay_of_their_paper(feats, tmp_path):
+    """aLSTM sec. 4.1: SGD, momentum 0.9, lr fixed (0.03 here, 0.01 in the paper), then decayed by a ratio per period (here: after
+    --lr-decay-after epochs, once per epoch); the VideoLSTM models keep RMSprop at 1e-3. A resumed SGD run equals
+    an uninterrupted one (the velocity is in the checkpoint; the schedule does not depend on --epochs)."""
+    from tinyalstm.training import build_optimizer
+    args = train.parse_args(["--model", "alstm"])
+    assert (args.optimizer, args.lr, args.momentum, args.lr_decay) == ("sgd", 0.03, 0.9, 0.9)
+    assert (train.parse_args([]).optimizer, train.parse_args([]).lr) == ("rmsprop", 1e-3)
+    opt = build_optimizer({"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "lr_decay": 0.5, "lr_decay_after": 2,
+                           "epochs": 4}, 3)
+    lrs = []
+    for _ in range(12):                     # 3 steps per epoch: epochs 1-2 fixed, then halved after every epoch
+        lrs.append(opt.current_lr())
+        opt.t += 1
+    assert lrs == pytest.approx([0.01] * 6 + [0.005] * 3 + [0.0025] * 3)
+    with pytest.raises(SystemExit):
+        train.parse_args(["--model", "convlstm", "--lr-decay", "0.5"])       # rmsprop has no decay
+
+    out, full = tmp_path / "resumed", tmp_path / "full"
+    train.main(_args(feats, out, "alstm", epochs=2, extra=["--lr-decay-after", "1"]))
+    with np.load(out / "checkpoint.npz") as z:
+        assert any(k.startswith("opt/velocity/") for k in z.files)
+    train.main(_args(feats, out, "alstm", epochs=4, extra=["--lr-decay-after", "1", "--resume"]))
+    train.main(_args(feats, full, "alstm", epochs=4, extra=["--lr-decay-after", "1"]))
+    assert _metrics(out) == _metrics(full)

@@ -8,37 +8,8 @@ import numpy as np
 import pytest
 
 from tinyalstm import train
-from tinyalstm.data import synthetic
 from tinyalstm.data.hollywood2 import ACTIONS
 from tinyalstm.metrics import average_precision
-
-# each motion class of the benchmark stands for four of the 12 actions, so every clip carries four labels and every
-# action has positive clips in both lists
-MOTIONS = {"MoveLeft": ACTIONS[0:4], "MoveRight": ACTIONS[4:8], "MoveUp": ACTIONS[8:12]}
-
-
-def _hollywood2(root, train_groups=(1, 2), test_groups=(3,)):
-    base = root / "Hollywood2"
-    (base / "ClipSets").mkdir(parents=True)
-    (base / "AVIClips").mkdir()
-    labels = {}
-    for subset, groups in (("train", train_groups), ("test", test_groups)):
-        n = 0
-        for motion, actions in MOTIONS.items():
-            for g in groups:
-                n += 1
-                clip = f"actioncliptrain{n:05d}" if subset == "train" else f"actioncliptest{n:05d}"
-                frames, _ = synthetic.render_video(motion, g, 1, frames=12, size=32, distractors=1, clutter=2,
-                                                   classes=list(MOTIONS))
-                synthetic.write_avi(base / "AVIClips" / f"{clip}.avi", frames)
-                labels[clip] = set(actions)
-        for action in ACTIONS:
-            clips = [c for c in labels if subset in c]
-            (base / "ClipSets" / f"{action}_{subset}.txt").write_text(
-                "".join(f"{c}  {1 if action in labels[c] else -1}\n" for c in clips))
-        (base / "ClipSets" / f"actions_{subset}.txt").write_text("not a class list\n")
-    return labels
-
 
 def _args(root, out, model, extra=()):
     return ["--dataset", "hollywood2", "--root", str(root), "--work", str(root.parent / "work"), "--model", model,
@@ -47,10 +18,10 @@ def _args(root, out, model, extra=()):
             "--eval-windows", "1", "--batch-size", "3", *extra]
 
 
-def test_hollywood2_trains_alstm_with_the_sigmoid_loss_and_reports_map(tmp_path):
-    labels = _hollywood2(tmp_path / "hoha2")
+def test_hollywood2_trains_alstm_with_the_sigmoid_loss_and_reports_map(hollywood2_folder, tmp_path):
+    root, labels = hollywood2_folder
     out = tmp_path / "alstm"
-    res = train.main(_args(tmp_path / "hoha2", out, "alstm"))
+    res = train.main(_args(root, out, "alstm"))
     assert "test_accuracy" not in res and "chance" not in res          # no top-1 accuracy on multi-label clips
     scores, saved = np.load(out / "test_scores.npy"), np.load(out / "test_labels.npy")
     test_clips = sorted(c for c in labels if "test" in c)
@@ -67,8 +38,26 @@ def test_hollywood2_trains_alstm_with_the_sigmoid_loss_and_reports_map(tmp_path)
     # the vanilla LSTM, variant (b) and aLSTM with T = 2N read the same cache; a softmax-only model is refused
     for model, extra in (("lstm", ()), ("alstm-b", ()), ("alstm", ("--input-chunk", "2"))):
         out = tmp_path / f"{model}{''.join(extra)}"
-        assert 0 < train.main(_args(tmp_path / "hoha2", out, model, extra))["test_map"] <= 1
+        assert 0 < train.main(_args(root, out, model, extra))["test_map"] <= 1
     assert json.loads((out / "config.json").read_text())["input_chunk"] == 2
     with pytest.raises(SystemExit) as exc:
-        train.main(_args(tmp_path / "hoha2", tmp_path / "v", "videolstm"))
+        train.main(_args(root, tmp_path / "v", "videolstm"))
     assert exc.value.code == 2
+
+
+def test_the_multilabel_benchmark_trains_and_its_validation_split_holds_out_whole_groups(tmp_path):
+    """--dataset synthetic-multilabel reads the generated benchmark with its manifest's classes; its clip names
+    carry no group, so the validation split takes the groups from the annotation files, and no group is on both
+    sides."""
+    from tinyalstm.data.pipeline import load_data
+    from tinyalstm.data.synthetic_multilabel import generate_multilabel
+    root = tmp_path / "ml"
+    generate_multilabel(root, classes=4, groups=6, clips=3, frames=12, size=32, distractors=1, clutter=2,
+                        verbose=False)
+    data = load_data("synthetic-multilabel", root, 1, ["flow", "rgb"], work=tmp_path / "work", size=32,
+                     encoder_epochs=1, validation=0.5, log=lambda s: None)
+    group = {p.stem: json.loads(p.read_text())["group"] for p in (root / "annotations").glob("*.json")}
+    train_groups, val_groups = ({group[k] for k, _ in subset} for subset in (data.train, data.val))
+    assert data.multilabel and data.classes == ["MoveLeft", "MoveRight", "MoveUp", "MoveDown"]
+    assert len(train_groups) == 2 and len(val_groups) == 2 and not train_groups & val_groups   # 4 training groups
+    assert all(isinstance(label, tuple) for _, label in data.train + data.val + data.test)

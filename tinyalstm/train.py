@@ -31,7 +31,7 @@ from pathlib import Path
 from . import backend
 from .data.pipeline import ENCODER_WIDTHS, MULTILABEL_DATASETS
 from .models import MODELS
-from .training import multilabel_models, run_training
+from .training import DEFAULT_LR, OPTIMIZERS, default_optimizer, multilabel_models, run_training
 
 DATASETS = ("synthetic", "ucf101", "hmdb51", "features", "hollywood2", "synthetic-multilabel", "activitynet")
 
@@ -49,9 +49,10 @@ def parse_args(argv):
                          "<root>/ucfTrainTestlist), hollywood2 (<root>/Hollywood2/AVIClips + "
                          "<root>/Hollywood2/ClipSets; multi-label), synthetic-multilabel (the built-in multi-label "
                          "benchmark in Hollywood2's layout, generated once into --root or "
-                         "~/.cache/tinyalstm/synthetic-multilabel), activitynet (<root>/activity_net.v1-3.min.json "
-                         "+ v_<id>.<ext> videos anywhere under <root>; the labelled segments; training vs the "
-                         "validation subset). Multi-label datasets train with a sigmoid per class and report mAP; "
+                         "~/.cache/tinyalstm/synthetic-multilabel-context0.75), activitynet "
+                         "(<root>/activity_net.v1-3.min.json + v_<id>.<ext> videos anywhere under <root>; the "
+                         "labelled segments; training vs the validation subset). Multi-label datasets train with a "
+                         "sigmoid per class and report mAP; "
                          "they take the models lstm, alstm, alstm-b and convnet")
     ap.add_argument("--root", type=Path, default=None, help="dataset folder (required except for synthetic)")
     ap.add_argument("--split", type=int, choices=(1, 2, 3), default=1, help="official split (default 1)")
@@ -70,7 +71,18 @@ def parse_args(argv):
                     help="default: TINYALSTM_DEVICE, else cuda when CuPy sees a GPU, else cpu")
     ap.add_argument("--epochs", type=int, default=15, help="training epochs of the recurrent model (default 15)")
     ap.add_argument("--batch-size", type=int, default=16, help="videos per minibatch (default 16)")
-    ap.add_argument("--lr", type=float, default=1e-3, help="RMSprop learning rate (authors' code: 1e-3)")
+    ap.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
+                    help="default: the model's paper: sgd (momentum, step decay; aLSTM sec. 4.1) for lstm, alstm and "
+                         "alstm-b, rmsprop (VideoLSTM's authors' code) for the others")
+    ap.add_argument("--lr", type=float, default=None,
+                    help="learning rate (default: 0.03 for sgd, chosen on the built-in benchmark's validation split "
+                         "where aLSTM sec. 4.1's 0.01 underfits; 1e-3 for rmsprop, VideoLSTM's code)")
+    ap.add_argument("--momentum", type=float, default=0.9, help="sgd only: momentum (aLSTM: 0.9)")
+    ap.add_argument("--lr-decay", type=float, default=None, metavar="RATIO",
+                    help="sgd only: the learning rate is fixed for --lr-decay-after epochs, then multiplied by "
+                         "RATIO after every epoch (aLSTM decays by a ratio it does not give; default 0.9; 1: fixed)")
+    ap.add_argument("--lr-decay-after", type=int, default=8, metavar="E",
+                    help="sgd only: epochs at the fixed learning rate before the decay starts (default 8)")
     ap.add_argument("--seed", type=int, default=0, help="seed of weights, windows and dropout (default 0)")
     ap.add_argument("--out", type=Path, default=Path("runs/default"), help="output folder (default runs/default)")
     ap.add_argument("--resume", action="store_true",
@@ -119,8 +131,18 @@ def parse_args(argv):
         least = 0 if flag == "encoder_epochs" else 1
         if getattr(args, flag) < least:
             ap.error(f"--{flag.replace('_', '-')}: expected an integer >= {least}, got {getattr(args, flag)}")
+    args.optimizer = args.optimizer or default_optimizer(args.model)
+    args.lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
     if not (args.lr > 0 and math.isfinite(args.lr)):
         ap.error(f"--lr: expected a positive number, got {args.lr}")
+    if args.optimizer != "sgd" and (args.lr_decay is not None or args.momentum != 0.9 or args.lr_decay_after != 8):
+        ap.error("--lr-decay, --lr-decay-after and --momentum: options of --optimizer sgd")
+    if args.lr_decay_after < 0:
+        ap.error(f"--lr-decay-after: expected an integer >= 0, got {args.lr_decay_after}")
+    args.lr_decay = (0.9 if args.lr_decay is None else args.lr_decay) if args.optimizer == "sgd" else 1.0
+    if not (0 < args.lr_decay <= 1 and 0 <= args.momentum < 1):
+        ap.error(f"--lr-decay {args.lr_decay} / --momentum {args.momentum}: expected a ratio in (0, 1] and a "
+                 f"momentum in [0, 1)")
     if not 0 <= args.dropout < 1:
         ap.error(f"--dropout: expected a probability in [0, 1), got {args.dropout}")
     halvings = 2 ** len(ENCODER_WIDTHS)

@@ -3,7 +3,6 @@
 become samples, seconds become decoded frames, and what a hand-edited JSON gets wrong is named entry by entry."""
 import json
 
-import imageio_ffmpeg
 import numpy as np
 import pytest
 
@@ -12,37 +11,15 @@ from tinyalstm.data.datasets import DatasetError
 from tinyalstm.data.validation import carve_validation
 from tinyalstm.data.video import read_video
 
-FPS = 25
-TAXONOMY = [{"nodeId": 0, "nodeName": "Root", "parentId": None, "parentName": None},
-            {"nodeId": 1, "nodeName": "Sports", "parentId": 0, "parentName": "Root"},
-            {"nodeId": 2, "nodeName": "Surfing", "parentId": 1, "parentName": "Sports"},
-            {"nodeId": 3, "nodeName": "Archery", "parentId": 1, "parentName": "Sports"},
-            {"nodeId": 4, "nodeName": "Household", "parentId": 0, "parentName": "Root"},
-            {"nodeId": 5, "nodeName": "Ironing clothes", "parentId": 4, "parentName": "Household"}]
+from conftest import ANET_TAXONOMY, FPS, anet_entry, write_mp4      # the writers the training tests share
 
 
-def write_mp4(path, n_frames, size=32):
-    """A video whose frame k is filled with grey level 4k + 20, to tell frames apart after decoding."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    w = imageio_ffmpeg.write_frames(str(path), (size, size), fps=FPS, codec="libx264", macro_block_size=1,
-                                    pix_fmt_out="yuv420p", ffmpeg_log_level="error", output_params=["-crf", "0"])
-    w.send(None)
-    for k in range(n_frames):
-        w.send(np.full((size, size, 3), 4 * k + 20, np.uint8))
-    w.close()
-
-
-def _entry(subset, duration, *segments):
-    return {"subset": subset, "duration": duration, "resolution": "32x32", "url": "https://www.youtube.com/",
-            "annotations": [{"segment": list(seg), "label": label} for seg, label in segments]}
-
-
-def write_activitynet(root, database=None, taxonomy=TAXONOMY):
+def write_activitynet(root, database=None, taxonomy=ANET_TAXONOMY):
     database = database if database is not None else {
-        "aaa": _entry("training", 2.0, ((0.2, 1.0), "Surfing"), ((1.2, 1.9), "Archery")),
-        "bbb": _entry("training", 2.0, ((0.0, 2.0), "Ironing clothes")),
-        "ccc": _entry("validation", 1.6, ((0.4, 1.2), "Archery")),
-        "ddd": _entry("testing", 2.0),
+        "aaa": anet_entry("training", 2.0, ((0.2, 1.0), "Surfing"), ((1.2, 1.9), "Archery")),
+        "bbb": anet_entry("training", 2.0, ((0.0, 2.0), "Ironing clothes")),
+        "ccc": anet_entry("validation", 1.6, ((0.4, 1.2), "Archery")),
+        "ddd": anet_entry("testing", 2.0),
     }
     durations = {"aaa": 2.0, "bbb": 2.0, "ccc": 1.6, "ddd": 2.0}
     for i, vid in enumerate(sorted(durations)):
@@ -80,12 +57,12 @@ def test_seconds_become_the_decoded_frames(tmp_path):
 
 def test_bad_entries_are_named_and_skipped(tmp_path):
     database = {
-        "aaa": _entry("training", 2.0, ((1.0, 0.5), "Surfing"), ((0.5, 1.0), "Skydiving"), ((2.5, 3.0), "Archery"),
+        "aaa": anet_entry("training", 2.0, ((1.0, 0.5), "Surfing"), ((0.5, 1.0), "Skydiving"), ((2.5, 3.0), "Archery"),
                       ((0.5, 2.4), "Archery"), ((0.1, 0.9), "Surfing")),
-        "bbb": _entry("training", 2.0, (("x", 1), "Surfing")),
-        "zzz": _entry("training", 2.0, ((0.0, 1.0), "Surfing")),
+        "bbb": anet_entry("training", 2.0, (("x", 1), "Surfing")),
+        "zzz": anet_entry("training", 2.0, ((0.0, 1.0), "Surfing")),
         "yyy": {"duration": 2.0},
-        "ccc": _entry("validation", 1.6, ((0.4, 1.2), "Archery")),
+        "ccc": anet_entry("validation", 1.6, ((0.4, 1.2), "Archery")),
     }
     root = write_activitynet(tmp_path, database)
     split = load_activitynet(root, "train")
@@ -103,8 +80,8 @@ def test_bad_entries_are_named_and_skipped(tmp_path):
 
 
 def test_a_video_longer_than_its_annotations_say_is_refused_when_decoded(tmp_path):
-    root = write_activitynet(tmp_path, {"ccc": _entry("validation", 4.0, ((0.4, 1.2), "Archery")),
-                                        "aaa": _entry("training", 2.0, ((0.2, 1.0), "Surfing"))})
+    root = write_activitynet(tmp_path, {"ccc": anet_entry("validation", 4.0, ((0.4, 1.2), "Archery")),
+                                        "aaa": anet_entry("training", 2.0, ((0.2, 1.0), "Surfing"))})
     sample = load_activitynet(root, "test").samples[0]
     with pytest.raises(ValueError, match=r"v_ccc.mp4: the video lasts 1.60 s, the annotations say 4 s"):
         read_segment(sample)
@@ -119,23 +96,12 @@ def test_unusable_annotation_files_name_the_file(tmp_path, text, message):
         load_activitynet(tmp_path, "train")
 
 
-def test_activitynet_trains_and_evaluates_alstm_on_its_segments(tmp_path, capsys):
+def test_activitynet_trains_and_evaluates_alstm_on_its_segments(activitynet_folder, tmp_path, capsys):
     """python -m tinyalstm.train --dataset activitynet: the segments are decoded, given flow and frame encoders,
     and aLSTM is trained on the training segments and tested on the validation subset's, reporting mAP."""
     from tinyalstm import train
-    database = {f"t{i}": _entry("training", 2.0, ((0.0, 1.0), "Surfing"), ((1.0, 2.0), "Archery")) for i in range(3)}
-    database.update({"v0": _entry("validation", 2.0, ((0.2, 1.6), "Surfing")),
-                     "v1": _entry("validation", 2.0, ((0.0, 2.0), "Archery")),
-                     "v2": _entry("validation", 2.0, ((0.0, 1.0), "Ironing clothes")),
-                     "t3": _entry("training", 2.0, ((0.0, 2.0), "Ironing clothes")),
-                     "gone": _entry("training", 2.0, ((0.0, 2.0), "Surfing"))})
-    for vid in database:
-        if vid != "gone":
-            write_mp4(tmp_path / "an" / "videos" / f"v_{vid}.mp4", 50)
-    (tmp_path / "an" / "activity_net.v1-3.min.json").write_text(json.dumps({"taxonomy": TAXONOMY,
-                                                                            "database": database}))
     out = tmp_path / "run"
-    res = train.main(["--dataset", "activitynet", "--root", str(tmp_path / "an"), "--work", str(tmp_path / "work"),
+    res = train.main(["--dataset", "activitynet", "--root", str(activitynet_folder), "--work", str(tmp_path / "work"),
                       "--model", "alstm", "--out", str(out), "--epochs", "2", "--encoder-epochs", "1", "--size", "16",
                       "--frames", "4", "--hidden", "4", "--fc-dim", "6", "--eval-windows", "1"])
     said = capsys.readouterr().out

@@ -25,17 +25,18 @@ def group_of(key):
     return m.group(1) if m else key
 
 
-def carve_validation(samples, fraction, key=lambda s: s, seed=0):
+def carve_validation(samples, fraction, key=lambda s: s, seed=0, group=group_of):
     """Hold out round(fraction x groups) of the groups of ``samples`` (at least one, never all) -> (train,
-    validation), both in the input order. fraction 0 -> (samples, [])."""
+    validation), both in the input order. fraction 0 -> (samples, []). ``group(key)`` names a video's group
+    (default ``group_of``; the multi-label benchmark's clip names carry none, its annotations do)."""
     if not 0 <= fraction < 1:
         raise ValueError(f"validation fraction: expected a number in [0, 1), got {fraction}")
     if fraction == 0:
         return list(samples), []
-    groups = sorted({group_of(key(s)) for s in samples})
+    groups = sorted({group(key(s)) for s in samples})
     if len(groups) < 2:
         raise ValueError(f"validation: the training videos form {len(groups)} group; at least 2 are needed to hold "
                          f"one out")
     n = min(max(1, round(fraction * len(groups))), len(groups) - 1)
     held = set(np.random.default_rng(seed).permutation(groups)[:n].tolist())
-    return ([s for s in samples if group_of(key(s)) not in held], [s for s in samples if group_of(key(s)) in held])
+    return ([s for s in samples if group(key(s)) not in held], [s for s in samples if group(key(s)) in held])
