@@ -1,4 +1,5 @@
-"""The README's real-data commands, run exactly as written on a tiny generated folder in UCF101's layout.
+"""The README's real-data commands, run exactly as written on a tiny generated folder in UCF101's layout (and the
+aLSTM datasets' commands on folders in Hollywood2's and ActivityNet's layouts).
 
 Only three things change: /path/to/UCF101 becomes the tiny folder, runs/ a temporary folder, ``--device cuda``
 becomes ``--device cpu`` (no GPU here), and tiny sizes are appended to the training commands (argparse keeps the
@@ -64,3 +65,31 @@ def test_the_readme_real_data_commands_run_on_a_ucf101_layout_folder(ucf101_fold
         res = json.loads(r.read_text())
         assert 0.0 <= res["test_accuracy"] <= 1.0
         assert json.loads((r.parent / "config.json").read_text())["dataset"] == "ucf101"
+
+
+def test_the_readme_hollywood2_and_activitynet_commands_run_on_folders_in_their_layouts(hollywood2_folder,
+                                                                                       activitynet_folder, tmp_path):
+    text = README.read_text()
+    block = re.search(r"<!-- aLSTM-data-commands -->\s*```bash\n(.*?)```", text, re.S)
+    assert block, "README.md: the block after <!-- aLSTM-data-commands --> is missing"
+    commands = [ln.strip() for ln in block.group(1).splitlines() if ln.startswith("python -m ")]
+    assert {c.split("--dataset ")[1].split()[0] for c in commands if "--dataset" in c} == {"hollywood2",
+                                                                                           "activitynet"}
+    roots = {"/path/to/Hollywood2": str(hollywood2_folder[0]), "/path/to/ActivityNet": str(activitynet_folder)}
+    for cmd in commands:
+        for placeholder, root in roots.items():
+            cmd = cmd.replace(placeholder, root)
+        argv = [a.replace("runs/", f"{tmp_path}/runs/", 1) if a.startswith("runs/") else a
+                for a in shlex.split(cmd)[3:]]
+        if shlex.split(cmd)[2] == "tinyalstm.train":
+            train.main(argv + TINY + ["--work", str(tmp_path / "work" / argv[argv.index("--dataset") + 1])])
+        else:
+            rows = evaluate.main(argv)
+            assert set(next(iter(rows.values()))) == {"map"}                  # Hollywood2: mAP, no accuracy
+    hoha2 = json.loads((tmp_path / "runs" / "hollywood2-alstm" / "result.json").read_text())
+    anet = json.loads((tmp_path / "runs" / "activitynet-alstm" / "result.json").read_text())
+    assert "test_accuracy" not in hoha2 and 0 < hoha2["test_map"] <= 1
+    assert 0 <= anet["test_accuracy"] <= 1 and 0 < anet["test_map"] <= 1
+    config = json.loads((tmp_path / "runs" / "activitynet-alstm" / "config.json").read_text())
+    assert anet["test_protocol"].startswith("40 random chunks")
+    assert config["validation_videos"] in (1, 2)       # one video held out: its two segments, or t3's one

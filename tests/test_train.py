@@ -215,9 +215,10 @@ def test_fine_tuning_from_a_checkpoint_copies_the_weights_and_restarts_the_class
 
 
 def test_alstm_models_default_to_sgd_with_the_step_decay_of_their_paper(feats, tmp_path):
-    """aLSTM sec. 4.1: SGD, momentum 0.9, lr fixed (0.03 here, 0.01 in the paper), then decayed by a ratio per period (here: after
-    --lr-decay-after epochs, once per epoch); the VideoLSTM models keep RMSprop at 1e-3. A resumed SGD run equals
-    an uninterrupted one (the velocity is in the checkpoint; the schedule does not depend on --epochs)."""
+    """aLSTM sec. 4.1: SGD, momentum 0.9, lr fixed (0.03 here, 0.01 in the paper), then decayed by a ratio per
+    period (here: after --lr-decay-after epochs, once per epoch); the VideoLSTM models keep RMSprop at 1e-3. A
+    resumed SGD run equals an uninterrupted one (the velocity is in the checkpoint; the schedule does not depend on
+    --epochs)."""
     from tinyalstm.training import build_optimizer
     args = train.parse_args(["--model", "alstm"])
     assert (args.optimizer, args.lr, args.momentum, args.lr_decay) == ("sgd", 0.03, 0.9, 0.9)

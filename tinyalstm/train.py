@@ -24,6 +24,7 @@ Errors are one paragraph naming the file or option (exit status 1; usage errors 
 """
 import argparse
 import math
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -123,6 +124,9 @@ def parse_args(argv):
     ap.add_argument("--encoder-epochs", type=int, default=8,
                     help="frame encoder epochs (default 8; 0 keeps the random initial weights, whose maps the "
                          "recurrent model then reads)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="processes decoding videos, computing flow and encoding frames when the caches are built "
+                         "(default: the cores available to this process); the caches are the same byte for byte")
     ap.add_argument("--work", type=Path, default=None,
                     help="cache for frames, flow, encoders and features (default <root>/.tinyalstm-work/<hash of "
                          "the benchmark's options> or ~/.cache/tinyalstm/work-<dataset>-<hash of --root>)")
@@ -156,6 +160,9 @@ def parse_args(argv):
     if args.test_chunks < 0 or (args.test_chunks and args.dataset == "features"):
         ap.error(f"--test-chunks {args.test_chunks}: expected an integer >= 0, and videos to mirror (not "
                  f"--dataset features)")
+    args.workers = len(os.sched_getaffinity(0)) if args.workers is None else args.workers
+    if args.workers < 1:
+        ap.error(f"--workers: expected an integer >= 1, got {args.workers}")
     if args.resume and args.overwrite:
         ap.error("--resume and --overwrite: give one (continue the run in --out, or replace it)")
     if args.attended_data is not None and not MODELS[args.model].takes_attended:

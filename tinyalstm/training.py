@@ -56,7 +56,8 @@ def run_data(config, log=print):
     return load_data(config["dataset"], path("root"), config["split"], mods, work=path("work"), size=config["size"],
                      encoder_epochs=config["encoder_epochs"], seed=config["seed"],
                      validation=config.get("validation", 0.0),
-                     flip=config.get("flip", False) or bool(config.get("test_chunks")), log=log)
+                     flip=config.get("flip", False) or bool(config.get("test_chunks")), log=log,
+                     workers=config.get("workers", 1))
 
 
 def build_run_model(config, data):

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinyalstm.data.flow import endpoint_error, flow_to_image, image_to_flow, make_flow_pair, optical_flow, video_flow
+from tinyalstm.data.flow import (blur, downsample, endpoint_error, flow_to_image, gradients, image_to_flow,
+                                 make_flow_pair, optical_flow, upsample_flow, video_flow, warp_residual)
 
 
 def _zero_epe(true_flow):
@@ -200,6 +201,90 @@ def test_flow_image_clips_at_the_bound():
         back = image_to_flow(flow_to_image(f, bound), bound)
         np.testing.assert_allclose(back, np.clip(f, -bound, bound), atol=bound / 255 + 1e-6)
     np.testing.assert_array_equal(flow_to_image(f, 5.0), [[255, 0], [255, 0]])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Building blocks against straightforward float64 references written here: the filters run as (banded) matrix
+# products and the warp residual as a compiled loop, so each is checked against the plain definition. Sizes up to
+# 40 px cover several band blocks with a ragged last one. float32 against float64: outputs are O(1), so 1e-6
+# (filters) and 1e-5 (bilinear: float32 coordinates, gradients up to ~1 per px) are a few float32 roundings.
+# ----------------------------------------------------------------------------------------------------------------
+
+def _correlate_ref(x, taps, axis):
+    """out[i] = sum_k taps[k] x[clamp(i + k - r, 0, n - 1)] along ``axis``, in float64, loop over outputs."""
+    xm = np.moveaxis(np.asarray(x, np.float64), axis, -1)
+    n, r = xm.shape[-1], len(taps) // 2
+    out = np.zeros_like(xm)
+    for i in range(n):
+        for k, t in enumerate(taps):
+            out[..., i] += t * xm[..., min(max(i + k - r, 0), n - 1)]
+    return np.moveaxis(out, -1, axis)
+
+
+def _gaussian_ref(sigma):
+    r = int(np.ceil(2.5 * sigma))
+    g = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    return g / g.sum()
+
+
+@settings(max_examples=10, deadline=None)
+@given(n=st.integers(1, 3), h=st.integers(4, 40), w=st.integers(4, 40), sigma=st.sampled_from([0.8, 2.0]),
+       seed=st.integers(0, 2 ** 16))
+def test_filters_match_direct_correlation(n, h, w, sigma, seed):
+    x = np.random.default_rng(seed).random((2, n, h, w)).astype(np.float32)   # a stack of stacks, as blurred
+    g = _gaussian_ref(sigma)
+    out = blur(x, sigma)
+    assert out.shape == x.shape and out.dtype == np.float32
+    np.testing.assert_allclose(out, _correlate_ref(_correlate_ref(x, g, -1), g, -2), atol=1e-6)
+    d5 = np.array([1, -8, 0, 8, -1]) / 12                                     # 5-point central difference
+    Ix, Iy = gradients(x[0])
+    np.testing.assert_allclose(Ix, _correlate_ref(x[0], d5, -1), atol=1e-6)
+    np.testing.assert_allclose(Iy, _correlate_ref(x[0], d5, -2), atol=1e-6)
+    b5 = np.array([1, 4, 6, 4, 1]) / 16                                       # binomial, then every second pixel
+    small = downsample(x)
+    assert small.shape == (2, n, (h + 1) // 2, (w + 1) // 2)
+    np.testing.assert_allclose(small, _correlate_ref(_correlate_ref(x, b5, -1), b5, -2)[..., ::2, ::2], atol=1e-6)
+
+
+def test_blur_at_pipeline_size_matches_direct_correlation():
+    x = np.random.default_rng(8).random((3, 112, 112)).astype(np.float32)
+    g = _gaussian_ref(2.0)
+    np.testing.assert_allclose(blur(x, 2.0), _correlate_ref(_correlate_ref(x, g, -1), g, -2), atol=1e-6)
+
+
+@pytest.mark.parametrize("coarse, fine", [((5, 7), (10, 13)), ((20, 17), (39, 34))])
+def test_upsample_flow_is_bilinear_and_doubled(coarse, fine):
+    rng = np.random.default_rng(9)
+    u, v = rng.normal(size=(2, 2) + coarse).astype(np.float32)
+    (h, w), (H, W) = coarse, fine
+
+    def resize(f):                     # fine pixel j sits at coarse j / 2; np.interp holds the end value beyond
+        rows = np.array([[np.interp(np.arange(W) / 2, np.arange(w), row) for row in img] for img in f])
+        return np.array([[np.interp(np.arange(H) / 2, np.arange(h), col) for col in img.T] for img in rows]
+                        ).transpose(0, 2, 1)
+    U, V = upsample_flow(u, v, fine)
+    assert U.shape == V.shape == (2, H, W)
+    np.testing.assert_allclose(U, 2 * resize(u), atol=1e-5)
+    np.testing.assert_allclose(V, 2 * resize(v), atol=1e-5)
+
+
+@pytest.mark.parametrize("use_numba", [True, False])
+def test_warp_residual_matches_bilinear_reference(use_numba):
+    """I_t = nxt(p + w(p)) - prev(p), 0 where p + w(p) leaves nxt; the compiled loop (NumPy default) and the
+    array-module form (CuPy's) both."""
+    rng = np.random.default_rng(10)
+    N, H, W = 2, 23, 37
+    I0, I1 = rng.random((2, N, H, W)).astype(np.float32)
+    u, v = rng.uniform(-4, 4, (2, N, H, W)).astype(np.float32)
+    y, x = np.mgrid[0:H, 0:W].astype(np.float64)
+    X, Y = x + u.astype(np.float64), y + v.astype(np.float64)
+    inside = (X >= 0) & (X <= W - 1) & (Y >= 0) & (Y <= H - 1)
+    assert 0.3 < inside.mean() < 0.9                   # both cases occur
+    ref = np.where(inside, np.array([_bilinear(I1[n], X[n], Y[n]) for n in range(N)]) - I0, 0.0)
+    It = warp_residual(I0, I1, u, v, use_numba=use_numba)
+    assert It.shape == (N, H, W) and It.dtype == np.float32
+    np.testing.assert_allclose(It, ref, atol=1e-5)
+    np.testing.assert_array_equal(It[~inside], 0.0)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -15,11 +15,18 @@ loader, looking for ``.npy`` files instead. Our own cache copies the dataset's l
 Writing is atomic (``storage.write_atomic``): a file is written as ``<key>.npy.partial`` and renamed when
 complete, so a pass killed halfway or a full disk leaves no truncated feature file, and rerunning it skips the
 videos already cached (resume).
+
+Parallel extraction (``workers > 1``): the per-video work (frames_of, encode, the atomic write) runs on worker
+processes (``workers.ordered_map``) and gives the same files, byte for byte, and the same report, entry for entry
+and in the same order, as one worker. frames_of, encode and the videos then travel to the workers by pickling
+(module-level functions, ``functools.partial`` of them, bound methods of picklable objects such as
+``FrameEncoder.features``; not lambdas or closures).
 """
 import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -27,7 +34,7 @@ from .. import backend
 from ..progress import progress as show_progress
 from ..storage import save_json, save_npy
 from .datasets import SkipReport, Split, load_ucf101
-
+from .workers import check_picklable, ordered_map
 
 class FeatureError(ValueError):
     """A feature file that is missing, unreadable or of the wrong shape; the message names the file."""
@@ -38,29 +45,70 @@ def feature_path(root, key):
 
 
 def extract_features(items, frames_of, encode, root, feature_shape, dtype=np.float16, batch=64, report=None,
-                     progress=True, desc="features"):
+                     progress=True, desc="features", workers=1):
     """Encode every video once and cache its maps.
 
     items: iterable of (key, video) pairs; frames_of(video) -> uint8 frames (F, H, W, C) (may raise: the video is
     then skipped and reported); encode(frames uint8 (b, H, W, C)) -> maps (b, D, N, N) on any device.
-    Videos whose cache file already exists with the right shape are not recomputed.
+    Videos whose cache file already exists with the right shape are not recomputed. workers: processes doing the
+    per-video work (1: this process; see the module docstring for more, and for what frames_of, encode and the
+    videos must then be: picklable).
     -> the SkipReport (also printed to stderr at the end when it is not empty).
     """
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers: expected an integer >= 1, got {workers!r}")
     own_report, report = report is None, SkipReport() if report is None else report
     known_bad = set(report.names)     # skipped by an earlier pass (RGB before flow): not read, not reported again
     todo = [(key, video) for key, video in items
             if key not in known_bad and not _cached(feature_path(root, key), feature_shape)]
-    for key, video in (show_progress(todo, desc=desc, unit="videos") if progress and todo else todo):
-        frames = report.attempt(key, frames_of, video)
-        if frames is None:
-            continue
-        if len(frames) == 0:
-            report.add(key, "no frames")
-            continue
-        _write(feature_path(root, key), frames, encode, feature_shape, dtype, batch)
+    job = _Job(frames_of, encode, Path(root), tuple(feature_shape), np.dtype(dtype), int(batch))
+    if workers > 1 and todo:
+        check_picklable(workers, frames_of=job.frames_of, encode=job.encode, videos=todo[0][1])
+
+    def bar(iterable):
+        return show_progress(iterable, total=len(todo), desc=desc, unit="videos") if progress and todo else iterable
+
+    if workers > 1 and len(todo) > 1:
+        results = ordered_map(_extract_one, job, todo, min(int(workers), len(todo)), bar,
+                              cleanup=lambda item: _remove_partial(feature_path(root, item[0])))
+    else:
+        results = (_extract_one(job, item) for item in bar(todo))
+    for entries in results:
+        for name, reason in entries:
+            report.add(name, reason)
     if report.count and progress and own_report:     # a caller's report is printed by the caller, once
         print(f"feature extraction: {report.summary()}", file=sys.stderr)
     return report
+
+
+class _Job(NamedTuple):
+    """What every video of one extraction pass shares (sent once to each worker process)."""
+    frames_of: object
+    encode: object
+    root: Path
+    feature_shape: tuple
+    dtype: np.dtype
+    batch: int
+
+
+def _extract_one(job, item):
+    """One video, item = (key, video): decode, encode, write -> the (name, reason) entries it adds to the report
+    (none or one). Errors other than frames_of's (the encoder's, a full disk) propagate and stop the pass, as with
+    one worker."""
+    key, video = item
+    skipped = SkipReport()
+    frames = skipped.attempt(key, job.frames_of, video)
+    if frames is not None:
+        if len(frames) == 0:
+            skipped.add(key, "no frames")
+        else:
+            _write(feature_path(job.root, key), frames, job.encode, job.feature_shape, job.dtype, job.batch)
+    return skipped.skipped
+
+
+def _remove_partial(path):
+    """What a worker stopped mid-write leaves (storage.write_atomic's temporary file)."""
+    path.with_name(path.name + ".partial").unlink(missing_ok=True)
 
 
 def _cached(path, feature_shape):

@@ -3,9 +3,9 @@
 VideoLSTM (sec. 5.2) computes optical flow "from every two adjacent frames using the algorithm of [38]" (the
 reference list is missing from our copy of the text; two-stream pipelines use Brox et al.'s variational warping
 method or TV-L1) and stores it as a 2-channel image, horizontal and vertical flow, "linearly rescaled to
-[0, 255]". This module gives tinyalstm that input without OpenCV or SciPy: NumPy only, and every array operation
-goes through ``array_module(x)``, so CuPy arrays should work too (not tested: no GPU on the machine this was
-written on).
+[0, 255]". This module gives tinyalstm that input without OpenCV or SciPy: NumPy (plus one small Numba loop on
+the CPU, see below), and every array operation goes through ``array_module(x)``, so CuPy arrays should work too
+(not tested: no GPU on the machine this was written on).
 
 Method: pyramidal, iterative, dense Lucas-Kanade
 -------------------------------------------------
@@ -16,11 +16,11 @@ module: their solvers are long and slow in NumPy):
   Gaussian window around it (eq. LK below). A student can hold it in their head; Farneback's polynomial expansion
   needs six basis images and a displacement-from-coefficients step that is much harder to read.
 * Fast in NumPy. There is no inner iterative solver: per pyramid level the structure tensor of ``prev`` is blurred
-  once, and each warp iteration costs one bilinear warp, one blur and a closed-form 2x2 solve, all whole-array
-  operations (~100 array operations per iteration). Horn-Schunck's smoothness term spreads one pixel per Jacobi
-  sweep, so it needs tens of sweeps per warp to couple a window's worth of pixels; by operation count that is
-  several times slower (an estimate, not measured here). Pairs can be batched (``video_flow`` does), which
-  amortises Python overhead.
+  once, and each warp iteration costs one bilinear warp, one blur and a closed-form 2x2 solve: about 15
+  whole-array operations and one compiled loop (see "How the steps run" below). Horn-Schunck's smoothness term
+  spreads one pixel per Jacobi sweep, so it needs tens of sweeps per warp to couple a window's worth of pixels; by
+  operation count that is several times slower (an estimate, not measured here). Pairs can be batched
+  (``video_flow`` does), which amortises Python overhead.
 * Accurate enough where it matters here: 0.05-0.1 px on smooth textured motion (table below).
   Its weaknesses are the textbook ones: flow is blurred across motion boundaries by the window (no
   edge-preserving regulariser as in TV-L1), occlusions are not modelled, and in textureless regions the Tikhonov
@@ -44,6 +44,15 @@ stencil reads mostly padding) and pixels whose warped position falls outside ``n
 of their window neighbours. (Fully weighted least squares, re-blurring G with the warp mask every iteration, is
 ~25% more accurate on 6 px motions at 64x64 and 1.6x slower; not worth it here.)
 
+How the steps run. Every linear filter along one image axis (the Gaussian window and the presmoothing, the
+derivative, the pyramid's anti-alias-and-halve, the flow upsampling) is a banded matrix, so filtering a stack
+(..., H, W) along both axes is two matrix products, ``A_H^T x A_W`` (``_filter_matrix``), and BLAS does the work;
+on NumPy only the band is multiplied, in blocks of 16 output samples. The one step that is not linear, the
+bilinear warp inside I_t, is a gather: on NumPy arrays a small loop compiled by Numba (``_residual_loops``,
+compiled on first use, ~1 s, then cached on disk) computes I_t in one pass over the pixels; on CuPy arrays the
+same arithmetic runs as whole-array operations (``warp``). The tests check both forms against plain float64
+references.
+
 Measured (defaults; ``make_flow_pair``, mean endpoint error over 10 seeds; zero-flow EPE in brackets):
 
     112x112  translation 0.5 / 1.5 / 3 / 6 px     0.070 / 0.072 / 0.072 / 0.112 px   (0.5 / 1.5 / 3 / 6)
@@ -54,13 +63,15 @@ Measured (defaults; ``make_flow_pair``, mean endpoint error over 10 seeds; zero-
 
 On the moving disk the error sits in a +-3 px band around its edge (EPE ~1/3 of the motion there: window
 straddling the boundary, occlusion); inside the disk and on the background it is < 0.1 px at 112x112, 3 px.
-Throughput on a 2-core CPU shared with other jobs (one core used; NumPy 2.4; ``flow_throughput``, 63 pairs):
-``video_flow`` ~330-390 pairs/s at 112x112, ~85-100 at 224x224, ~60-70 at 320x240; ``optical_flow`` pair by pair
-~190-320, ~80-100, ~55-68. So 300 videos x 64 frames at 112x112 (18,900 pairs) take about a minute.
+Throughput on a 2-core CPU shared with other jobs (one core used; NumPy 2.4 with OpenBLAS; ``flow_throughput``,
+63 pairs): ``video_flow`` ~1400-2000 pairs/s at 64x64, ~600-750 at 112x112, ~100-150 at 224x224, ~90-105 at
+320x240; ``optical_flow`` pair by pair ~650-1200, ~330-550, ~105-155, ~75-105. So 300 videos x 64 frames at
+112x112 (18,900 pairs) take about half a minute. At 112x112 the time goes to the matrix products (~35-40%), the
+warp loop (~20-25%) and the elementwise 2x2 solve (~20-25%) (cProfile).
 
-GPU note: there is no Numba CUDA kernel for the inner loop. Every step above is already a whole-array CuPy
-operation (gathers, slice adds, elementwise math), and the CuPy path has not been profiled on a GPU, so whether
-flow dominates the GPU pipeline is not known.
+GPU note: there is no Numba CUDA kernel for the inner loop. On CuPy every step above is a whole-array operation
+(one full-matrix product per axis, gathers, elementwise math); the CuPy path has not been profiled on a GPU, so
+whether flow dominates the GPU pipeline is not known.
 
 Flow images
 -----------
@@ -72,6 +83,7 @@ preprocessing, e.g. the ``dense_flow`` tool used for TSN/I3D). ``image_to_flow``
 """
 import functools
 import time
+from typing import NamedTuple
 
 import numpy as np
 
@@ -91,53 +103,6 @@ _DERIV5 = (1 / 12, -8 / 12, 0.0, 8 / 12, -1 / 12)         # f'(x) ~ (f(x-2) - 8f
 # Building blocks. All take stacks of grey images (..., H, W) float32 and work on NumPy or CuPy arrays alike.
 # ----------------------------------------------------------------------------------------------------------------
 
-def _pad_edge(x, r, axis):
-    """``x`` with ``r`` copies of its first and last slice along ``axis`` (-1 or -2) added on each side, like
-    ``np.pad(mode="edge")`` but without its Python overhead (5x faster on 112x112 images)."""
-    xp = array_module(x)
-    shape = list(x.shape)
-    n = shape[axis]
-    shape[axis] = n + 2 * r
-    out = xp.empty(shape, dtype=x.dtype)
-    sl = [slice(None)] * x.ndim
-
-    def at(s):
-        sl[axis] = s
-        return tuple(sl)
-    out[at(slice(r, r + n))] = x
-    out[at(slice(0, r))] = x[at(slice(0, 1))]
-    out[at(slice(r + n, None))] = x[at(slice(n - 1, n))]
-    return out
-
-
-def _correlate_axis(x, taps, axis):
-    """Correlate the stack ``x`` (..., H, W) with the 1-d filter ``taps`` (odd length, Python floats) along
-    ``axis`` (-1: along each row, -2: along each column), edges replicated, same size out:
-    out[i] = sum_k taps[k] * x[i + k - r]. Symmetric (Gaussian) and antisymmetric (derivative) filters are folded,
-    one multiply per pair of taps: sum_k t_k (x[i - k] +- x[i + k])."""
-    r = len(taps) // 2
-    xpad = _pad_edge(x, r, axis)
-    n = x.shape[axis]
-    sl = [slice(None)] * x.ndim
-
-    def shifted(k):                      # x[i + k - r] for all i
-        sl[axis] = slice(k, k + n)
-        return xpad[tuple(sl)]
-    sign = 1.0 if all(taps[k] == taps[-1 - k] for k in range(r)) else (
-        -1.0 if all(taps[k] == -taps[-1 - k] for k in range(r)) and taps[r] == 0 else 0.0)
-    out = None
-    for k, t in enumerate(taps):
-        if t == 0.0 or (sign != 0 and k > r):
-            continue
-        if sign != 0 and k < r:
-            pair = shifted(k) + shifted(2 * r - k) if sign > 0 else shifted(k) - shifted(2 * r - k)
-            term = pair * np.float32(t)
-        else:
-            term = shifted(k) * np.float32(t)
-        out = term if out is None else out + term
-    return out
-
-
 @functools.lru_cache(maxsize=32)
 def gaussian_taps(sigma):
     """Normalised 1-d Gaussian filter taps (radius ceil(2.5 sigma)) as Python floats; sigma 0 gives [1]."""
@@ -148,29 +113,111 @@ def gaussian_taps(sigma):
     return tuple(float(v) for v in t / t.sum())
 
 
+class _AxisMatrix(NamedTuple):
+    """A linear filter along one image axis as a matrix, and the band of it that is not zero.
+
+    A: (n, m) float32, the filter applied along the last axis as ``x @ A``; AT: A.T contiguous (m, n), applied
+    along the second-to-last axis as ``AT @ x``. blocks: ((s, e, lo, hi), ...), output samples s:e read only input
+    samples lo:hi (all other rows of A[:, s:e] are zero), so ``_along_x`` / ``_along_y`` multiply by those
+    sub-blocks only."""
+    A: object
+    AT: object
+    blocks: tuple
+
+
+_BAND_BLOCK = 16     # output samples per sub-block on NumPy (measured best of 8-64 at 64 and 112 px)
+
+
+def _axis_matrix(xp, A):
+    """``_AxisMatrix`` of the numpy matrix ``A`` (n, m) on array module ``xp``. On NumPy the product is cut into
+    blocks of ``_BAND_BLOCK`` output samples, each with only its band of input rows: for the 11-tap window at
+    112 px that is 26 of 112 rows, ~3x less work than the full matrix. CuPy gets one block (the full product):
+    a GPU runs one large GEMM better than many small ones."""
+    n, m = A.shape
+    step = _BAND_BLOCK if xp is np else m
+    blocks = []
+    for s in range(0, m, step):
+        e = min(s + step, m)
+        rows = np.flatnonzero(A[:, s:e].any(axis=1))
+        lo, hi = (int(rows[0]), int(rows[-1]) + 1) if rows.size else (0, 1)
+        blocks.append((s, e, lo, hi))
+    A = A.astype(np.float32)
+    return _AxisMatrix(xp.asarray(A), xp.asarray(np.ascontiguousarray(A.T)), tuple(blocks))
+
+
+@functools.lru_cache(maxsize=64)
+def _filter_matrix(xp, taps, n, step=1):
+    """The 1-d filter ``taps`` (odd length, r = len // 2) along an axis of length n, edges replicated, keeping
+    every ``step``-th output, as the (n, m) matrix A, m = ceil(n / step), of ``_AxisMatrix``:
+    (x @ A)[j] = sum_k taps[k] x[clamp(step j + k - r)], clamp to [0, n - 1].
+
+    Any linear filter along one axis is such a banded matrix, so a separable filter of an image stack is two
+    matrix products and BLAS does the work; at these image sizes that beats the ~16 whole-array passes over
+    shifted slices that a direct implementation makes per axis by 4-10x."""
+    m = (n + step - 1) // step
+    r = len(taps) // 2
+    A = np.zeros((n, m))
+    for j in range(m):
+        for k, t in enumerate(taps):
+            A[min(max(step * j + k - r, 0), n - 1), j] += t      # replicated edge: the clamped taps add up
+    return _axis_matrix(xp, A)
+
+
+def _along_x(x, M):
+    """``x`` (..., H, W) @ M.A along the last axis (W -> M.A.shape[1]), one matrix product per band block and
+    image. (Not one (N*H, W) product: that is large enough for OpenBLAS to start a second thread, which on a
+    2-core CPU shared with other jobs made the 64x64 pipeline up to 5x slower.)"""
+    xp = array_module(x)
+    m = M.A.shape[1]
+    out = xp.empty(x.shape[:-1] + (m,), dtype=np.float32)
+    for s, e, lo, hi in M.blocks:
+        xp.matmul(x[..., lo:hi], M.A[lo:hi, s:e], out=out[..., s:e])
+    return out
+
+
+def _along_y(x, M):
+    """M.A^T @ ``x`` (..., H, W) along the second-to-last axis (H -> M.A.shape[1]), per band block."""
+    xp = array_module(x)
+    m = M.A.shape[1]
+    out = xp.empty(x.shape[:-2] + (m, x.shape[-1]), dtype=np.float32)
+    for s, e, lo, hi in M.blocks:
+        xp.matmul(M.AT[s:e, lo:hi], x[..., lo:hi, :], out=out[..., s:e, :])
+    return out
+
+
+def _filter2d(x, taps, step=1):
+    """``x`` (..., H, W) filtered with ``taps`` along each row and each column, edges replicated, every
+    ``step``-th output kept: A_H^T x A_W, two (banded) matrix products."""
+    xp = array_module(x)
+    H, W = x.shape[-2:]
+    return _along_y(_along_x(x, _filter_matrix(xp, taps, W, step)), _filter_matrix(xp, taps, H, step))
+
+
 def blur(x, sigma):
     """Separable Gaussian blur of the last two axes of ``x`` (..., H, W), std ``sigma`` pixels, edge replicate."""
     taps = gaussian_taps(sigma)
     if len(taps) == 1:
         return x
-    return _correlate_axis(_correlate_axis(x, taps, -1), taps, -2)
+    return _filter2d(x, taps)
 
 
 def gradients(img):
     """(I_x, I_y) of ``img`` (..., H, W) by the 5-point central difference, edges replicated."""
-    return _correlate_axis(img, _DERIV5, -1), _correlate_axis(img, _DERIV5, -2)
+    xp = array_module(img)
+    H, W = img.shape[-2:]
+    return _along_x(img, _filter_matrix(xp, _DERIV5, W)), _along_y(img, _filter_matrix(xp, _DERIV5, H))
 
 
 def downsample(img):
     """Anti-alias with the 5-tap binomial filter, then keep every second row and column: (..., ceil(H/2),
-    ceil(W/2)). Coarse pixel (i, j) sits on fine pixel (2i, 2j)."""
-    sm = _correlate_axis(_correlate_axis(img, _BINOMIAL5, -1), _BINOMIAL5, -2)
-    return sm[..., ::2, ::2]
+    ceil(W/2)). Coarse pixel (i, j) sits on fine pixel (2i, 2j). (One matrix product per axis computes only the
+    kept samples.)"""
+    return _filter2d(img, _BINOMIAL5, step=2)
 
 
 def bilinear_sample(img, X, Y):
     """Sample the stack ``img`` (N, H, W) at real pixel coordinates ``X`` (columns), ``Y`` (rows), both
-    (N, h, w), by bilinear interpolation; coordinates are clamped to the image (edge replicate)."""
+    (N, h, w) float32, by bilinear interpolation; coordinates are clamped to the image (edge replicate)."""
     xp = array_module(img)
     N, H, W = img.shape
     X = xp.clip(X, 0, W - 1)
@@ -179,13 +226,14 @@ def bilinear_sample(img, X, Y):
     y0 = xp.minimum(xp.floor(Y), max(H - 2, 0))
     fx = (X - x0).astype(img.dtype)
     fy = (Y - y0).astype(img.dtype)
-    base = (xp.arange(N, dtype=np.int64) * (H * W)).reshape(N, 1, 1)
-    idx = base + y0.astype(np.int64) * W + x0.astype(np.int64)
+    itype = np.int32 if img.size < 2 ** 31 else np.int64                  # flat indices into the stack
+    base = (xp.arange(N, dtype=itype) * (H * W)).reshape(N, 1, 1)
+    idx = base + y0.astype(itype) * W + x0.astype(itype)
     flat = img.reshape(-1)
     dx = 1 if W > 1 else 0
     dy = W if H > 1 else 0
-    top = flat[idx] * (1 - fx) + flat[idx + dx] * fx
-    bot = flat[idx + dy] * (1 - fx) + flat[idx + dy + dx] * fx
+    top = flat.take(idx) * (1 - fx) + flat.take(idx + dx) * fx
+    bot = flat.take(idx + dy) * (1 - fx) + flat.take(idx + dy + dx) * fx
     return top * (1 - fy) + bot * fy
 
 
@@ -202,33 +250,81 @@ def warp(img, u, v):
     return bilinear_sample(img, X, Y), inside
 
 
-def _upsample2_axis(a, n, axis):
-    """Linear interpolation by 2 along ``axis`` (-1 or -2): m coarse samples -> n = 2m or 2m - 1 fine ones, fine
-    sample j at coarse position j / 2 (even j: a copy, odd j: the mean of the two neighbours, clamped at the end)."""
-    xp = array_module(a)
-    m = a.shape[axis]
-    sl = [slice(None)] * a.ndim
+def _residual_loops(I0, I1, u, v, It):
+    """The loop form of ``warp_residual``, which Numba compiles for NumPy arrays: one pass over the pixels instead
+    of the ~30 whole-array passes (clip, floor, index arithmetic, four gathers, blends) of ``warp`` + ``where``,
+    4-5x faster. Writes I_t into ``It`` (N, H, W). The arithmetic is float32 and in the order of
+    ``bilinear_sample``, so both forms agree to float32 rounding. Plain Python too: it can be read (and run,
+    slowly) as it stands."""
+    N, H, W = I1.shape
+    one, right, bottom = np.float32(1), np.float32(W - 1), np.float32(H - 1)
+    for n in range(N):
+        for y in range(H):
+            for x in range(W):
+                X = np.float32(x) + u[n, y, x]
+                Y = np.float32(y) + v[n, y, x]
+                if X >= 0 and X <= right and Y >= 0 and Y <= bottom:       # p + w(p) inside nxt
+                    x0 = min(int(X), max(W - 2, 0))          # int() floors here (X >= 0)
+                    y0 = min(int(Y), max(H - 2, 0))
+                    x1 = min(x0 + 1, W - 1)
+                    y1 = min(y0 + 1, H - 1)
+                    fx = X - np.float32(x0)
+                    fy = Y - np.float32(y0)
+                    top = I1[n, y0, x0] * (one - fx) + I1[n, y0, x1] * fx
+                    bot = I1[n, y1, x0] * (one - fx) + I1[n, y1, x1] * fx
+                    It[n, y, x] = top * (one - fy) + bot * fy - I0[n, y, x]
+                else:
+                    It[n, y, x] = 0
 
-    def at(s):
-        sl[axis] = s
-        return tuple(sl)
-    shape = list(a.shape)
-    shape[axis] = n
-    out = xp.empty(shape, dtype=a.dtype)
-    out[at(slice(0, None, 2))] = a[at(slice(0, (n + 1) // 2))]
-    odd = 0.5 * (a[at(slice(0, m - 1))] + a[at(slice(1, m))])
-    if n == 2 * m:                              # the last fine sample sits at m - 1/2: clamp to the edge
-        odd = xp.concatenate([odd, a[at(slice(m - 1, m))]], axis=axis)
-    out[at(slice(1, None, 2))] = odd
-    return out
+
+@functools.lru_cache(maxsize=1)
+def _residual_numba():
+    """``_residual_loops`` compiled by Numba (imported and compiled on first use; cached on disk)."""
+    import numba
+    return numba.njit(cache=True)(_residual_loops)
+
+
+def warp_residual(I0, I1, u, v, use_numba=None):
+    """I_t(p) = nxt(p + w(p)) - prev(p) for stacks ``I0`` (prev), ``I1`` (nxt), ``u``, ``v`` (N, H, W) float32;
+    0 where p + w(p) falls outside ``nxt`` (no evidence there, see ``lucas_kanade_level``).
+
+    use_numba: None (default) runs the Numba-compiled loop ``_residual_loops`` on NumPy arrays and the array-module
+    form, ``warp`` and ``where``, on CuPy arrays; True / False force one (True needs NumPy arrays). Both compute
+    the same bilinear interpolation, in float32; they agree to float32 rounding."""
+    xp = array_module(I0)
+    if use_numba is None:
+        use_numba = xp is np
+    if use_numba:
+        It = np.empty(I0.shape, dtype=np.float32)
+        _residual_numba()(I0, I1, u, v, It)
+        return It
+    I1w, inside = warp(I1, u, v)
+    return xp.where(inside, I1w - I0, np.float32(0))
+
+
+@functools.lru_cache(maxsize=64)
+def _upsample_matrix(xp, m, n):
+    """Linear interpolation by 2 along an axis, m coarse samples -> n = 2m or 2m - 1 fine ones, as the (m, n)
+    matrix of ``_AxisMatrix``: fine sample j sits at coarse position j / 2 (even j: a copy, odd j: the mean of the
+    two neighbours, clamped at the end)."""
+    U = np.zeros((m, n))
+    for j in range(n):
+        if j % 2:
+            U[j // 2, j] += 0.5
+            U[min(j // 2 + 1, m - 1), j] += 0.5
+        else:
+            U[j // 2, j] = 1.0
+    return _axis_matrix(xp, U)
 
 
 def upsample_flow(u, v, shape):
     """Flow (..., h, w) of a coarser level -> (..., H, W) of the finer one (H in {2h - 1, 2h}, same for W):
-    bilinear resize (fine pixel y sits on coarse y / 2) and doubled vectors."""
-    H, W = shape
-    up = [_upsample2_axis(_upsample2_axis(f, W, -1), H, -2) for f in (u, v)]
-    return 2 * up[0], 2 * up[1]
+    bilinear resize (fine pixel y sits on coarse y / 2, ``_upsample_matrix``) and doubled vectors."""
+    xp = array_module(u)
+    (h, w), (H, W) = u.shape[-2:], shape
+    up = _along_y(_along_x(xp.stack([u, v]), _upsample_matrix(xp, w, W)), _upsample_matrix(xp, h, H))
+    up *= np.float32(2)
+    return up[0], up[1]
 
 
 def auto_levels(shape, min_size=16, max_levels=8):
@@ -250,19 +346,17 @@ def lucas_kanade_level(I0, I1, u, v, iterations, window, regularization):
     astray and the errors spread inwards through the windows (64x64, 6 px shifts: mean EPE 0.34 -> 0.20 px).
     """
     xp = array_module(I0)
-    Ix, Iy = gradients(I0)
     ring = xp.zeros(I0.shape[-2:], dtype=np.float32)
     ring[1:-1, 1:-1] = 1
-    Ix, Iy = Ix * ring, Iy * ring
-    G = blur(xp.stack([Ix * Ix, Ix * Iy, Iy * Iy]), window)          # structure tensor, once per level
+    D = xp.stack(gradients(I0)) * ring                                # D[0] = I_x, D[1] = I_y: (2, N, H, W)
+    G = blur(D[[0, 0, 1]] * D[[0, 1, 1]], window)                     # structure tensor G_xx, G_xy, G_yy
     lam = regularization * xp.mean(G[0] + G[2], axis=(-2, -1), keepdims=True) + np.float32(1e-12)
     a, b, c = G[0] + lam, G[1], G[2] + lam
     det = a * c - b * b
     a, b, c = a / det, b / det, c / det                               # inverse is [[c, -b], [-b, a]] / det
     for _ in range(iterations):
-        I1w, inside = warp(I1, u, v)
-        It = xp.where(inside, I1w - I0, np.float32(0))
-        B = blur(xp.stack([Ix * It, Iy * It]), window)
+        It = warp_residual(I0, I1, u, v)
+        B = blur(D * It, window)                                      # B_x, B_y
         u = u - (c * B[0] - b * B[1])                                 # (du, dv) = -G^-1 B
         v = v - (a * B[1] - b * B[0])
     return u, v

@@ -6,8 +6,9 @@
                 --its last pooled maps--> feature cache              work/features/<modality>/<key>.npy
 
 Every stage writes per-video ``.npy`` files through ``features.extract_features`` (atomic, resumable, bad videos
-skipped and reported), so a rerun skips what is done and memory does not grow with the number of videos: one
-video's frames are in memory at a time, training reads memory-mapped files.
+skipped and reported; on ``workers`` processes, workers.py), so a rerun skips what is done and memory does not grow
+with the number of videos: one video's frames are in memory at a time per worker, training reads memory-mapped
+files.
 
 For ``--dataset features`` the maps come from elsewhere: ``<root>/<modality>/<Class>/<video>.npy`` plus
 ``<root>/ucfTrainTestlist/`` (UCF101's split files), see features.py.
@@ -24,11 +25,12 @@ from .. import backend
 from ..models.frame_encoder import FrameEncoder, train_frame_encoder, video_baseline
 from ..optim import RMSprop
 from ..storage import save_npz
+from .activitynet import index_videos, load_activitynet, read_segment
 from .augment import flip_frames
 from .datasets import DatasetError, SkipReport, is_multilabel, load_hmdb51, load_ucf101
 from .hollywood2 import ACTIONS, load_hollywood2
 from .features import FeatureChecks, FeatureError, extract_features, validate_feature_files
-from .validation import carve_validation
+from .validation import carve_validation, group_of
 
 MODALITY_CHANNELS = {"rgb": 3, "flow": 2}
 ENCODER_WIDTHS = (16, 32, 32)      # the frame encoders' blocks: each halves the frame, so maps are size / 8
@@ -54,7 +56,7 @@ def key_of(sample):
     return sample.name.rsplit(".", 1)[0]
 
 
-MULTILABEL_DATASETS = ("hollywood2", "synthetic-multilabel")    # clips carry several classes: sigmoid loss, mAP
+MULTILABEL_DATASETS = ("hollywood2", "synthetic-multilabel")    # clips with several classes: sigmoid loss, mAP
 
 
 def load_split(dataset, root, split):
@@ -63,6 +65,9 @@ def load_split(dataset, root, split):
     if dataset in MULTILABEL_DATASETS:           # one split: the distributed train and test lists
         actions = ACTIONS if dataset == "hollywood2" else multilabel_classes(root)
         train, test = (load_hollywood2(root, subset, report=report, actions=actions) for subset in ("train", "test"))
+    elif dataset == "activitynet":               # the labelled segments of training and validation
+        videos = index_videos(root)
+        train, test = (load_activitynet(root, subset, report, videos) for subset in ("train", "test"))
     else:
         loader = {"ucf101": load_ucf101, "synthetic": load_ucf101, "hmdb51": load_hmdb51}[dataset]
         train, test = (loader(root, split=split, subset=subset, report=report) for subset in ("train", "test"))
@@ -92,29 +97,57 @@ def check_split(train, test, classes, where):
                                f"classInd.txt or add their videos")
 
 
+# The callables given to extract_features are module-level functions and partials of them: picklable, so that
+# they can run in its worker processes (workers > 1).
+
 def _frames_of(modality, size):
-    from .flow import video_flow
+    from functools import partial
+    return partial(_decode if modality == "rgb" else _decoded_flow, size=size)
+
+
+def _decode(sample, size):          # the whole video, or a trimmed sample's segment of it (ActivityNet)
     from .video import read_video
-    if modality == "rgb":
-        return lambda path: read_video(path, size=size)
-    return lambda path: video_flow(read_video(path, size=size))
+    return read_segment(sample, size) if sample.segment else read_video(sample.path, size=size)
+
+
+def _decoded_flow(sample, size):
+    from .flow import video_flow
+    return video_flow(_decode(sample, size))
+
+
+def _unchanged(frames):
+    """The decoding stages' encode: the frames (RGB or flow images) are what they cache."""
+    return frames
 
 
 def _cached_frames(root):
-    def frames_of(sample):
-        return np.load(Path(root) / f"{key_of(sample)}.npy", mmap_mode="r")
-    return frames_of
+    from functools import partial
+    return partial(_load_cached, Path(root))
+
+
+def _load_cached(root, sample):
+    return np.load(root / f"{key_of(sample)}.npy", mmap_mode="r")
+
+
+def _flipped_frames(frames_of, modality):
+    from functools import partial
+    return partial(_flipped, frames_of, modality)
+
+
+def _flipped(frames_of, modality, sample):
+    return flip_frames(frames_of(sample), modality)
 
 
 def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epochs=8, seed=0, validation=0.0,
-              flip=False, log=print):
+              flip=False, log=print, workers=1):
     """The FeatureData of a run: given features (``dataset='features'``), or videos of ``dataset`` (synthetic,
     generated into ``root`` or the default cache folder on first use; ucf101; hmdb51) through the pipeline of the
     module docstring, with the work cache ``work`` (default: ``default_work``). Cached stages are reused.
     ``validation``: the fraction of the training groups held out as ``FeatureData.val`` (validation.py); the frame
     encoders never see them. ``flip``: also cache the maps of every video mirrored left-right
     (``FeatureData.flipped_roots``), for flip augmentation and aLSTM's test protocol (videos only: given features
-    have no frames to flip)."""
+    have no frames to flip). ``workers``: processes decoding, computing flow and encoding videos
+    (``features.extract_features``; 1: this process)."""
     if dataset == "features":
         if flip:
             raise ValueError("--flip: given features (--dataset features) have no frames to mirror; flip the "
@@ -126,20 +159,22 @@ def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epoc
         root = root or default_synthetic_root()
         ensure_synthetic(root, log=log)
     if dataset == "synthetic-multilabel":
-        root = root or default_cache() / "synthetic-multilabel"
+        root = root or default_cache() / f"synthetic-multilabel-context{DEFAULT_BENCHMARK['context']}"
         ensure_synthetic_multilabel(root, log=log)
     work = work or default_work(dataset, root)
     return prepare_video_features(dataset, root, split, modalities, work, size=size, enc_epochs=encoder_epochs,
-                                  seed=seed, validation=validation, flip=flip, log=log)
+                                  seed=seed, validation=validation, flip=flip, log=log, workers=workers)
 
 
 def prepare_video_features(dataset, root, split, modalities, work, size=64, widths=ENCODER_WIDTHS, enc_epochs=8,
-                           per_video=8, seed=0, validation=0.0, flip=False, log=print):
+                           per_video=8, seed=0, validation=0.0, flip=False, log=print, workers=1):
     """Run the pipeline of the module docstring for ``modalities`` -> FeatureData. Stages already done (same
-    options) are skipped; encoder weights are kept in work/encoders/<modality>-<options>.npz."""
+    options) are skipped; encoder weights are kept in work/encoders/<modality>-<options>.npz. ``workers``:
+    processes per extraction pass (decoding + flow; the encoder's passes too on the CPU, while on a GPU they stay
+    in this process, which holds the one CUDA context)."""
     work = Path(work)
     train, test, classes, report = load_split(dataset, root, split)
-    train, val = carve_validation(train, validation, key=key_of)
+    train, val = carve_validation(train, validation, key=key_of, group=_group_of(dataset, root))
     log(f"data: {dataset} split {split}: {len(train)} train / " + (f"{len(val)} validation / " if val else "")
         + f"{len(test)} test videos, {len(classes)} classes"
         + (f"; {report.count} list entries skipped" if report.count else ""))
@@ -148,14 +183,15 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
     figure = "mAP" if multilabel else "accuracy"
     roots, convnet, flipped = {}, {}, {}
     enc = None
+    enc_workers = workers if backend.get_device() == "cpu" else 1
     for m in modalities:
         frames_root = work / "frames" / m / f"{size}px"
         t0 = time.perf_counter()
         log(f"[{m}] decoding{' + optical flow' if m == 'flow' else ''} at {size}x{size} -> {frames_root}")
         read = _frames_of(m, size)
-        extract_features(((key_of(s), s.path) for s in everything), read, lambda f: f, frames_root,
+        extract_features(((key_of(s), s) for s in everything), read, _unchanged, frames_root,
                          (size, size, MODALITY_CHANNELS[m]), dtype=np.uint8, batch=4096, report=report,
-                         desc=f"[{m}] decoding" + (" + flow" if m == "flow" else ""))
+                         desc=f"[{m}] decoding" + (" + flow" if m == "flow" else ""), workers=workers)
         log(f"[{m}] frames ready ({time.perf_counter() - t0:.0f} s)")
         ok = [s for s in everything if (frames_root / f"{key_of(s)}.npy").exists()]
         usable = set(ok)
@@ -181,13 +217,13 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
                 f"{convnet[m]:.3f} ({time.perf_counter() - t0:.0f} s)")
         feat_root = work / "features" / tag
         extract_features(((key_of(s), s) for s in ok), frames_of, enc.features, feat_root, enc.feature_shape,
-                         report=report, desc=f"[{m}] feature maps")
+                         report=report, desc=f"[{m}] feature maps", workers=enc_workers)
         roots[m] = feat_root
         if flip:                                  # the same encoder on the mirrored videos
             flipped_root = work / "features" / f"{tag}-flipped"
-            extract_features(((key_of(s), s) for s in ok), lambda s, m=m: flip_frames(frames_of(s), m),
+            extract_features(((key_of(s), s) for s in ok), _flipped_frames(frames_of, m),
                              enc.features, flipped_root, enc.feature_shape, report=report,
-                             desc=f"[{m}] mirrored feature maps")
+                             desc=f"[{m}] mirrored feature maps", workers=enc_workers)
             flipped[m] = flipped_root
         train, val, test = tr, va, te
     if report.count:
@@ -258,17 +294,26 @@ def ensure_synthetic(root, log=print):
 
 
 def ensure_synthetic_multilabel(root, log=print):
-    """Generate the built-in multi-label benchmark (synthetic_multilabel.py, Hollywood2's layout) into ``root``
-    unless it is already there."""
+    """Generate the built-in multi-label benchmark (synthetic_multilabel.py, Hollywood2's layout, with the scene
+    context of ``DEFAULT_BENCHMARK``: the first actor's class) into ``root`` unless it is already there."""
     from .synthetic_multilabel import generate_multilabel
     if (Path(root) / "synthetic.json").is_file():
         log(f"data: multi-label synthetic benchmark in {root} (reused)")
         return {"cached": True}
     log(f"data: generating the multi-label synthetic benchmark into {root} (once; reused by later runs)")
-    summary = generate_multilabel(root, verbose=False)
+    summary = generate_multilabel(root, verbose=False, **DEFAULT_BENCHMARK)
     if not summary.get("cached"):
         log(f"data: generated {summary['videos']} clips in {summary['seconds']:.0f} s")
     return summary
+
+
+def _group_of(dataset, root):
+    """How the validation split names a training video's group: from its name (validation.group_of), or for the
+    multi-label benchmark, whose clip names carry none, from its annotation file ("group")."""
+    if dataset != "synthetic-multilabel":
+        return group_of
+    groups = {p.stem: json.loads(p.read_text())["group"] for p in (Path(root) / "annotations").glob("*.json")}
+    return lambda key: f"g{groups[key]:02d}" if key in groups else key
 
 
 def multilabel_classes(root):

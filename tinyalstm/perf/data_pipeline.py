@@ -1,8 +1,12 @@
 """The data-pipeline benchmark behind ``python -m tinyalstm.bench_data``: decoding throughput against ffmpeg
-alone, optical-flow throughput and accuracy, and the peak memory of a feature-extraction pass as the number of
-videos grows. Prints tables; asserts nothing (the tests check correctness).
+alone, optical-flow throughput and accuracy, the peak memory of a feature-extraction pass as the number of
+videos grows, and the throughput of the decoding + flow pass with 1 and 2 worker processes. Prints tables; asserts
+nothing (the tests check correctness).
 """
+import functools
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -71,8 +75,9 @@ def extraction_pass(root, cache, size):
     return {"videos": len(items), "seconds": time.perf_counter() - t0, "peak_rss_mib": peak}
 
 
-def memory_table(tmp, groups=(2, 8), size=64):
-    """Peak resident memory of a fresh process running a whole extraction pass, for datasets of growing size."""
+def memory_table(tmp, groups=(3, 12), size=64):
+    """Peak resident memory of a fresh process running a whole extraction pass, for datasets of growing size;
+    then ``workers_table``, the other measure of an extraction pass."""
     from ..data.synthetic import generate
     print(f"\n## Feature extraction: peak memory of one pass (fresh process, {size}x{size} RGB, frame encoder)\n")
     print("| videos | seconds | peak RSS (MiB) |\n| --- | --- | --- |")
@@ -84,3 +89,74 @@ def memory_table(tmp, groups=(2, 8), size=64):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         res = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"| {res['videos']} | {res['seconds']:.1f} | {res['peak_rss_mib']:.0f} |")
+    workers_table(tmp)
+
+
+def decode_and_flow(path, size):
+    """The pipeline's flow stage for one video: decode at size x size, then flow images (T, size, size, 2) uint8."""
+    from ..data.flow import video_flow
+    from ..data.video import read_video
+    return video_flow(read_video(path, size=size))
+
+
+def _unchanged(frames):
+    return frames
+
+
+def _warm_up(key):
+    """A worker's first flow: what a fresh process pays once (imports, the flow loop's compiled code)."""
+    from ..data.flow import video_flow
+    return video_flow(np.zeros((2, 16, 16, 3), np.uint8))
+
+
+def _cpu_seconds():
+    import resource
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
+def workers_table(tmp, workers=(1, 2), classes=4, groups=4, frames=96, size=112, repeats=3):
+    """Videos/s and frame pairs/s of the decoding + optical-flow pass (``extract_features`` as the pipeline runs
+    it) on the same generated videos with each number of ``workers``: best of ``repeats`` fresh passes each,
+    interleaved, the start of the worker processes included. Beside them: the CPU seconds the pass got (this
+    process, its workers and their ffmpeg), as cores busy = CPU / wall time, the ceiling the cores allow, and the
+    start of a pool alone (spawned interpreters, imports, the flow's compiled loop) timed on a pass that computes
+    one tiny flow per worker. On a machine shared with other jobs the cores busy say how much of it a pass got."""
+    from ..data.datasets import load_ucf101
+    from ..data.features import extract_features
+    from ..data.synthetic import generate
+    root = Path(tmp) / "syn-workers"
+    generate(root, classes=classes, groups=groups, clips=1, frames=frames, size=size)
+    samples = [s for subset in ("train", "test") for s in load_ucf101(root, split=1, subset=subset)]
+    items = [(s.name.rsplit(".", 1)[0], s.path) for s in samples]
+    read = functools.partial(decode_and_flow, size=size)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    best, cpu, start, pairs = {}, {}, {}, None
+    for r in range(repeats):
+        for w in workers:                  # interleaved, so that a noisy neighbour hurts all alike
+            cache = Path(tmp) / f"flow-w{w}-r{r}"
+            c0, t0 = _cpu_seconds(), time.perf_counter()
+            extract_features(items, read, _unchanged, cache, (size, size, 2), dtype=np.uint8, batch=4096,
+                             progress=False, workers=w)
+            t = time.perf_counter() - t0
+            if t < best.get(w, np.inf):
+                best[w], cpu[w] = t, _cpu_seconds() - c0
+            if pairs is None:
+                pairs = sum(len(np.load(cache / f"{k}.npy", mmap_mode="r")) - 1 for k, _ in items)
+            shutil.rmtree(cache)
+            if w > 1:
+                t0 = time.perf_counter()
+                extract_features([(f"v{i}", i) for i in range(w)], _warm_up, _unchanged, Path(tmp) / "start",
+                                 (16, 16, 2), dtype=np.uint8, progress=False, workers=w)
+                start[w] = min(start.get(w, np.inf), time.perf_counter() - t0)
+                shutil.rmtree(Path(tmp) / "start")
+    print(f"\n## Feature extraction with worker processes: decoding + optical flow of {len(items)} generated "
+          f"videos ({frames} frames, read at {size}x{size}; {pairs} frame pairs), best of {repeats}, {cores} cores\n")
+    print("| workers | seconds | videos/s | pairs/s | speedup | cores busy | ideal speedup (cores) | pool start (s) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for w in workers:
+        print(f"| {w} | {best[w]:.2f} | {len(items) / best[w]:.2f} | {pairs / best[w]:.0f} | "
+              f"{best[workers[0]] / best[w]:.2f} | {cpu[w] / best[w]:.2f} | {min(w, cores)} | "
+              + (f"{start[w]:.2f} |" if w in start else "- |"))
+    return {"videos": len(items), "pairs": pairs, "seconds": best, "cpu_seconds": cpu, "pool_start": start,
+            "cores": cores}
