@@ -22,7 +22,7 @@ from .storage import save_npz
 RUN_IDENTITY = ("model", "modality", "dataset", "root", "split", "hidden", "frames", "fc_dim", "validation",
                 "attended_data", "lr", "seed", "dropout", "batch_size", "size", "encoder_epochs", "attention_penalty",
                 "init_from", "flip", "input_chunk", "optimizer", "momentum", "lr_decay", "lr_decay_after",
-                "classes", "feature_shape")
+                "classes", "feature_shape", "input_shapes", "rows_per_step")
 # what checkpoints written before an option existed ran with
 _BEFORE = {"validation": 0.0, "attended_data": None, "attention_penalty": 0.0, "init_from": None, "flip": False,
            "input_chunk": 1, "optimizer": "rmsprop", "momentum": 0.9, "lr_decay": 1.0,

@@ -61,18 +61,27 @@ def run_data(config, log=print):
 
 
 def build_run_model(config, data):
-    """The registry's model for a run's configuration and data (maps (D, N, N); both inputs of size D)."""
+    """The registry's model for a run's configuration and data: maps (D, N, N), or given vectors (D,) of each
+    input (``data.shapes``: aLSTM's input-data dv and attended-data da)."""
     from .models import build_model, model_spec
-    D, N = data.feature_shape[0], data.feature_shape[1]
     options = {"dropout": config["dropout"], "seed": config["seed"], "fc_dim": config["fc_dim"],
                "attention_penalty": config.get("attention_penalty", 0.0)}
     spec = model_spec(config["model"])
+    shapes = getattr(data, "shapes", None) or {}
+    first, second = spec.modalities(config["modality"], config.get("attended_data"))
+    shape = tuple(shapes.get(first, data.feature_shape))
+    shape2 = tuple(shapes.get(second, shape)) if second else shape
+    if not spec.pooled and (len(shape) != 3 or len(shape2) != 3):
+        m, s = (first, shape) if len(shape) != 3 else (second, shape2)
+        raise ValueError(f"--model {spec.name}: it reads N x N maps; the {m} features are vectors of shape (frames, "
+                         f"{s[0]}); the models of vectors are lstm, alstm and alstm-b")
+    D, D2, N = shape[0], shape2[0], (shape[1] if len(shape) == 3 else None)
     if data.multilabel:
         if "multilabel" not in spec.options:
             raise ValueError(f"--model {spec.name}: the {config['dataset']} clips carry several classes; the models "
                              f"with the multi-label loss are {', '.join(multilabel_models())}")
         options["multilabel"] = True
-    return build_model(config["model"], len(data.classes), D, config["hidden"], map_size=N,
+    return build_model(config["model"], len(data.classes), D, config["hidden"], map_size=N, second_dim=D2,
                        **{k: v for k, v in options.items() if k in spec.options})
 
 
@@ -154,7 +163,8 @@ def _train_in(out, ckpt, config, log):
     t_start = time.perf_counter()
     data = run_data(config, log)
     config = {**config, "device": backend.get_device(), "classes": data.classes,
-              "feature_shape": list(data.feature_shape), "train_videos": len(data.train),
+              "feature_shape": list(data.feature_shape), "input_shapes": {m: list(v) for m, v in data.shapes.items()},
+              "rows_per_step": dict(data.rates), "train_videos": len(data.train),
               "validation_videos": len(data.val), "test_videos": len(data.test), "convnet": data.convnet}
     C, name, modality = len(data.classes), config["model"], config["modality"]
     if name == "convnet":
@@ -180,8 +190,8 @@ def _train_in(out, ckpt, config, log):
         init_from(config["init_from"], model, config, log)
     save_json(out / "config.json", config)                       # only now: a refused resume leaves it as it was
     save_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
-    log(f"training {name} on {len(data.train)} videos, windows of {frames} frames, maps "
-        f"{tuple(data.feature_shape)}, device {backend.get_device()}")
+    log(f"training {name} on {len(data.train)} videos, windows of {frames} frames, features "
+        f"{', '.join(f'{m} {tuple(v)}' for m, v in data.shapes.items())}, device {backend.get_device()}")
     epoch, best_ckpt, patience = start, out / "best.npz", config.get("patience", 0)
     try:
         for epoch in range(start + 1, epochs + 1):

@@ -12,6 +12,24 @@ A feature dataset is that folder plus UCF101's split lists (``<root>/ucfTrainTes
 trainlist0k.txt, testlist0k.txt, naming the ``.avi`` videos); ``load_feature_split`` reads it with the UCF101
 loader, looking for ``.npy`` files instead. Our own cache copies the dataset's lists beside the features.
 
+``--dataset features`` (pipeline.prepare_given_features) reads one such folder per modality:
+
+    <root>/<modality>/<Class>/<video>.npy    modality = rgb or flow; any float dtype; one of
+        maps     (frames, D, N, N)   e.g. VGG16 pool5 (frames, 512, 7, 7), for every model; the vector models
+                                     (lstm, alstm, alstm-b) pool them over the N x N locations
+        vectors  (frames, D)         read as they are by the vector models: aLSTM's features (sec. 4.1), e.g.
+                                     flow/ = input-data, one C3D fc6 vector per 16-frame chunk, (N, 4096), and
+                                     rgb/ = attended-data, one VGG fc8 vector per frame or per chunk, (T, 1000)
+    <root>/ucfTrainTestlist/                 UCF101's split lists, naming <Class>/<video>.avi
+
+Each modality holds maps or vectors (whichever most of its readable files are). Maps share one (D, N, N) across
+the modalities (the most common among their files); each modality of vectors has its own (D,) (the most common
+among its files: dv of the input-data, da of the attended-data). A "row" is the first axis. The attended-data may
+have r rows per row of the input-data, the same integer r for every video (aLSTM's T = 2N experiment: r = 2; r
+is decided by the files, see ``windows.rows_per_input_step``). ``validate_modalities`` checks every file once
+and skips, naming the file and the reason: missing, unreadable, truncated, pickled or integer files, 1-d or 3-d
+arrays, vectors among maps (or maps among vectors), another shape than the modality's, NaN or inf values.
+
 Writing is atomic (``storage.write_atomic``): a file is written as ``<key>.npy.partial`` and renamed when
 complete, so a pass killed halfway or a full disk leaves no truncated feature file, and rerunning it skips the
 videos already cached (resume).
@@ -135,8 +153,10 @@ def _write(path, frames, encode, feature_shape, dtype, batch):
 
 
 def load_features(root, key, feature_shape=None):
-    """Memory-map the features of one video: -> array (frames, D, N, N), nothing read until indexed.
-    Raises FeatureError naming the file when it is missing, unreadable, not 4-d, empty or of the wrong shape."""
+    """Memory-map the features of one video: -> array, maps (frames, D, N, N) or vectors (frames, D), nothing read
+    until indexed. ``feature_shape``: the shape after ``frames`` it must have ((D, N, N) or (D,); None: either).
+    Raises FeatureError naming the file when it is missing, unreadable, neither 4-d nor 2-d, empty, not floats
+    or of the wrong shape."""
     path = feature_path(root, key)
     if not path.exists():
         raise FeatureError(f"{path}: feature file not found (key {key!r})")
@@ -148,9 +168,12 @@ def load_features(root, key, feature_shape=None):
         raise FeatureError(f"{path}: not a readable .npy file: {what}") from None
     except OSError as err:
         raise FeatureError(f"{path}: not a readable .npy file ({err})") from None
-    if arr.ndim != 4 or arr.shape[0] == 0:
-        raise FeatureError(f"{path}: expected features of shape (frames, D, N, N) with frames >= 1, got "
-                           f"{tuple(arr.shape)}")
+    if arr.ndim not in (2, 4) or 0 in arr.shape:
+        raise FeatureError(f"{path}: expected features of shape (frames, D, N, N) (maps) or (frames, D) (vectors), "
+                           f"non-empty, got {tuple(arr.shape)}")
+    if feature_shape is not None and arr.ndim != len(feature_shape) + 1:
+        raise FeatureError(f"{path}: expected features of shape (frames, {', '.join(map(str, feature_shape))}) "
+                           f"({_kind(feature_shape)}), got {_kind(arr.shape[1:])} {tuple(arr.shape)}")
     if feature_shape is not None and tuple(arr.shape[1:]) != tuple(feature_shape):
         raise FeatureError(f"{path}: expected (frames, {', '.join(map(str, feature_shape))}), got "
                            f"{tuple(arr.shape)}")
@@ -159,9 +182,14 @@ def load_features(root, key, feature_shape=None):
     return arr
 
 
+def _kind(shape):
+    """What features of shape (D, N, N) or (D,) (after the frames) are: "maps" or "vectors"."""
+    return "vectors" if len(shape) == 1 else "maps"
+
+
 def gather_window(features, indices, dtype=np.float32):
-    """Frames ``indices`` (T,) of a memory-mapped (frames, D, N, N) array -> (T, D, N, N) in memory; indices past
-    the end repeat the last frame (short videos are padded, as the decoder does)."""
+    """Frames (rows) ``indices`` (T,) of a memory-mapped (frames, D, N, N) or (frames, D) array -> (T, D, N, N) or
+    (T, D) in memory; indices past the end repeat the last frame (short videos are padded, as the decoder does)."""
     idx = np.minimum(np.asarray(indices), len(features) - 1)
     return np.asarray(features[idx], dtype=dtype)
 
@@ -207,41 +235,77 @@ class FeatureChecks(dict):
 
 
 def validate_feature_files(groups, report, verdicts=None, shape=None):
-    """One check of every feature file a run will read: groups {name: [Sample]} (e.g. per modality and subset)
-    -> ({name: [Sample kept]}, shape (D, N, N)). Without ``shape`` it is decided by the files: the most common
-    (D, N, N) among the readable float files of all groups, never by whichever comes first. Missing, unreadable,
-    pickled or integer files, files of another shape and files holding NaN or inf are skipped into ``report``, each
-    with its reason and path."""
-    headers = {}
-    for samples in groups.values():
+    """One check of every feature file a run will read, all of one shape: groups {name: [Sample]} (e.g. per
+    subset) -> ({name: [Sample kept]}, shape (D, N, N) or (D,)). Without ``shape`` it is decided by the files: the
+    most common among the readable float files of all groups, never by whichever comes first. Missing,
+    unreadable, pickled or integer files, files of another shape (vectors among maps too) and files holding NaN or
+    inf are skipped into ``report``, each with its reason and path. ``validate_modalities`` checks several
+    modalities, each with its own shape."""
+    kept, shapes = validate_modalities({(None, name): samples for name, samples in groups.items()}, report,
+                                       verdicts, shape)
+    return {name: kept[(None, name)] for name in groups}, shapes[None]
+
+
+def validate_modalities(groups, report, verdicts=None, shape=None):
+    """One check of every feature file a run will read: groups {(modality, subset): [Sample]} -> ({(modality,
+    subset): [Sample kept]}, shapes {modality: (D, N, N) or (D,)}).
+
+    Without ``shape`` the shapes are decided by the files (the module docstring): each modality holds maps or
+    vectors, whichever most of its readable files are (a tie: maps); the maps of all modalities share one
+    (D, N, N), the most common among them; each modality of vectors has its own (D,), the most common among its
+    files. With ``shape`` every modality must have it. Files that are missing, unreadable (truncated, pickled),
+    not floats, neither (frames, D, N, N) nor (frames, D), of the other kind or another shape than their
+    modality's, or that hold NaN or inf are skipped into ``report``, each with its reason and path."""
+    headers, readable = {}, {}                # path -> shape after the frames; modality -> {path: shape}
+    for (m, _), samples in groups.items():
         for s in samples:
             p = Path(s.path)
             try:
                 headers[s.path] = tuple(load_features(p.parent, p.stem).shape[1:])
             except FeatureError as err:
                 report.add(s.name, str(err))
+                continue
+            readable.setdefault(m, {})[s.path] = headers[s.path]
     if not headers:
-        raise FeatureError("no readable feature file among the ones the split lists name (see the report)")
-    shapes = Counter(headers.values())
+        raise FeatureError(f"no readable feature file among the ones the split lists name:\n{report.summary()}")
+    empty = [m for m, _ in groups if m not in readable]
+    if empty:
+        raise FeatureError(f"no readable {empty[0]} feature file among the ones the split lists name:\n"
+                           f"{report.summary()}")
     decided = shape is None
-    shape = shapes.most_common(1)[0][0] if decided else tuple(shape)
+    if decided:
+        kinds = {m: "vectors" if 2 * sum(len(h) == 1 for h in files.values()) > len(files) else "maps"
+                 for m, files in readable.items()}
+        votes = {m: Counter(h for h in files.values() if _kind(h) == kinds[m]) for m, files in readable.items()}
+        map_votes = sum((v for m, v in votes.items() if kinds[m] == "maps"), Counter())
+        map_files = sum(len(files) for m, files in readable.items() if kinds[m] == "maps")
+        votes = {m: map_votes if kinds[m] == "maps" else v for m, v in votes.items()}
+        totals = {m: map_files if kinds[m] == "maps" else len(files) for m, files in readable.items()}
+        shapes = {m: v.most_common(1)[0][0] for m, v in votes.items()}
+    else:
+        shapes = {m: tuple(shape) for m in readable}
+    named = any(m is not None for m in readable)
     kept = {}
-    for name, samples in groups.items():
-        kept[name] = []
+    for (m, sub), samples in groups.items():
+        kept[(m, sub)] = []
+        want = shapes[m]
         for s in samples:
             if s.path not in headers:
                 continue
-            if headers[s.path] != shape:
-                report.add(s.name, f"{s.path}: expected (frames, {', '.join(map(str, shape))}), got maps of "
-                                   f"{headers[s.path]}" + (f" ({shapes[shape]} of the {len(headers)} readable "
-                                                           f"files have {shape})" if decided else ""))
+            if headers[s.path] != want:
+                got = headers[s.path]
+                why = f"{s.path}: expected (frames, {', '.join(map(str, want))}), got {_kind(got)} of {got}"
+                if decided:             # which files: all (one modality), a modality's, or all maps
+                    which = "" if not named else f"{m} " if _kind(want) == "vectors" else "map "
+                    why += f" ({votes[m][want]} of the {totals[m]} readable {which}files have {want})"
+                report.add(s.name, why)
                 continue
             bad = first_non_finite(s.path, verdicts)
             if bad is not None:
                 report.add(s.name, f"{s.path}: NaN or inf values (first in frame {bad})")
                 continue
-            kept[name].append(s)
-    return kept, shape
+            kept[(m, sub)].append(s)
+    return kept, shapes
 
 
 def load_feature_split(root, split=1, subset="train", feature_shape=None, on_error="skip", report=None):

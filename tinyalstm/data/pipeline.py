@@ -10,8 +10,9 @@ skipped and reported; on ``workers`` processes, workers.py), so a rerun skips wh
 with the number of videos: one video's frames are in memory at a time per worker, training reads memory-mapped
 files.
 
-For ``--dataset features`` the maps come from elsewhere: ``<root>/<modality>/<Class>/<video>.npy`` plus
-``<root>/ucfTrainTestlist/`` (UCF101's split files), see features.py.
+For ``--dataset features`` the features come from elsewhere: ``<root>/<modality>/<Class>/<video>.npy`` plus
+``<root>/ucfTrainTestlist/`` (UCF101's split files), each file maps (frames, D, N, N) or vectors (frames, D) such as
+aLSTM's C3D and VGG features, the attended-data possibly with r rows per input-data row; see features.py.
 """
 import json
 import os
@@ -29,8 +30,9 @@ from .activitynet import index_videos, load_activitynet, read_segment
 from .augment import flip_frames
 from .datasets import DatasetError, SkipReport, is_multilabel, load_hmdb51, load_ucf101
 from .hollywood2 import ACTIONS, load_hollywood2
-from .features import FeatureChecks, FeatureError, extract_features, validate_feature_files
+from .features import FeatureChecks, FeatureError, extract_features, load_features, validate_modalities
 from .validation import carve_validation, group_of
+from .windows import rows_per_input_step
 
 MODALITY_CHANNELS = {"rgb": 3, "flow": 2}
 ENCODER_WIDTHS = (16, 32, 32)      # the frame encoders' blocks: each halves the frame, so maps are size / 8
@@ -38,18 +40,27 @@ ENCODER_WIDTHS = (16, 32, 32)      # the frame encoders' blocks: each halves the
 
 @dataclass
 class FeatureData:
-    """What training reads: per split a list of (key, label); per modality the folder of its .npy maps."""
+    """What training reads: per split a list of (key, label); per modality the folder of its .npy features, their
+    shape and their rows per step."""
     train: list
     test: list
     classes: list
     roots: dict                      # modality -> folder with <key>.npy
-    feature_shape: tuple             # (D, N, N)
+    feature_shape: tuple             # (D, N, N) of the maps; given vector features: the first modality's (D,)
     video_paths: dict = field(default_factory=dict)   # key -> video file (for overlays); empty for features
     convnet: dict = field(default_factory=dict)       # modality -> ConvNet baseline test accuracy (mAP: multi-label)
     report: SkipReport = field(default_factory=SkipReport)
     val: list = field(default_factory=list)           # (key, label) held out of the training videos (validation.py)
     flipped_roots: dict = field(default_factory=dict)  # modality -> every video's mirrored maps (augment.py)
     multilabel: bool = False                          # labels are tuples of class indices (Hollywood2)
+    shapes: dict = field(default_factory=dict)        # modality -> (D, N, N) maps or (D,) vectors (feature_shape
+    #                                                   for every modality of roots not named)
+    rates: dict = field(default_factory=dict)         # modality -> rows per step of the first input (1 if not
+    #                                                   named; aLSTM's T = 2N: {"flow": 1, "rgb": 2}, windows.py)
+
+    def __post_init__(self):
+        self.shapes = {**{m: tuple(self.feature_shape) for m in self.roots},
+                       **{m: tuple(shape) for m, shape in self.shapes.items()}}
 
 
 def key_of(sample):
@@ -235,7 +246,11 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
 
 
 def prepare_given_features(root, split, modalities, log=print):
-    """``--dataset features``: <root>/<modality>/<Class>/<video>.npy + <root>/ucfTrainTestlist/ -> FeatureData."""
+    """``--dataset features``: <root>/<modality>/<Class>/<video>.npy + <root>/ucfTrainTestlist/ -> FeatureData.
+    ``modalities``: the first input's, then the second's (if any). Every file is checked once
+    (``features.validate_modalities``: the shape of each modality, maps or vectors, decided by its files); r, the
+    second input's rows per row of the first, is decided by the files (``windows.rows_per_input_step``); bad files
+    and videos of another r are skipped and named in the report."""
     root = Path(root)
     report = SkipReport()
     if not (root / "ucfTrainTestlist").is_dir():
@@ -247,22 +262,38 @@ def prepare_given_features(root, split, modalities, log=print):
     lists = {(m, sub): load_ucf101(root / m, split=split, subset=sub, videos_dir=root / m, report=report,
                                    suffix=".npy") for m in modalities for sub in ("train", "test")}
     checks = FeatureChecks(default_cache() / "feature-checks" / f"{_digest(str(root.resolve()))}.json")
-    kept, shape = validate_feature_files({k: v.samples for k, v in lists.items()}, report, checks)
+    kept, shapes = validate_modalities({k: v.samples for k, v in lists.items()}, report, checks)
     checks.save()
     keys = set.intersection(*[{key_of(s) for sub in ("train", "test") for s in kept[(m, sub)]} for m in modalities])
-    first = modalities[0]
+    first, rates = modalities[0], {m: 1 for m in modalities}
+    if len(set(modalities)) > 1:                       # the attended-data's rows per input-data row
+        second = modalities[1]
+        rows = {m: {key_of(s): len(load_features(Path(s.path).parent, Path(s.path).stem)) for sub in ("train", "test")
+                    for s in kept[(m, sub)] if key_of(s) in keys} for m in (first, second)}
+        rates[second], bad = rows_per_input_step(rows, first, second)
+        names = {key_of(s): s.name for sub in ("train", "test") for s in kept[(second, sub)]}
+        for key in sorted(bad):
+            report.add(names[key], bad[key])
+        keys -= set(bad)
     tr, te = ([s for s in kept[(first, sub)] if key_of(s) in keys] for sub in ("train", "test"))
     if not tr or not te:
         raise FeatureError(f"--root {root}: split {split} has {len(tr)} usable training and {len(te)} test "
                            f"videos\n{report.summary()}")
     check_split(tr, te, lists[(first, "train")].classes, f"--root {root}: split {split} (usable feature files)")
     tr, te = ([(key_of(s), s.label) for s in subset] for subset in (tr, te))
-    log(f"data: features from {root}: {len(tr)} train / {len(te)} test videos, maps {tuple(shape)}"
+    if all(len(shapes[m]) == 3 for m in modalities):
+        what = f"maps {tuple(shapes[first])}"
+    else:
+        what = ", ".join(f"{m} {'vectors' if len(shapes[m]) == 1 else 'maps'} {tuple(shapes[m])}"
+                         for m in dict.fromkeys(modalities))
+    if max(rates.values()) > 1:
+        what += f", {rates[modalities[1]]} {modalities[1]} rows per {first} row"
+    log(f"data: features from {root}: {len(tr)} train / {len(te)} test videos, {what}"
         + (f"; {report.count} skipped (named below)" if report.count else ""))
     if report.count:
         log(f"data report: {report.summary()}")
-    return FeatureData(tr, te, lists[(first, "train")].classes, {m: root / m for m in modalities}, tuple(shape),
-                       report=report)
+    return FeatureData(tr, te, lists[(first, "train")].classes, {m: root / m for m in modalities},
+                       tuple(shapes[first]), report=report, shapes={m: shapes[m] for m in modalities}, rates=rates)
 
 
 # The built-in benchmark: synthetic.py's defaults plus scene context. With p = 0.75 three in four (class, group)

@@ -6,9 +6,16 @@ agrees):
   over windows (``test_windows``).
 
 A video shorter than T is padded by repeating its last frame (the indices clamp at n_frames - 1).
-``WindowReader`` gathers such windows of a run's cached maps into model inputs, memory-mapped, so only the frames
-asked for are read.
+``WindowReader`` gathers such windows of a run's cached maps (or given vector features, features.py) into model
+inputs, memory-mapped, so only the frames asked for are read.
+
+Windows count steps of the first input (the input-data). Its rows and the second input's usually correspond one
+to one; given features may have r rows of attended-data per input-data row instead (aLSTM's T = 2N experiment: one
+C3D vector per chunk, a VGG vector per half chunk, r = 2; ``rows_per_input_step`` decides r from the files): a
+window of input steps i_1..i_F then reads attended rows r*i .. r*i + r - 1 of each step i, r*F rows in all.
 """
+from collections import Counter
+
 import numpy as np
 
 from .datasets import label_array
@@ -72,12 +79,39 @@ def _check_counts(n_frames, T):
     if int(T) != T or T < 1:
         raise ValueError(f"T: expected an integer >= 1 (window length), got {T!r}")
 
+
+def rows_per_input_step(rows, first, second):
+    """How many rows of the attended-data (``second``) the files hold per row of the input-data (``first``):
+    rows {modality: {key: row count}} of the videos both have -> (r, {key: why it is skipped}).
+
+    r is the most common of round(T / N) over the videos (T, N: their rows of second and first; at least 1),
+    one integer for the dataset. r = 1 keeps small differences (flow often has one row fewer than RGB: the windows
+    read the shorter); r > 1 needs T = r N exactly. Videos whose T / N rounds to another integer are skipped
+    ("rgb has 37 rows, flow 18: not 2 per input step")."""
+    keys = sorted(set(rows[first]) & set(rows[second]))
+    if first == second or not keys:
+        return 1, {}
+    near = {k: max(1, int(rows[second][k] / rows[first][k] + 0.5)) for k in keys}
+    votes = Counter(near.values())
+    r = max(votes, key=lambda v: (votes[v], -v))           # the most common; a tie: the smaller
+    bad = {}
+    for k in keys:
+        T, N = rows[second][k], rows[first][k]
+        if near[k] != r or (r > 1 and T != r * N):
+            bad[k] = (f"{second} has {T} rows, {first} {N}: not {r} per input step ({votes[r]} of the {len(keys)} "
+                      f"videos have {r} {second} row{'s' if r > 1 else ''} per {first} row)")
+    return r, bad
+
+
 class WindowReader:
-    """Windows of T frames of the cached maps of each video, as the inputs of the model ``spec`` (a
-    ``models.ModelSpec``: which modalities it reads, maps or spatially pooled vectors; ``attended`` as
-    ``ModelSpec.modalities``). ``input_chunk`` C (vector models only): the first input is averaged over chunks of
-    C consecutive frames, as aLSTM's input-data is one C3D vector per 16-frame chunk, so a window of T frames
-    gives N = T / C input steps beside T attended frames (aLSTM's T = 2N experiment: C = 2)."""
+    """Windows of T steps of each video's features, as the inputs of the model ``spec`` (a ``models.ModelSpec``:
+    which modalities it reads, maps or vectors; ``attended`` as ``ModelSpec.modalities``). Maps are spatially
+    pooled into vectors for the vector models, given vector features (``data.shapes``) are read as they are; a
+    model of maps cannot read vectors (ValueError). ``data.rates`` {modality: rows per step}: the second input
+    may have r rows per step of the first (aLSTM only; the module docstring). ``input_chunk`` C (vector models
+    only): the first input is averaged over chunks of C consecutive steps, as aLSTM's input-data is one C3D vector
+    per 16-frame chunk, so a window of T frames gives N = T / C input steps beside T attended frames (aLSTM's
+    T = 2N experiment from per-frame features: C = 2)."""
 
     def __init__(self, data, spec, modality, attended=None, input_chunk=1):
         self.data, self.pooled = data, spec.pooled
@@ -86,15 +120,33 @@ class WindowReader:
             raise ValueError(f"input_chunk: expected an integer >= 1, and a model of vectors (not {spec.name}), got "
                              f"{input_chunk!r}")
         self.input_chunk = int(input_chunk)
+        shapes = getattr(data, "shapes", None) or {}
+        self.shapes = {m: tuple(shapes.get(m, data.feature_shape)) for m in self.mods if m}
+        vectors = [m for m, shape in self.shapes.items() if len(shape) == 1]
+        if vectors and not spec.pooled:
+            m = vectors[0]
+            raise ValueError(f"model {spec.name}: it reads N x N maps; the {m} features are vectors of shape (frames, "
+                             f"{self.shapes[m][0]}); the models of vectors are lstm, alstm and alstm-b")
+        rates = getattr(data, "rates", None) or {}
+        first, second = self.mods
+        self.rates = {m: 1 for m in self.mods if m}
+        if second is not None and second != first:
+            r = rates.get(second, 1) / rates.get(first, 1)
+            if r != int(r) or r < 1 or (r > 1 and not spec.takes_attended):
+                raise ValueError(f"model {spec.name}: these features have {rates.get(second, 1)} {second} rows per "
+                                 f"{rates.get(first, 1)} {first} rows; only the aLSTM models (alstm, alstm-b) read "
+                                 f"their second input (attended-data) at a multiple of the first's rate")
+            self.rates[second] = int(r)
         self._lengths = {}
 
     def features(self, key, m, flipped=False):
         roots = self.data.flipped_roots if flipped else self.data.roots
-        return load_features(roots[m], key, self.data.feature_shape)
+        return load_features(roots[m], key, self.shapes[m])
 
     def length(self, key):
+        """The video's length in steps of the first input (the shorter when the inputs differ: r = 1)."""
         if key not in self._lengths:
-            self._lengths[key] = min(len(self.features(key, m)) for m in self.mods if m)
+            self._lengths[key] = min(len(self.features(key, m)) // self.rates[m] for m in self.mods if m)
         return self._lengths[key]
 
     def labels(self, items):
@@ -103,21 +155,23 @@ class WindowReader:
         return label_array([label for _, label in items], len(self.data.classes))
 
     def batch(self, items, windows, dtype, flips=None):
-        """items [(key, label)], windows [(T,) indices], flips [bool] or None (which items to read mirrored,
-        ``data.flipped_roots``) -> (first (B, T, ...), y (B,) or (B, C), second or None). Each video's files are
-        opened once per call (evaluation asks for 25 windows of one video at a time)."""
+        """items [(key, label)], windows [(T,) step indices], flips [bool] or None (which items to read mirrored,
+        ``data.flipped_roots``) -> (first (B, T, ...), y (B,) or (B, C), second (B, r T, ...) or None; vectors
+        (B, T, D) for the vector models). Each video's files are opened once per call (evaluation asks for 25
+        windows of one video at a time)."""
         opened, parts = {}, []
         flips = [False] * len(items) if flips is None else list(flips)
         for m in self.mods:
             if m is None:
                 parts.append(None)
                 continue
-            xs = []
+            xs, r = [], self.rates[m]
             for (key, _), idx, flip in zip(items, windows, flips):
                 if (key, m, flip) not in opened:
                     opened[key, m, flip] = self.features(key, m, flip)
-                x = gather_window(opened[key, m, flip], idx, dtype)
-                xs.append(x.mean(axis=(2, 3)) if self.pooled else x)     # (T, D) for the vector models
+                rows = (r * np.asarray(idx)[:, None] + np.arange(r)).ravel()   # rows r*i .. r*i + r - 1 of step i
+                x = gather_window(opened[key, m, flip], rows, dtype)
+                xs.append(x.mean(axis=(2, 3)) if self.pooled and x.ndim == 4 else x)  # (T, D) for vector models
             parts.append(np.stack(xs))
         if self.input_chunk > 1:
             B, T, D = parts[0].shape
