@@ -76,8 +76,7 @@ def extraction_pass(root, cache, size):
 
 
 def memory_table(tmp, groups=(3, 12), size=64):
-    """Peak resident memory of a fresh process running a whole extraction pass, for datasets of growing size;
-    then ``workers_table``, the other measure of an extraction pass."""
+    """Peak resident memory of a fresh process running a whole extraction pass, for datasets of growing size."""
     from ..data.synthetic import generate
     print(f"\n## Feature extraction: peak memory of one pass (fresh process, {size}x{size} RGB, frame encoder)\n")
     print("| videos | seconds | peak RSS (MiB) |\n| --- | --- | --- |")
@@ -89,7 +88,6 @@ def memory_table(tmp, groups=(3, 12), size=64):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         res = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"| {res['videos']} | {res['seconds']:.1f} | {res['peak_rss_mib']:.0f} |")
-    workers_table(tmp)
 
 
 def decode_and_flow(path, size):
