@@ -53,7 +53,7 @@ def test_the_readme_real_data_commands_run_on_a_ucf101_layout_folder(ucf101_fold
         module = shlex.split(cmd)[2]
         if module == "tinyalstm.train":
             assert "--dataset" in argv and argv[argv.index("--dataset") + 1] == "ucf101"
-            train.main(argv + TINY)
+            train.main(argv + TINY + ["--work", str(tmp_path / "work")])     # not the user's cache folder
         else:
             assert module == "tinyalstm.evaluate"
             evaluate.main(argv)
