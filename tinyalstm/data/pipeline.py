@@ -171,7 +171,7 @@ def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epoc
         ensure_synthetic(root, log=log)
     if dataset == "synthetic-multilabel":
         root = root or default_cache() / f"synthetic-multilabel-context{DEFAULT_BENCHMARK['context']}"
-        ensure_synthetic_multilabel(root, log=log)
+        ensure_synthetic(root, log=log, multilabel=True)
     work = work or default_work(dataset, root)
     return prepare_video_features(dataset, root, split, modalities, work, size=size, enc_epochs=encoder_epochs,
                                   seed=seed, validation=validation, flip=flip, log=log, workers=workers)
@@ -309,32 +309,22 @@ def default_synthetic_root():
     return default_cache() / f"synthetic-context{DEFAULT_BENCHMARK['context']}"
 
 
-def ensure_synthetic(root, log=print):
-    """Generate the built-in benchmark into ``root`` unless a synthetic dataset (any options) is already there."""
+def ensure_synthetic(root, log=print, multilabel=False):
+    """Generate the built-in benchmark into ``root`` unless a synthetic dataset (any options) is already there;
+    ``multilabel``: its multi-label variant (synthetic_multilabel.py, Hollywood2's layout; the scene context
+    follows the first actor's class)."""
     from .synthetic import generate
+    from .synthetic_multilabel import generate_multilabel
+    what = "multi-label synthetic benchmark" if multilabel else "synthetic benchmark"
     manifest = Path(root) / "synthetic.json"
     if manifest.is_file():
         context = json.loads(manifest.read_text()).get("options", {}).get("context")
-        log(f"data: synthetic benchmark in {root} (reused; scene context {context})")
+        log(f"data: {what} in {root} (reused; scene context {context})")
         return {"cached": True}
-    log(f"data: generating the synthetic benchmark into {root} (once; reused by later runs)")
-    summary = generate(root, verbose=False, **DEFAULT_BENCHMARK)
+    log(f"data: generating the {what} into {root} (once; reused by later runs)")
+    summary = (generate_multilabel if multilabel else generate)(root, verbose=False, **DEFAULT_BENCHMARK)
     if not summary.get("cached"):
         log(f"data: generated {summary['videos']} videos in {summary['seconds']:.0f} s")
-    return summary
-
-
-def ensure_synthetic_multilabel(root, log=print):
-    """Generate the built-in multi-label benchmark (synthetic_multilabel.py, Hollywood2's layout, with the scene
-    context of ``DEFAULT_BENCHMARK``: the first actor's class) into ``root`` unless it is already there."""
-    from .synthetic_multilabel import generate_multilabel
-    if (Path(root) / "synthetic.json").is_file():
-        log(f"data: multi-label synthetic benchmark in {root} (reused)")
-        return {"cached": True}
-    log(f"data: generating the multi-label synthetic benchmark into {root} (once; reused by later runs)")
-    summary = generate_multilabel(root, verbose=False, **DEFAULT_BENCHMARK)
-    if not summary.get("cached"):
-        log(f"data: generated {summary['videos']} clips in {summary['seconds']:.0f} s")
     return summary
 
 
