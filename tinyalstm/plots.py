@@ -232,7 +232,8 @@ def plot_curves(metrics, path, title=None, chosen=None):
     drawn = _plot_series(acc_ax, metrics, [("train_acc", "train accuracy"), ("val_acc", "validation accuracy"),
                                            ("val_map", "validation mAP"), ("test_acc", "test accuracy"),
                                            ("test_map", "test mAP")])
-    acc_ax.set(title="Accuracy", ylabel="fraction correct / mAP")
+    has_acc = any(r.get(k) is not None for r in metrics for k in ("train_acc", "val_acc", "test_acc"))
+    acc_ax.set(title="Accuracy and mAP" if has_acc else "mAP (multi-label)", ylabel="fraction correct / mAP")
     if drawn and 0.0 <= min(drawn) and max(drawn) <= 1.0:
         acc_ax.set_ylim(-0.02, 1.02)      # a fixed 0-1 axis makes runs comparable at a glance
     if chosen is not None:
