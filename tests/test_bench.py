@@ -1,14 +1,18 @@
 """The benchmark (python -m tinyalstm.bench, tinyalstm/perf/training_step.py): the CLI prints a row per model on a
 tiny config, runs without torch,
-its FLOP count matches the convolutions and matrix products the models actually perform, and the PyTorch peer
-computes the same function as tinyalstm (skipped where torch is not installed, e.g. CI)."""
+its FLOP count matches the convolutions and matrix products the models actually perform (the GEMM shapes of the
+step-by-step path, the FLOPs of the fused CPU path), the GEMM ceiling runs those products, the timed steps are
+interleaved, and the PyTorch peer computes the same function as tinyalstm (skipped where torch is not installed,
+e.g. CI)."""
 import subprocess
 import sys
+from collections import Counter
 
 import numpy as np
 import pytest
 
 from tinyalstm import bench
+from tinyalstm.layers import fused_cpu
 from tinyalstm.models import base
 from tinyalstm.perf import training_step as step
 
@@ -29,6 +33,10 @@ def _check_rows(text):
         assert r["config"] == "tiny" and r["device"] == "cpu" and r["dtype"] == "float32"
         assert float(r["ours ms/step"]) > 0
         assert float(r["GFLOP/step"]) > 0
+        assert float(r["GEMMs ms/step"]) > 0 and float(r["ceiling GFLOP/s"]) > 0
+        # the percentage is ours over the ceiling (both printed to 3 significant digits, hence the tolerance)
+        pct = 100 * float(r["ours GFLOP/s"]) / float(r["ceiling GFLOP/s"])
+        assert abs(int(r["ours % of ceiling"]) - pct) <= 1 + 0.02 * pct, r
     return rows
 
 
@@ -61,35 +69,98 @@ def test_flop_count_by_hand():
     assert step.step_flops("convlstm", step.CONFIGS["tiny"]) == 3 * (init + gates + head) == 5247936
 
 
-@pytest.mark.parametrize("name", list(step.MODELS))
-def test_flop_count_matches_the_calls(name, monkeypatch):
-    """forward_flops equals 2*B*H*W*K*C*kh*kw summed over every conv2d_forward call the model makes, plus 2*rows*D*M
-    over its head's affine_forward calls, counted by wrapping those functions in every tinyalstm module."""
-    counted = []
+def _expanded(gemms):
+    """forward_gemms as a multiset of (rows, inner, cols) shapes, one per call."""
+    return Counter({(g.rows, g.inner, g.cols): 0 for g in gemms}) + Counter(
+        [(g.rows, g.inner, g.cols) for g in gemms for _ in range(g.count)])
+
+
+def _run_counting(name, monkeypatch, fused):
+    """One float64 loss_and_input_grads of ``name`` at the tiny config, with conv2d_forward in every tinyalstm
+    module, the fused path's conv_gemm and the head's affine_forward wrapped: -> the (rows, inner, cols) GEMM of
+    every call, the fused path's included."""
+    monkeypatch.setenv("TINYALSTM_FUSED", "1" if fused else "0")
+    shapes = []
 
     def counting_conv(original):
         def conv(x, w, b):
-            counted.append(2 * x.shape[0] * x.shape[2] * x.shape[3] * w.size)
+            shapes.append((w.shape[0], w[0].size, x.shape[0] * x.shape[2] * x.shape[3]))
             return original(x, w, b)
         return conv
 
+    def counting_gemm(original):
+        def gemm(w2, cols, out=None):
+            shapes.append((w2.shape[0], w2.shape[1], cols.size // cols.shape[0]))
+            return original(w2, cols, out)
+        return gemm
+
     def counting_affine(original):
         def affine(x, w, b):
-            counted.append(2 * (x.size // x.shape[-1]) * w.size)
+            shapes.append((x.size // x.shape[-1], *w.shape))
             return original(x, w, b)
         return affine
 
     for mod in [m for key, m in sys.modules.items() if key.startswith("tinyalstm.") and m is not None]:
         if hasattr(mod, "conv2d_forward"):
             monkeypatch.setattr(mod, "conv2d_forward", counting_conv(mod.conv2d_forward))
+    monkeypatch.setattr(fused_cpu, "conv_gemm", counting_gemm(fused_cpu.conv_gemm))
     monkeypatch.setattr(base, "affine_forward", counting_affine(base.affine_forward))   # the head
     cfg = step.CONFIGS["tiny"]
     with step.on_device("cpu"):
         model = step.build_model(name, cfg, np.float64)
         X, y, M = step.make_inputs(cfg, model.reads_second, np.float64)
         model.loss_and_input_grads(X, y, M)
-    assert counted, "no convolution was counted: the wrappers missed the model's calls"
-    assert sum(counted) == sum(step.forward_flops(name, cfg).values())
+    return shapes
+
+
+@pytest.mark.parametrize("name", list(step.MODELS))
+def test_gemm_shapes_are_the_step_by_step_calls(name, monkeypatch):
+    """forward_gemms lists exactly the (K, C kh kw, B H W) GEMM of every conv2d_forward call the step-by-step path
+    makes and the (rows, D, M) of the head's affine_forward calls (the shapes the GEMM ceiling times)."""
+    shapes = _run_counting(name, monkeypatch, fused=False)
+    assert shapes, "no convolution was counted: the wrappers missed the model's calls"
+    assert Counter(shapes) == _expanded(step.forward_gemms(name, step.CONFIGS["tiny"]))
+
+
+@pytest.mark.parametrize("name", list(step.MODELS))
+def test_flop_count_matches_the_fused_calls(name, monkeypatch):
+    """The fused CPU path makes fewer, larger GEMMs (stacked kernels, every step at once) of the same FLOPs:
+    forward_flops equals 2*rows*inner*cols summed over its conv_gemm and head calls."""
+    shapes = _run_counting(name, monkeypatch, fused=True)
+    assert len(shapes) < sum(g.count for g in step.forward_gemms(name, step.CONFIGS["tiny"]))
+    assert sum(2 * m * k * n for m, k, n in shapes) == sum(step.forward_flops(name, step.CONFIGS["tiny"]).values())
+
+
+@pytest.mark.parametrize("name", list(step.MODELS))
+def test_gemm_ceiling_runs_the_steps_products(name, monkeypatch):
+    """gemm_step runs, for every forward GEMM (m, k) x (k, n), count times the forward product and its two
+    backward products (m, n) x (n, k) and (k, m) x (m, n): 3x the forward FLOPs, the step's own count."""
+    calls = []
+
+    class Counting:                       # the array module as gemm_step sees it: NumPy, with matmul counted
+        asarray = staticmethod(np.asarray)
+
+        @staticmethod
+        def matmul(a, b):
+            calls.append((a.shape, b.shape))
+            return np.matmul(a, b)
+
+    monkeypatch.setattr(step.backend, "xp", lambda: Counting)
+    cfg = step.CONFIGS["tiny"]
+    step.gemm_step(name, cfg, np.float32)()
+    assert all(a[1] == b[0] for a, b in calls)
+    assert sum(2 * a[0] * a[1] * b[1] for a, b in calls) == step.step_flops(name, cfg)
+    forward = Counter((a[0], a[1], b[1]) for a, b in calls[::3])
+    assert forward == _expanded(step.forward_gemms(name, cfg))
+
+
+def test_timed_steps_are_interleaved():
+    """interleaved_medians: one warm-up of each, then rounds running each step once, in turn; medians by label."""
+    order, clock = [], iter(range(100))
+    steps = {label: ((lambda label=label: order.append(label)), lambda: next(clock)) for label in "abc"}
+    medians = step.interleaved_medians(steps, repeats=3)
+    assert order == list("abc") * 4
+    assert set(medians) == set("abc") and all(t > 0 for t in medians.values())
 
 
 @pytest.mark.parametrize("name", list(step.MODELS))

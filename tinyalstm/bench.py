@@ -7,7 +7,12 @@
 One step is ``model.loss_and_input_grads(X, y, M, rng)``: the forward pass, the per-step softmax loss and the
 hand-written backward pass through time, returning the loss, every parameter's gradient and the gradient of the
 input maps (head dropout on, its mask drawn from ``rng``, as in training). ``--update`` adds the optimiser
-update (RMSprop, the VideoLSTM recipe). The time is the median of ``--repeats`` steps after one warm-up step.
+update (RMSprop, the VideoLSTM recipe). The time is the median of ``--repeats`` steps after one warm-up step,
+ours, the peer's and the GEMM ceiling's steps interleaved.
+
+The GEMM ceiling is the same step's FLOPs as bare matrix products: NumPy's matmul (cuBLAS on the GPU) on every
+convolution's im2col GEMM and every head product, forward and both backward products, at the shapes the
+step-by-step layers run, measured in the same run, so that the table says how close to its BLAS each step gets.
 
 The peer is the same model written in PyTorch (``tinyalstm/perf/torch_peer.py``: F.conv2d, autograd), used only
 when ``import torch`` works; PyTorch is never a dependency of tinyalstm. Before a model is timed, ``verify_peer``
@@ -31,9 +36,19 @@ What is timed: one training step, model.loss_and_input_grads(X, y, M, rng): forw
 over all steps, hand-written backward through time, gradients of all parameters and of the input maps; head
 dropout 0.7 on unless --no-dropout. With --update also the optimiser step, {UPDATE}
 (torch.optim.RMSprop with alpha=0.9, eps=1e-6 for the peer: the same update rule). Median of --repeats steps
-after one warm-up step, timed with time.perf_counter; on the GPU the device is synchronised before and after
-each step (CuPy's stream and the device for ours, torch.cuda.synchronize() for the peer), so the time includes
-all queued kernels.
+after one warm-up step, timed with time.perf_counter; ours, the peer's and the GEMMs' steps take turns (one of
+each per round), so that other work on a shared machine slows all three alike. On the GPU the device is
+synchronised before and after each step (CuPy's stream and the device for ours, torch.cuda.synchronize() for
+the peer), so the time includes all queued kernels.
+
+GEMM ceiling (columns "GEMMs ms/step", "ceiling GFLOP/s", "ours % of ceiling"): a step of nothing but the
+step's matrix products, the array module's matmul (NumPy's BLAS; cuBLAS through CuPy) on random operands: for
+every convolution the im2col GEMM (K, C k k) x (C k k, B N N) (e.g. the gate convolution W_h * H_(t-1),
+4K x K k k by K k k x B N N, T times) and its two backward products, for the head its products and theirs, at
+the shapes the step-by-step layers run (forward_gemms() in tinyalstm/perf/training_step.py). Its rate is what
+the BLAS reaches on this step's FLOPs; ours % of ceiling = GEMMs' time / our time. On the CPU, tinyalstm runs
+the recurrences as fewer, larger GEMMs of the same FLOPs (tinyalstm/layers/fused_cpu.py), so it can come near
+100 % only if everything else (im2col, gate math, softmax, layout) costs little.
 
 GFLOP/s: analytic FLOPs / median time. Counted: every convolution (a stride-1 "same" conv costs
 2*B*H*W*K*C*kh*kw forward) and the head's two matrix products, forward; a training step is 3x forward (the
@@ -48,10 +63,10 @@ checks the peer against tinyalstm on a small float64 config (loss to {VERIFY_LOS
 {VERIFY_GRAD_TOL:.0e} relative) and prints "peer matches: ...". On a GPU the peer runs on cuDNN with TF32 off and
 cudnn.benchmark on. ours/torch > 1 means we are slower.
 
-Run time: the cpu config takes 0.3-0.8 s per step per model on 2 cores (30 s in all). The paper config is a GPU size:
-on a 2-core CPU one step takes minutes (5.5 TFLOP for ConvLSTM, 5.7 for ConvALSTM, 13.7 for VideoLSTM), times
-(1 warm-up + --repeats) steps, for ours and again for the peer, and several GB of memory. Ask for it explicitly,
-with --repeats 1.
+Run time: at the cpu config a step takes 0.15-0.6 s per model on 2 cores, ours, the peer's and the GEMMs' (25-40 s
+in all, with the peer checks). The paper config is a GPU size: on a 2-core CPU one step takes minutes (5.5 TFLOP
+for ConvLSTM, 5.7 for ConvALSTM, 13.7 for VideoLSTM), times (1 warm-up + --repeats) steps, for ours, the peer and
+the GEMMs, and several GB of memory. Ask for it explicitly, with --repeats 1.
 
 Examples:
   python -m tinyalstm.bench --no-torch

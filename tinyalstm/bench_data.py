@@ -1,5 +1,6 @@
 """Data-pipeline benchmark: decoding throughput, optical-flow throughput and accuracy, the peak memory of a
-feature-extraction pass as the number of videos grows, and extraction at 1 and 2 worker processes. Prints tables; asserts nothing (tests check correctness).
+feature-extraction pass as the number of videos grows, and extraction at 1 and 2 worker processes. Prints tables;
+asserts nothing (tests check correctness).
 
     python -m tinyalstm.bench_data                 # everything, a few minutes on 2 cores
     python -m tinyalstm.bench_data --help

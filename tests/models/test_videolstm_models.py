@@ -1,5 +1,6 @@
 """The VideoLSTM paper's whole models on tiny configs: the full loss's gradient with respect to every parameter
-and input (head dropout off and with a fixed mask), attention maps' shape and normalisation, bad input."""
+and input (head dropout off and with a fixed mask), attention maps' shape and normalisation, bad input, and the
+fused CPU path against the step-by-step layers."""
 import numpy as np
 import pytest
 
@@ -64,3 +65,40 @@ def test_bad_input_at_the_model_entry_points():
         v.loss(bad, y, M)
     with pytest.raises(ValueError, match="M: ConvLSTM reads no flow maps"):
         ConvLSTM(C, N, K, NCLS, fc_dim=4).loss(X, y, M)
+
+
+@pytest.mark.parametrize("name, att_kernel, penalty", [
+    ("convlstm", 1, 0.0), ("convalstm", 3, 0.1), ("videolstm", 1, 0.1), ("videolstm", 3, 0.0)])
+def test_fused_cpu_path_equals_step_by_step(name, att_kernel, penalty, monkeypatch):
+    """On NumPy arrays the models run the fused CPU path (layers/fused_cpu.py); with TINYALSTM_FUSED=0 the
+    step-by-step layers. Same loss, parameter and input gradients and predictions (float64, REF_TOL), with a
+    dropout mask and (penalty > 0) the attention penalty's direct gradient of the maps; two training steps in a
+    row reuse the model's workspace."""
+    import tinyalstm.models.videolstm as module
+    from tinyalstm.gradcheck import REF_TOL, rel_error
+    ran = []
+    for fn in ("conv_lstm_fused_forward", "conv_alstm_fused_forward", "videolstm_fused_forward"):
+        original = getattr(module, fn)
+        monkeypatch.setattr(module, fn, lambda *a, _f=original, **k: ran.append(1) or _f(*a, **k))
+    model = _make(name, 0.7, att_kernel)
+    if penalty:
+        model.attention_penalty = penalty
+    r = np.random.default_rng(4)
+    for v in model.params.values():
+        v[...] = 0.5 * r.normal(size=v.shape)
+    X, y, M = _data(1)
+    M = M if model.reads_second else None
+    runs = {}
+    for fused in ("1", "0"):
+        monkeypatch.setenv("TINYALSTM_FUSED", fused)
+        steps = [model.loss_and_input_grads(X + 0.1 * s, y, M, rng=np.random.default_rng(5)) for s in range(2)]
+        runs[fused] = steps, model.predict(X, M)
+    assert len(ran) == 2 + 1, "the fused path did not run"
+    for (loss, grads, dinputs), (ploss, pgrads, pdinputs) in zip(runs["1"][0], runs["0"][0]):
+        assert abs(loss - ploss) <= 1e-12
+        for got, want in ((grads, pgrads), (dinputs, pdinputs)):
+            assert set(got) == set(want)
+            for k in got:
+                assert rel_error(got[k], want[k]) <= REF_TOL, k
+    for got, want in zip(runs["1"][1], runs["0"][1]):
+        assert rel_error(got, want) <= REF_TOL

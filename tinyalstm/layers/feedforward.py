@@ -21,15 +21,17 @@ class SigmoidInputCache(NamedTuple):
 def affine_forward(x, w, b):
     """out = x w + b over the last axis.
 
-    x (..., D), w (D, M), b (M,) -> out (..., M).
+    x (..., D), w (D, M), b (M,) -> out (..., M). The leading axes are flattened into the rows of one 2-D product:
+    ``(B, T, D) @ (D, M)`` would be B separate products of T rows, each reading all of w.
     """
-    return x @ w + b, AffineCache(x, w)
+    d, m = w.shape
+    return (x.reshape(-1, d) @ w + b).reshape(x.shape[:-1] + (m,)), AffineCache(x, w)
 
 
 def affine_backward(dout, cache):
     """Gradients of ``affine_forward``: dout (..., M) -> dx (..., D), dw (D, M), db (M,)."""
     d, m = cache.w.shape
-    dx = dout @ cache.w.T
+    dx = (dout.reshape(-1, m) @ cache.w.T).reshape(dout.shape[:-1] + (d,))
     dw = cache.x.reshape(-1, d).T @ dout.reshape(-1, m)
     db = dout.reshape(-1, m).sum(axis=0)
     return dx, dw, db

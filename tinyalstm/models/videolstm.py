@@ -5,6 +5,10 @@ are in sharma_alstm.py.
 Inputs: feature maps X (B, T, C, N, N) (RGB or flow ConvNet maps) and, for VideoLSTM only, flow maps
 M (B, T, Cm, N, N) that drive the attention (sec. 3.2). Labels y (B,).
 
+On NumPy arrays the recurrences run the fused CPU path (layers/fused_cpu.py: same function, arranged as few large
+GEMMs), on CuPy arrays the step-by-step layers with their CUDA kernels; ``TINYALSTM_FUSED=0`` forces the
+step-by-step path on the CPU too.
+
 From the authors' code: initial states from the time-mean of the input maps, ``tanh(W * mean_t X + b)``; the head
 flattens the hidden map, then fully connected 1024 tanh, dropout 0.7, class scores at every step, softmax
 cross-entropy averaged over all steps; prediction = per-step softmax averaged.
@@ -12,6 +16,7 @@ cross-entropy averaged over all steps; prediction = per-step softmax averaged.
 Every model returns attention maps (B, T, N, N) with its scores. The ConvLSTM has no attention: it weighs every
 position equally, and returns that uniform 1/N^2 map so that downstream code treats all models alike.
 """
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -20,6 +25,10 @@ from .. import backend
 from ..layers.conv_alstm import conv_alstm_backward, conv_alstm_forward
 from ..layers.conv_lstm import (conv_initial_state_backward, conv_initial_state_forward, conv_lstm_backward,
                                 conv_lstm_forward)
+from ..layers.fused_cpu import (FusedInitialCache, Workspace, conv_alstm_fused_backward, conv_alstm_fused_forward,
+                                conv_initial_states_fused_backward, conv_initial_states_fused_forward,
+                                conv_lstm_fused_backward, conv_lstm_fused_forward, use_fused,
+                                videolstm_fused_backward, videolstm_fused_forward)
 from ..layers.motion_attention import videolstm_backward, videolstm_forward
 from .base import MAPS, Classifier, HeadCache
 
@@ -41,9 +50,10 @@ class InitialCache(NamedTuple):
 
 
 class ConvModelCache(NamedTuple):
-    initial: InitialCache        # of the top layer's h0, c0
-    flow_initial: object         # InitialCache of VideoLSTM's flow layer (hm0, cm0); None for the others
+    initial: object              # InitialCache (or the fused path's FusedInitialCache) of the top layer's h0, c0
+    flow_initial: object         # the same for VideoLSTM's flow layer (hm0, cm0); None for the others
     recurrence: object           # the recurrence's cache
+    recurrence_backward: object  # the backward that matches the recurrence's forward (step by step or fused)
     state_shape: tuple           # the hidden states' shape (B, T, K, N, N)
     head: HeadCache
 
@@ -67,21 +77,38 @@ class ConvLSTM(Classifier):
         N = int(N)
         Classifier.__init__(self, shapes, n_classes, K * N * N, fc_dim, dropout, seed, dtype,
                             {2: int(C), 3: N, 4: N}, flow_channels)
+        self._workspace = Workspace()    # the fused CPU path's buffers, kept from one step to the next
+
+    def _recurrence(self, X, plain, fused):
+        """(forward, backward) of the recurrence for inputs X: the fused CPU path (with the model's workspace) on
+        NumPy arrays, the step-by-step layers otherwise; ``plain`` and ``fused`` are such pairs."""
+        if use_fused(X):
+            return functools.partial(fused[0], workspace=self._workspace), fused[1]
+        return plain
 
     @staticmethod
     def _gate_shapes(C, K, k):
         return {"Wx": (4 * K, C, k, k), "Wh": (4 * K, K, k, k), "b": (4 * K,),
                 "W_h0": (K, C, k, k), "b_h0": (K,), "W_c0": (K, C, k, k), "b_c0": (K,)}
 
-    def _initial(self, X, names=("W_h0", "b_h0", "W_c0", "b_c0")):
+    INITIAL = ("W_h0", "b_h0", "W_c0", "b_c0")
+
+    def _initial(self, X, names=INITIAL):
         W_h0, b_h0, W_c0, b_c0 = self._weights(names)
+        if use_fused(X):
+            return conv_initial_states_fused_forward(X, W_h0, b_h0, W_c0, b_c0)
         h0, h0_cache = conv_initial_state_forward(X, W_h0, b_h0)
         c0, c0_cache = conv_initial_state_forward(X, W_c0, b_c0)
         return h0, c0, InitialCache(h0_cache, c0_cache)
 
-    def _initial_backward(self, dh0, dc0, cache, g):
-        dX1, g["W_h0"], g["b_h0"] = conv_initial_state_backward(dh0, cache.h0)
-        dX2, g["W_c0"], g["b_c0"] = conv_initial_state_backward(dc0, cache.c0)
+    def _initial_backward(self, dh0, dc0, cache, g, names=INITIAL):
+        """-> the input's gradient; the four parameters' gradients go into g under ``names``."""
+        if isinstance(cache, FusedInitialCache):
+            dX, *dw = conv_initial_states_fused_backward(dh0, dc0, cache)
+            g.update(zip(names, dw))
+            return dX
+        dX1, g[names[0]], g[names[1]] = conv_initial_state_backward(dh0, cache.h0)
+        dX2, g[names[2]], g[names[3]] = conv_initial_state_backward(dc0, cache.c0)
         return dX1 + dX2
 
     def _scores(self, h, mask):
@@ -90,17 +117,19 @@ class ConvLSTM(Classifier):
 
     def _forward(self, X, M, masks):
         h0, c0, init_cache = self._initial(X)
-        h, _, rec_cache = conv_lstm_forward(X, h0, c0, *self._weights(GATES))
+        forward, backward = self._recurrence(X, (conv_lstm_forward, conv_lstm_backward),
+                                             (conv_lstm_fused_forward, conv_lstm_fused_backward))
+        h, _, rec_cache = forward(X, h0, c0, *self._weights(GATES))
         scores, head_cache = self._scores(h, masks.head)
         xp = backend.array_module(X)
         B, T, _, N1, N2 = X.shape
         att = xp.full((B, T, N1, N2), 1.0 / (N1 * N2), dtype=X.dtype)
-        return scores, att, ConvModelCache(init_cache, None, rec_cache, h.shape, head_cache)
+        return scores, att, ConvModelCache(init_cache, None, rec_cache, backward, h.shape, head_cache)
 
     def _backward(self, dscores, cache, datt=None):
         g = {}
         dh = self._head_backward(dscores, cache.head, g).reshape(cache.state_shape)
-        dX, dh0, dc0, *dw = conv_lstm_backward(dh, cache.recurrence)
+        dX, dh0, dc0, *dw = cache.recurrence_backward(dh, cache.recurrence)
         g.update(zip(GATES, dw))
         return g, {"X": dX + self._initial_backward(dh0, dc0, cache.initial, g)}
 
@@ -124,14 +153,16 @@ class ConvALSTM(ConvLSTM):
 
     def _forward(self, X, M, masks):
         h0, c0, init_cache = self._initial(X)
-        h, att, rec_cache = conv_alstm_forward(X, h0, c0, *self._weights(GATES + ATTENTION))
+        forward, backward = self._recurrence(X, (conv_alstm_forward, conv_alstm_backward),
+                                             (conv_alstm_fused_forward, conv_alstm_fused_backward))
+        h, att, rec_cache = forward(X, h0, c0, *self._weights(GATES + ATTENTION))
         scores, head_cache = self._scores(h, masks.head)
-        return scores, att, ConvModelCache(init_cache, None, rec_cache, h.shape, head_cache)
+        return scores, att, ConvModelCache(init_cache, None, rec_cache, backward, h.shape, head_cache)
 
     def _backward(self, dscores, cache, datt=None):
         g = {}
         dh = self._head_backward(dscores, cache.head, g).reshape(cache.state_shape)
-        dX, dh0, dc0, *dw = conv_alstm_backward(dh, cache.recurrence, datt)
+        dX, dh0, dc0, *dw = cache.recurrence_backward(dh, cache.recurrence, datt)
         g.update(zip(GATES + ATTENTION, dw))
         return g, {"X": dX + self._initial_backward(dh0, dc0, cache.initial, g)}
 
@@ -162,15 +193,16 @@ class VideoLSTM(ConvLSTM):
     def _forward(self, X, M, masks):
         h0, c0, init_cache = self._initial(X)
         hm0, cm0, flow_init_cache = self._initial(M, self.FLOW_INITIAL)
-        h, att, rec_cache = videolstm_forward(X, M, h0, c0, hm0, cm0, *self._weights(GATES + FLOW + ATTENTION))
+        forward, backward = self._recurrence(X, (videolstm_forward, videolstm_backward),
+                                             (videolstm_fused_forward, videolstm_fused_backward))
+        h, att, rec_cache = forward(X, M, h0, c0, hm0, cm0, *self._weights(GATES + FLOW + ATTENTION))
         scores, head_cache = self._scores(h, masks.head)
-        return scores, att, ConvModelCache(init_cache, flow_init_cache, rec_cache, h.shape, head_cache)
+        return scores, att, ConvModelCache(init_cache, flow_init_cache, rec_cache, backward, h.shape, head_cache)
 
     def _backward(self, dscores, cache, datt=None):
         g = {}
         dh = self._head_backward(dscores, cache.head, g).reshape(cache.state_shape)
-        dX, dM, dh0, dc0, dhm0, dcm0, *dw = videolstm_backward(dh, cache.recurrence, datt)
+        dX, dM, dh0, dc0, dhm0, dcm0, *dw = cache.recurrence_backward(dh, cache.recurrence, datt)
         g.update(zip(GATES + FLOW + ATTENTION, dw))
-        dM1, g["W_hm0"], g["b_hm0"] = conv_initial_state_backward(dhm0, cache.flow_initial.h0)
-        dM2, g["W_cm0"], g["b_cm0"] = conv_initial_state_backward(dcm0, cache.flow_initial.c0)
-        return g, {"X": dX + self._initial_backward(dh0, dc0, cache.initial, g), "M": dM + dM1 + dM2}
+        dM0 = self._initial_backward(dhm0, dcm0, cache.flow_initial, g, self.FLOW_INITIAL)
+        return g, {"X": dX + self._initial_backward(dh0, dc0, cache.initial, g), "M": dM + dM0}

@@ -4,8 +4,10 @@ benchmark behind ``python -m tinyalstm.bench``.
 One step is ``model.loss_and_input_grads(X, y, M, rng)``: the forward pass, the per-step softmax loss and the
 hand-written backward pass through time, returning the loss, every parameter's gradient and the gradient of the
 input maps (head dropout on, its mask drawn from ``rng``, as in training). The time is the median of ``repeats``
-steps after one warm-up step. The peer (torch_peer.py) is used only when ``import torch`` works; before a model is
-timed, ``verify_peer`` checks on a small float64 configuration that it computes the same loss and gradients.
+steps after one warm-up step; ours, the peer's and the GEMM ceiling's steps (``gemm_step``: the step's matrix
+products alone, at the shapes of ``forward_gemms``) take turns (``interleaved_medians``). The peer
+(torch_peer.py) is used only when ``import torch`` works; before a model is timed, ``verify_peer`` checks on a
+small float64 configuration that it computes the same loss and gradients.
 """
 import contextlib
 import gc
@@ -15,6 +17,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -80,8 +83,22 @@ def matmul_flops(rows, inner, cols):
     return 2 * rows * inner * cols
 
 
-def forward_flops(model_name, cfg):
-    """Analytic forward FLOPs of one step of ``model_name`` at ``cfg``, by part: {part: FLOPs}.
+class Gemm(NamedTuple):
+    """One matrix product of a forward pass, (rows, inner) x (inner, cols), made ``count`` times."""
+    part: str            # forward_flops' part
+    rows: int
+    inner: int
+    cols: int
+    count: int
+
+
+def forward_gemms(model_name, cfg):
+    """Every convolution and head product of one forward pass of ``model_name`` at ``cfg``, as the GEMM the
+    step-by-step layers make of it (tests/test_bench.py checks the list against their calls): a convolution of
+    the B maps N x N of a step, K output and C input channels, k x k kernels, is (K, C k k) x (C k k, B N N)
+    (im2col, conv.py), the ConvLSTM's input convolution one GEMM over all B*T frames (as in conv_lstm.py and the
+    PyTorch peer); a head product of the B*T step states is (B T, D) x (D, M). The fused CPU path
+    (layers/fused_cpu.py) makes the same FLOPs as fewer, larger GEMMs.
 
     Counted: every convolution (initial states from the time-mean, input-to-state and state-to-state gate
     convolutions, the attention's three projections W_xa, W_ha, W_z, the flow layer's gates) and the head's two
@@ -92,19 +109,29 @@ def forward_flops(model_name, cfg):
     B, T, N, k, ka = cfg.batch, cfg.steps, cfg.map_size, cfg.kernel, cfg.att_kernel
     C, Cm, K = cfg.channels, cfg.flow_channels, cfg.hidden
     Km = Ka = K                                                           # flow_hidden, att_dim defaults
-    parts = {
-        "initial states": 2 * conv_flops(B, N, K, C, k),                  # h0 and c0
-        "gates": T * (conv_flops(B, N, 4 * K, C, k) + conv_flops(B, N, 4 * K, K, k)),
-        "head": matmul_flops(B * T, K * N * N, cfg.fc_dim) + matmul_flops(B * T, cfg.fc_dim, cfg.n_classes),
-    }
-    if model_name == "convlstm":
-        return parts
+
+    def conv(part, out_channels, in_channels, kernel, count, frames=B):
+        return Gemm(part, out_channels, in_channels * kernel * kernel, frames * N * N, count)
+
+    gemms = [conv("initial states", K, C, k, 2),                         # h0 and c0
+             Gemm("head", B * T, K * N * N, cfg.fc_dim, 1), Gemm("head", B * T, cfg.fc_dim, cfg.n_classes, 1)]
+    if model_name == "convlstm":       # the input convolution reads X_t alone: one GEMM over all B*T frames
+        return gemms[:1] + [conv("gates", 4 * K, C, k, 1, B * T), conv("gates", 4 * K, K, k, T)] + gemms[1:]
+    gemms[1:1] = [conv("gates", 4 * K, C, k, T), conv("gates", 4 * K, K, k, T)]     # X~_t: one step at a time
     att_state = K if model_name == "convalstm" else Km                    # ConvALSTM: H_{t-1}; VideoLSTM: H^m_t
-    parts["attention"] = T * (conv_flops(B, N, Ka, C, ka) + conv_flops(B, N, Ka, att_state, ka)
-                              + conv_flops(B, N, 1, Ka, ka))
+    gemms += [conv("attention", Ka, C, ka, T), conv("attention", Ka, att_state, ka, T), conv("attention", 1, Ka, ka, T)]
     if model_name == "videolstm":
-        parts["initial states"] += 2 * conv_flops(B, N, Km, Cm, k)        # hm0 and cm0
-        parts["flow layer"] = T * (conv_flops(B, N, 4 * Km, Cm + K, k) + conv_flops(B, N, 4 * Km, Km, k))
+        gemms += [conv("initial states", Km, Cm, k, 2),                   # hm0 and cm0
+                  conv("flow layer", 4 * Km, Cm + K, k, T), conv("flow layer", 4 * Km, Km, k, T)]
+    return gemms
+
+
+def forward_flops(model_name, cfg):
+    """Analytic forward FLOPs of one step of ``model_name`` at ``cfg``, by part: {part: FLOPs}, the sum over
+    ``forward_gemms`` (see there for what is counted)."""
+    parts = {}
+    for g in forward_gemms(model_name, cfg):
+        parts[g.part] = parts.get(g.part, 0) + g.count * matmul_flops(g.rows, g.inner, g.cols)
     return parts
 
 
@@ -186,8 +213,35 @@ def release_gpu_memory():
         torch.cuda.empty_cache()
 
 
-def time_ours(model_name, cfg, dtype, repeats, update, dropout, log):
-    """Median seconds per training step of our model at ``cfg`` on the current device."""
+def interleaved_medians(steps, repeats, warmup=1, log=None):
+    """Median wall time (s) of each of ``steps`` {label: (step, sync)}: ``warmup`` runs of each, then ``repeats``
+    rounds that run every step once, in turn. On a shared machine a change of load then falls on all of them
+    alike, where timing one after the other would hand it to whichever ran at the time. ``sync()`` waits for the
+    device before the clock starts and before it stops. -> {label: seconds}."""
+    for step, sync in steps.values():
+        for _ in range(warmup):
+            step()
+            sync()
+    times = {label: [] for label in steps}
+    for i in range(repeats):
+        for label, (step, sync) in steps.items():
+            sync()
+            t0 = time.perf_counter()
+            step()
+            sync()
+            times[label].append(time.perf_counter() - t0)
+            if log is not None:
+                print(f"  {label} step {i + 1}/{repeats}: {times[label][-1]:.3f} s", file=log, flush=True)
+    return {label: statistics.median(t) for label, t in times.items()}
+
+
+def device_sync():
+    """The wait for our work on the current device: ``cupy_sync`` on the GPU, nothing on the CPU."""
+    return cupy_sync if backend.get_device() == "cuda" else (lambda: None)
+
+
+def ours_step(model_name, cfg, dtype, update, dropout):
+    """One training step of our model at ``cfg`` on the current device, as a function of no arguments."""
     model = build_model(model_name, cfg, dtype)
     X, y, M = make_inputs(cfg, model.reads_second, dtype)
     opt = RMSprop(lr=1e-3, rho=0.9, eps=1e-6) if update else None
@@ -198,12 +252,11 @@ def time_ours(model_name, cfg, dtype, repeats, update, dropout, log):
         if opt is not None:
             opt.step(model.params, grads)
 
-    sync = cupy_sync if backend.get_device() == "cuda" else (lambda: None)
-    return median_time(step, sync, repeats, label=f"{model_name}/{cfg.name} ours", log=log)
+    return step
 
 
-def time_torch(torch, model_name, cfg, dtype, repeats, update, dropout, log):
-    """Median seconds per training step of the PyTorch peer (same initial parameters as ours, same inputs)."""
+def torch_step(torch, model_name, cfg, dtype, update, dropout):
+    """One training step of the PyTorch peer (same initial parameters as ours, same inputs) -> (step, sync)."""
     from . import torch_peer as peer
 
     device = "cuda" if backend.get_device() == "cuda" else "cpu"
@@ -214,7 +267,6 @@ def time_torch(torch, model_name, cfg, dtype, repeats, update, dropout, log):
     X, y, M = (None if a is None else torch.as_tensor(backend.to_numpy(a), device=device)
                for a in make_inputs(cfg, model.reads_second, dtype))
     del model
-    release_gpu_memory()
     leaves = list(params.values())
     for a in (X, M):                                      # ours returns the input maps' gradients: so does the peer
         if a is not None:
@@ -229,8 +281,32 @@ def time_torch(torch, model_name, cfg, dtype, repeats, update, dropout, log):
         if opt is not None:
             opt.step()
 
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    return median_time(step, sync, repeats, label=f"{model_name}/{cfg.name} torch", log=log)
+    return step, (torch.cuda.synchronize if device == "cuda" else (lambda: None))
+
+
+def gemm_step(model_name, cfg, dtype, seed=0):
+    """The GEMM ceiling of a training step, as a function of no arguments: every product of ``forward_gemms``,
+    ``count`` times, forward A (m, k) x B (k, n) and its two backward products dC B^T and A^T dC (a convolution's
+    weight and column gradients, the head's input and weight gradients), on random operands of ``dtype`` on the
+    current device, with the array module's matmul (NumPy's BLAS, or cuBLAS through CuPy). Its time is what a
+    training step would take if it did nothing but its matrix products at the shapes of its equations."""
+    xp, rng = backend.xp(), np.random.default_rng(seed)
+    operands, plan = {}, []
+    for g in forward_gemms(model_name, cfg):
+        m, k, n = g.rows, g.inner, g.cols
+        if (m, k, n) not in operands:
+            operands[m, k, n] = tuple(backend.to_device(rng.random(shape, dtype=dtype))
+                                      for shape in ((m, k), (k, n), (m, n)))
+        plan.append((operands[m, k, n], g.count))
+
+    def step():
+        for (a, b, dc), count in plan:
+            for _ in range(count):
+                xp.matmul(a, b)
+                xp.matmul(dc, b.T)
+                xp.matmul(a.T, dc)
+
+    return step
 
 
 # -- the peer ------------------------------------------------------------------------------------------------------
@@ -298,7 +374,7 @@ def verify_peer(model_name, device="cpu", seed=0):
 
 # -- the table -----------------------------------------------------------------------------------------------------
 COLUMNS = ("model", "config", "device", "dtype", "GFLOP/step", "ours ms/step", "ours GFLOP/s", "torch ms/step",
-           "torch GFLOP/s", "ours/torch")
+           "torch GFLOP/s", "ours/torch", "GEMMs ms/step", "ceiling GFLOP/s", "ours % of ceiling")
 
 
 def _num(x):
@@ -319,7 +395,8 @@ def format_table(rows):
             theirs = ["-", "-", "-"]
         else:
             theirs = [_num(1e3 * r["torch_s"]), _num(gflop / r["torch_s"]), _ratio(r["ours_s"] / r["torch_s"])]
-        return [r["model"], r["config"], r["device"], r["dtype"], _num(gflop), *ours, *theirs]
+        ceiling = [_num(1e3 * r["gemm_s"]), _num(gflop / r["gemm_s"]), f"{100 * r['gemm_s'] / r['ours_s']:.0f}"]
+        return [r["model"], r["config"], r["device"], r["dtype"], _num(gflop), *ours, *theirs, *ceiling]
 
     table = [list(COLUMNS)] + [cells(r) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
@@ -358,16 +435,22 @@ def print_header(out, device, torch, why, configs, repeats, update, dropout):
         print(f"torch not importable: peer skipped ({why})" if why else "torch peer: off (--no-torch)", file=out)
     for cfg in configs:
         print(f"config {cfg.name}: {cfg.describe()}", file=out)
-    print(f"time: median of {repeats} step{'s' if repeats > 1 else ''} after 1 warm-up step (time.perf_counter, "
-          "device synchronised); GFLOP/s: analytic FLOPs of the convolutions and head matrix products, forward x 3 "
-          "(tinyalstm.perf.training_step.forward_flops)", file=out, flush=True)
+    print(f"time: median of {repeats} step{'s' if repeats > 1 else ''} after 1 warm-up step each, ours, the peer's "
+          "and the GEMMs' steps interleaved (time.perf_counter, device synchronised); GFLOP/s: analytic FLOPs of "
+          "the convolutions and head matrix products, forward x 3 (tinyalstm.perf.training_step.forward_flops)",
+          file=out)
+    matmul = "cupy.matmul (cuBLAS)" if device == "cuda" else "numpy.matmul (its BLAS)"
+    print(f"ceiling: the same FLOPs as bare GEMMs, {matmul} on each convolution's im2col product (K, C k k) x "
+          "(C k k, B N N) and each head product, forward and both backward products, as many as one step makes "
+          "(training_step.gemm_step); ours % of ceiling = GEMMs' time / ours", file=out, flush=True)
 
 
 def run_benchmark(models, configs, device, dtype="float32", repeats=5, use_torch=True, update=False, dropout=True,
                   out=None, log=None):
     """Time every model at every config on ``device``, print the report to ``out`` and progress to ``log``;
-    return the rows: dicts with model, config, device, dtype, flops (per step), ours_s and torch_s (median s per
-    step, or None). tinyalstm's device is restored afterwards."""
+    return the rows: dicts with model, config, device, dtype, flops (per step), ours_s, torch_s (or None) and
+    gemm_s (the GEMM ceiling's step, ``gemm_step``), median seconds per step. tinyalstm's device is restored
+    afterwards."""
     out = sys.stdout if out is None else out
     log = sys.stderr if log is None else log
     dtype = np.dtype(dtype)
@@ -383,16 +466,18 @@ def run_benchmark(models, configs, device, dtype="float32", repeats=5, use_torch
                       f"loss diff {w['loss']:.1e} (float64, dropout off and same mask)", file=out, flush=True)
             for cfg in configs:
                 flops = step_flops(name, cfg)
-                print(f"[bench] {name} {cfg.name}: ours ({flops / 1e9:.4g} GFLOP/step)", file=log, flush=True)
-                ours_s = time_ours(name, cfg, dtype, repeats, update, dropout, log)
-                release_gpu_memory()
-                torch_s = None
+                label = f"{name}/{cfg.name}"
+                print(f"[bench] {label}: ours, torch peer, GEMMs ({flops / 1e9:.4g} GFLOP/step)", file=log, flush=True)
+                steps = {f"{label} ours": (ours_step(name, cfg, dtype, update, dropout), device_sync())}
                 if torch is not None:
-                    print(f"[bench] {name} {cfg.name}: torch peer", file=log, flush=True)
-                    torch_s = time_torch(torch, name, cfg, dtype, repeats, update, dropout, log)
-                    release_gpu_memory()
+                    steps[f"{label} torch"] = torch_step(torch, name, cfg, dtype, update, dropout)
+                steps[f"{label} GEMMs"] = (gemm_step(name, cfg, dtype), device_sync())
+                medians = list(interleaved_medians(steps, repeats, log=log).values())
+                del steps
+                release_gpu_memory()
                 rows.append({"model": name, "config": cfg.name, "device": device, "dtype": dtype.name,
-                             "flops": flops, "ours_s": ours_s, "torch_s": torch_s})
+                             "flops": flops, "ours_s": medians[0], "torch_s": medians[1] if torch else None,
+                             "gemm_s": medians[-1]})
     print(format_table(rows), file=out)
     if device == "cpu" and hasattr(os, "getloadavg"):
         print(f"load average {os.getloadavg()[0]:.1f} at the end (other processes on these cores slow the CPU "
