@@ -47,6 +47,7 @@ TX, TY = 16, 16             # threads per block; each computes (TM/TY) x (TN/TX)
 class ConvSaved(NamedTuple):
     x: object            # (B, C, H, W) contiguous input
     w: object            # (K, C, kh, kw)
+    bias: bool = True    # whether the forward added a bias (else no bias gradient is computed)
 RM, RN = TM // TY, TN // TX
 
 
@@ -164,8 +165,20 @@ def _grid(rows, cols):
     return ((cols + TN - 1) // TN, (rows + TM - 1) // TM), (TX, TY)
 
 
-def conv2d_forward(x, w, b):
-    """x (B, C, H, W), w (K, C, kh, kw), b (K,) -> out (B, K, H, W), cache (ConvSaved)."""
+_ZERO_BIAS = {}
+
+
+def _zero_bias(xp, n, dtype):
+    """A zero bias of n entries on the device, made once per (size, dtype): the epilogue of a convolution without
+    bias reads it, and no array is allocated per step."""
+    key = (xp.__name__, n, str(dtype))
+    if key not in _ZERO_BIAS:
+        _ZERO_BIAS[key] = xp.zeros(n, dtype=dtype)
+    return _ZERO_BIAS[key]
+
+
+def conv2d_forward(x, w, b=None):
+    """x (B, C, H, W), w (K, C, kh, kw), b (K,) or None (no bias) -> out (B, K, H, W), cache (ConvSaved)."""
     xp = array_module(x)
     B, C, H, W = x.shape
     K, _, kh, kw = w.shape
@@ -173,20 +186,21 @@ def conv2d_forward(x, w, b):
     w2 = xp.ascontiguousarray(w).reshape(K, -1)
     out = xp.empty((B, K, H * W), dtype=x.dtype)
     grid, block = _grid(K, B * H * W)
-    _kernels(x.dtype)[0][grid, block, stream_of(x)](x, w2, xp.ascontiguousarray(b), out, kh, kw)
-    return out.reshape(B, K, H, W), ConvSaved(x, w)
+    bias = _zero_bias(xp, K, x.dtype) if b is None else xp.ascontiguousarray(b)
+    _kernels(x.dtype)[0][grid, block, stream_of(x)](x, w2, bias, out, kh, kw)
+    return out.reshape(B, K, H, W), ConvSaved(x, w, b is not None)
 
 
 def conv2d_backward(dout, cache):
-    """-> dx (B, C, H, W), dw (K, C, kh, kw), db (K,)."""
+    """-> dx (B, C, H, W), dw (K, C, kh, kw), db (K,) (None for a convolution without bias)."""
     x, w = cache.x, cache.w
     xp = array_module(dout)
     B, C, H, W = x.shape
     K, _, kh, kw = w.shape
     dout = xp.ascontiguousarray(dout)
     flipped = xp.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
-    dx, _ = conv2d_forward(dout, flipped, xp.zeros(C, dtype=dout.dtype))
+    dx, _ = conv2d_forward(dout, flipped)
     dw = xp.empty((K, C * kh * kw), dtype=dout.dtype)
     grid, block = _grid(K, C * kh * kw)
     _kernels(dout.dtype)[1][grid, block, stream_of(dout)](dout.reshape(B, K, H * W), x, dw, kh, kw)
-    return dx, dw.reshape(w.shape), dout.sum(axis=(0, 2, 3))
+    return dx, dw.reshape(w.shape), (dout.sum(axis=(0, 2, 3)) if cache.bias else None)

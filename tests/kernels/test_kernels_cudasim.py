@@ -78,6 +78,13 @@ def test_conv2d_kernels(B, C, H, W, K, k):
     want = conv2d_backward_im2col(dout, Im2colSaved(x.shape, im2col(x, k, k), w))
     for g, e in zip(got, want):
         np.testing.assert_allclose(g, e, rtol=0, atol=1e-12)
+    # without a bias: the same as a zero bias, and no bias gradient is computed
+    out0, cache0 = conv2d_forward(x, w)
+    np.testing.assert_allclose(out0, ref.conv2d(x, w, np.zeros(K)), rtol=0, atol=1e-12)
+    dx0, dw0, db0 = conv2d_backward(dout, cache0)
+    assert db0 is None
+    np.testing.assert_allclose(dx0, want[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(dw0, want[1], rtol=0, atol=1e-12)
 
 
 @sim_only

@@ -26,6 +26,18 @@ def test_conv2d(B, C, K, H, W, kh, kw, seed):
     check_gradients("conv2d", lambda: conv2d_forward(x, w, b)[0], {"x": x, "w": w, "b": b}, grads, dout)
 
 
+def test_conv2d_without_bias_is_a_zero_bias_and_has_no_bias_gradient():
+    r = np.random.default_rng(3)
+    x, w = r.normal(size=(2, 3, 4, 5)), r.normal(size=(4, 3, 3, 3))
+    out, cache = conv2d_forward(x, w)
+    assert rel_error(out, ref.conv2d(x, w, np.zeros(4))) <= REF_TOL
+    dout = r.normal(size=out.shape)
+    dx, dw, db = conv2d_backward(dout, cache)
+    assert db is None
+    check_gradients("conv2d without bias", lambda: conv2d_forward(x, w)[0], {"x": x, "w": w},
+                    {"x": dx, "w": dw}, dout)
+
+
 def test_conv2d_shifts_with_an_off_centre_kernel():
     # a single 1 at kernel position (0, 0) reads the pixel up-left of each output: the image moves down-right
     x = np.arange(12.0).reshape(1, 1, 3, 4)

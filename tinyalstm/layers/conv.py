@@ -23,6 +23,7 @@ class Im2colSaved(NamedTuple):
     shape: tuple         # x.shape (B, C, H, W)
     cols: object         # (C*kh*kw, B*H*W) im2col columns of x
     w: object            # (K, C, kh, kw)
+    bias: bool = True    # whether the forward added a bias (else the backward computes no bias gradient)
 
 
 class MaxPoolCache(NamedTuple):
@@ -58,11 +59,12 @@ def col2im(dcols, shape, kh, kw):
     return dxpad[:, :, ph:ph + H, pw:pw + W].transpose(1, 0, 2, 3)
 
 
-def conv2d_forward(x, w, b):
+def conv2d_forward(x, w, b=None):
     """Stride-1 "same" convolution (cross-correlation, zero padding), VideoLSTM's '*' in eqs. 1-9.
 
     out[n, k, i, j] = b[k] + sum_{c,p,q} w[k, c, p, q] x[n, c, i + p - kh//2, j + q - kw//2]
-    x (B, C, H, W), w (K, C, kh, kw) with odd kh and kw, b (K,) -> out (B, K, H, W), cache.
+    x (B, C, H, W), w (K, C, kh, kw) with odd kh and kw, b (K,) or None (no bias: the recurrent and score
+    convolutions, whose bias is another term's) -> out (B, K, H, W), cache.
     """
     if backend.use_kernels(x):
         from ..kernels import conv2d as gpu
@@ -71,12 +73,17 @@ def conv2d_forward(x, w, b):
     B, C, H, W = x.shape
     K, _, kh, kw = w.shape
     cols = im2col(x, kh, kw)
-    out = (w.reshape(K, -1) @ cols + b[:, None]).reshape(K, B, H, W).transpose(1, 0, 2, 3)
-    return array_module(x).ascontiguousarray(out), ConvCache(conv2d_backward_im2col, Im2colSaved(x.shape, cols, w))
+    out = w.reshape(K, -1) @ cols
+    if b is not None:
+        out += b[:, None]
+    out = out.reshape(K, B, H, W).transpose(1, 0, 2, 3)
+    return (array_module(x).ascontiguousarray(out),
+            ConvCache(conv2d_backward_im2col, Im2colSaved(x.shape, cols, w, b is not None)))
 
 
 def conv2d_backward(dout, cache):
-    """Gradients of ``conv2d_forward``: dout (B, K, H, W) -> dx (B, C, H, W), dw (K, C, kh, kw), db (K,)."""
+    """Gradients of ``conv2d_forward``: dout (B, K, H, W) -> dx (B, C, H, W), dw (K, C, kh, kw), db (K,) (None
+    for a convolution without bias)."""
     return cache.backward(dout, cache.saved)
 
 
@@ -88,7 +95,7 @@ def conv2d_backward_im2col(dout, saved):
     d = dout.transpose(1, 0, 2, 3).reshape(K, -1)
     dw = (d @ saved.cols.T).reshape(w.shape)
     dx = col2im(w.reshape(K, -1).T @ d, saved.shape, kh, kw)
-    return dx, dw, d.sum(axis=1)
+    return dx, dw, (d.sum(axis=1) if saved.bias else None)
 
 
 def relu_forward(x):

@@ -51,7 +51,7 @@ def conv_lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     -> next_h (B, K, N, N), next_c (B, K, N, N), cache.
     """
     ax, x_cache = conv2d_forward(x, Wx, b)
-    ah, h_cache = conv2d_forward(prev_h, Wh, array_module(b).zeros_like(b))
+    ah, h_cache = conv2d_forward(prev_h, Wh)
     next_h, next_c, cell_cache = lstm_cell_forward(ax + ah, prev_c)
     return next_h, next_c, ConvLSTMStepCache(x_cache, h_cache, cell_cache)
 
@@ -76,10 +76,9 @@ def conv_lstm_forward(x, h0, c0, Wx, Wh, b):
     ax = ax.reshape(B, T, *ax.shape[1:])
     h = xp.empty((B, T) + h0.shape[1:], dtype=h0.dtype)
     c = xp.empty_like(h)
-    zero_b = xp.zeros_like(b)
     prev_h, prev_c, steps = h0, c0, []
     for t in range(T):
-        ah, h_cache = conv2d_forward(prev_h, Wh, zero_b)
+        ah, h_cache = conv2d_forward(prev_h, Wh)
         prev_h, prev_c, cell_cache = lstm_cell_forward(ax[:, t] + ah, prev_c)
         h[:, t], c[:, t] = prev_h, prev_c
         steps.append(RecurrentStepCache(h_cache, cell_cache))

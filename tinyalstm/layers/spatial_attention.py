@@ -73,9 +73,9 @@ def spatial_attention_forward(x, h, Wxa, Wha, ba, Wz):
     """Eqs. 7-9 -> x_att (B, C, N, N) = A . X, A (B, N, N) (each map sums to 1), cache."""
     xp = array_module(x)
     px, x_cache = conv2d_forward(x, Wxa, ba)
-    ph, h_cache = conv2d_forward(h, Wha, xp.zeros_like(ba))
+    ph, h_cache = conv2d_forward(h, Wha)
     e = xp.tanh(px + ph)
-    z, z_cache = conv2d_forward(e, Wz, xp.zeros(1, dtype=Wz.dtype))
+    z, z_cache = conv2d_forward(e, Wz)
     x_att, a, softmax_cache = spatial_softmax_forward(z[:, 0], x)
     return x_att, a, SpatialAttentionCache(e, x_cache, h_cache, z_cache, softmax_cache)
 
