@@ -122,8 +122,13 @@ def _decode(sample, size):          # the whole video, or a trimmed sample's seg
 
 
 def _decoded_flow(sample, size):
+    """Flow images of a decoded video, computed on the run's device (flow.py's steps are array operations on CuPy
+    arrays too; on the GPU the chunk is the whole clip, one batch of pairs)."""
     from .flow import video_flow
-    return video_flow(_decode(sample, size))
+    frames = _decode(sample, size)
+    if backend.get_device() == "cpu":
+        return video_flow(frames)
+    return backend.to_numpy(video_flow(backend.to_device(frames), chunk=len(frames)))
 
 
 def _unchanged(frames):
