@@ -40,24 +40,34 @@ def rng():
 FEATURE_CLASSES = ["Jump", "Run", "Swim"]
 
 
-def _features_dataset(root, videos_per_class=4, frames=10, shape=(4, 3, 3), seed=0):
-    """<root>/{rgb,flow}/<Class>/<video>.npy + ucfTrainTestlist/: class c has a bright channel c (learnable)."""
+def write_feature_folder(root, streams, classes, videos_per_class=4, rows=10, seed=0):
+    """A --dataset features folder: <root>/<modality>/<Class>/<video>.npy + ucfTrainTestlist/. ``streams``:
+    {modality: (rows per input row, feature shape)}, drawn in that order; video v of a class has rows + v input
+    rows; class c has a bright feature c (learnable). -> {key: input rows}."""
     r = np.random.default_rng(seed)
     lists = root / "ucfTrainTestlist"
     lists.mkdir(parents=True)
-    (lists / "classInd.txt").write_text("".join(f"{i + 1} {c}\r\n" for i, c in enumerate(FEATURE_CLASSES)))
-    train_lines, test_lines = [], []
-    for c, name in enumerate(FEATURE_CLASSES):
+    (lists / "classInd.txt").write_text("".join(f"{i + 1} {c}\r\n" for i, c in enumerate(classes)))
+    train_lines, test_lines, counts = [], [], {}
+    for c, name in enumerate(classes):
         for v in range(videos_per_class):
             key = f"{name}/v_{name}_g{v + 1:02d}_c01"
-            for m in ("rgb", "flow"):
-                x = r.normal(size=(frames + v, *shape)).astype(np.float32)
+            counts[key] = rows + v
+            for m, (per_row, shape) in streams.items():
+                x = r.normal(size=(per_row * (rows + v), *shape)).astype(np.float32)
                 x[:, c] += 1.5
                 (root / m / name).mkdir(parents=True, exist_ok=True)
                 np.save(root / m / f"{key}.npy", x)
             (test_lines if v == 0 else train_lines).append(f"{key}.avi" + ("" if v == 0 else f" {c + 1}"))
     (lists / "trainlist01.txt").write_text("\r\n".join(train_lines) + "\r\n")
     (lists / "testlist01.txt").write_text("\r\n".join(test_lines) + "\r\n")
+    return counts
+
+
+def _features_dataset(root, videos_per_class=4, frames=10, shape=(4, 3, 3), seed=0):
+    """<root>/{rgb,flow}/<Class>/<video>.npy maps + ucfTrainTestlist/ (write_feature_folder)."""
+    write_feature_folder(root, {"rgb": (1, shape), "flow": (1, shape)}, FEATURE_CLASSES, videos_per_class, frames,
+                         seed)
     return root
 
 

@@ -55,8 +55,7 @@ def main(argv=None):
     print(f"{'model':40s} {'accuracy':>9s} {'mAP':>7s}   ({len(labels)} test videos, {protocol})")
     for name, (scores, y) in rows.items():
         figures = video_metrics(scores, y)          # multi-label data: mAP only (no top-1 accuracy)
-        result[name] = {"accuracy": figures["acc"], "map": figures["map"]} if "acc" in figures else {
-            "map": figures["map"]}
+        result[name] = {("accuracy" if k == "acc" else k): v for k, v in figures.items() if k != "loss"}
         acc = f"{figures['acc']:9.3f}" if "acc" in figures else f"{'-':>9s}"
         print(f"{name:40s} {acc} {figures['map']:7.3f}")
     if args.json:

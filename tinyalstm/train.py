@@ -32,7 +32,7 @@ from pathlib import Path
 from . import backend
 from .data.pipeline import ENCODER_WIDTHS, MULTILABEL_DATASETS
 from .models import MODELS
-from .training import DEFAULT_LR, OPTIMIZERS, default_optimizer, multilabel_models, run_training
+from .training import DEFAULT_LR, OPTIMIZERS, SGD_DEFAULTS, default_optimizer, multilabel_models, run_training
 
 DATASETS = ("synthetic", "ucf101", "hmdb51", "features", "hollywood2", "synthetic-multilabel", "activitynet")
 
@@ -80,11 +80,11 @@ def parse_args(argv):
     ap.add_argument("--lr", type=float, default=None,
                     help="learning rate (default: 0.03 for sgd, chosen on the built-in benchmark's validation split "
                          "where aLSTM sec. 4.1's 0.01 underfits; 1e-3 for rmsprop, VideoLSTM's code)")
-    ap.add_argument("--momentum", type=float, default=0.9, help="sgd only: momentum (aLSTM: 0.9)")
+    ap.add_argument("--momentum", type=float, default=None, help="sgd only: momentum (default 0.9, aLSTM's)")
     ap.add_argument("--lr-decay", type=float, default=None, metavar="RATIO",
                     help="sgd only: the learning rate is fixed for --lr-decay-after epochs, then multiplied by "
                          "RATIO after every epoch (aLSTM decays by a ratio it does not give; default 0.9; 1: fixed)")
-    ap.add_argument("--lr-decay-after", type=int, default=8, metavar="E",
+    ap.add_argument("--lr-decay-after", type=int, default=None, metavar="E",
                     help="sgd only: epochs at the fixed learning rate before the decay starts (default 8)")
     ap.add_argument("--seed", type=int, default=0, help="seed of weights, windows and dropout (default 0)")
     ap.add_argument("--out", type=Path, default=Path("runs/default"), help="output folder (default runs/default)")
@@ -141,14 +141,16 @@ def parse_args(argv):
     args.lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
     if not (args.lr > 0 and math.isfinite(args.lr)):
         ap.error(f"--lr: expected a positive number, got {args.lr}")
-    if args.optimizer != "sgd" and (args.lr_decay is not None or args.momentum != 0.9 or args.lr_decay_after != 8):
-        ap.error("--lr-decay, --lr-decay-after and --momentum: options of --optimizer sgd")
-    if args.lr_decay_after < 0:
-        ap.error(f"--lr-decay-after: expected an integer >= 0, got {args.lr_decay_after}")
-    args.lr_decay = (0.9 if args.lr_decay is None else args.lr_decay) if args.optimizer == "sgd" else 1.0
-    if not (0 < args.lr_decay <= 1 and 0 <= args.momentum < 1):
-        ap.error(f"--lr-decay {args.lr_decay} / --momentum {args.momentum}: expected a ratio in (0, 1] and a "
-                 f"momentum in [0, 1)")
+    given = [f"--{k.replace('_', '-')}" for k in SGD_DEFAULTS if getattr(args, k) is not None]
+    if args.optimizer != "sgd" and given:
+        ap.error(f"{', '.join(given)}: options of --optimizer sgd")
+    for k, v in SGD_DEFAULTS.items():
+        setattr(args, k, v if getattr(args, k) is None else getattr(args, k))
+    if args.optimizer != "sgd":
+        args.lr_decay = 1.0                  # RMSprop keeps its learning rate
+    if not (0 < args.lr_decay <= 1 and 0 <= args.momentum < 1 and args.lr_decay_after >= 0):
+        ap.error(f"--lr-decay {args.lr_decay} / --momentum {args.momentum} / --lr-decay-after "
+                 f"{args.lr_decay_after}: expected a ratio in (0, 1], a momentum in [0, 1) and epochs >= 0")
     if not 0 <= args.dropout < 1:
         ap.error(f"--dropout: expected a probability in [0, 1), got {args.dropout}")
     halvings = 2 ** len(ENCODER_WIDTHS)

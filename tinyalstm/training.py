@@ -67,10 +67,9 @@ def build_run_model(config, data):
     options = {"dropout": config["dropout"], "seed": config["seed"], "fc_dim": config["fc_dim"],
                "attention_penalty": config.get("attention_penalty", 0.0)}
     spec = model_spec(config["model"])
-    shapes = getattr(data, "shapes", None) or {}
     first, second = spec.modalities(config["modality"], config.get("attended_data"))
-    shape = tuple(shapes.get(first, data.feature_shape))
-    shape2 = tuple(shapes.get(second, shape)) if second else shape
+    shape = tuple(data.shapes.get(first, data.feature_shape))
+    shape2 = tuple(data.shapes.get(second, shape)) if second else shape
     if not spec.pooled and (len(shape) != 3 or len(shape2) != 3):
         m, s = (first, shape) if len(shape) != 3 else (second, shape2)
         raise ValueError(f"--model {spec.name}: it reads N x N maps; the {m} features are vectors of shape (frames, "
@@ -90,6 +89,8 @@ OPTIMIZERS = ("rmsprop", "sgd")
 # built-in benchmark's default run has 150 iterations of 16, where 0.01 underfits (aLSTM, seed 0, validation
 # accuracy 0.375 against 0.583 at 0.03 and 0.562 at 0.1; RMSprop 0.500), so SGD's default is 0.03
 DEFAULT_LR = {"rmsprop": 1e-3, "sgd": 0.03}
+# SGD's other options: aLSTM sec. 4.1's momentum; the decay's ratio and start are ours (the paper gives neither)
+SGD_DEFAULTS = {"momentum": 0.9, "lr_decay": 0.9, "lr_decay_after": 8}
 
 
 def default_optimizer(model):
@@ -109,10 +110,10 @@ def build_optimizer(config, steps_per_epoch):
         return RMSprop(lr=config["lr"], rho=0.9, eps=1e-6)
     if name != "sgd":
         raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {name!r}")
-    decay = config.get("lr_decay", 1.0)
-    return SGD(lr=config["lr"], momentum=config.get("momentum", 0.9),
-               decay_start=None if decay == 1.0 else steps_per_epoch * config.get("lr_decay_after", 8),
-               decay_every=steps_per_epoch, decay_rate=decay)
+    sgd = {k: config.get(k, v) for k, v in SGD_DEFAULTS.items()}
+    return SGD(lr=config["lr"], momentum=sgd["momentum"],
+               decay_start=None if sgd["lr_decay"] == 1.0 else steps_per_epoch * sgd["lr_decay_after"],
+               decay_every=steps_per_epoch, decay_rate=sgd["lr_decay"])
 
 
 def run_reader(config, data):

@@ -14,6 +14,8 @@ from tinyalstm.data.pipeline import prepare_given_features
 from tinyalstm.data.windows import WindowReader, rows_per_input_step
 from tinyalstm.models import aLSTM, model_spec
 
+from conftest import write_feature_folder      # the feature-folder writer the map tests use
+
 CLASSES = ["Jump", "Run", "Swim"]
 DV, DA = 5, 3                         # the input-data's and the attended-data's feature sizes (C3D 4096, VGG 1000)
 
@@ -22,24 +24,9 @@ def write_vector_features(root, r=2, dv=DV, da=DA, videos_per_class=4, rows=6, m
     """<root>/flow/<Class>/<video>.npy (N, dv) and <root>/rgb/... (r N, da) + ucfTrainTestlist/ -> {key: N}.
     Video v of a class has N = rows + v input rows; class c lifts feature c (learnable). ``maps``: (rows, D, 2, 2)
     files instead (to check r with maps)."""
-    g = np.random.default_rng(1)
-    lists = root / "ucfTrainTestlist"
-    lists.mkdir(parents=True)
-    (lists / "classInd.txt").write_text("".join(f"{i + 1} {c}\r\n" for i, c in enumerate(CLASSES)))
-    train_lines, test_lines, counts = [], [], {}
-    for c, name in enumerate(CLASSES):
-        for v in range(videos_per_class):
-            key = f"{name}/v_{name}_g{v + 1:02d}_c01"
-            counts[key] = rows + v
-            for m, n, d in (("flow", rows + v, dv), ("rgb", r * (rows + v), da)):
-                x = g.normal(size=(n, d, 2, 2) if maps else (n, d)).astype(np.float32)
-                x[:, c] += 1.5
-                (root / m / name).mkdir(parents=True, exist_ok=True)
-                np.save(root / m / f"{key}.npy", x)
-            (test_lines if v == 0 else train_lines).append(f"{key}.avi" + ("" if v == 0 else f" {c + 1}"))
-    (lists / "trainlist01.txt").write_text("\r\n".join(train_lines) + "\r\n")
-    (lists / "testlist01.txt").write_text("\r\n".join(test_lines) + "\r\n")
-    return counts
+    extra = (2, 2) if maps else ()
+    return write_feature_folder(root, {"flow": (1, (dv, *extra)), "rgb": (r, (da, *extra))}, CLASSES,
+                                videos_per_class, rows, seed=1)
 
 
 @pytest.fixture(autouse=True)

@@ -773,11 +773,17 @@ def main(argv=None):
     classes = int(args.classes) if args.classes.strip().isdigit() else args.classes
     if args.workers is not None and args.workers < 1:
         ap.error(f"--workers: expected a positive integer, got {args.workers}")
+    return run_generator(ap, generate, args.out, classes=classes, groups=args.groups, clips=args.clips,
+                         frames=args.frames, size=args.size, distractors=args.distractors, clutter=args.clutter,
+                         context=args.context, seed=args.seed, quality=args.quality, workers=args.workers,
+                         force=args.force, verbose=not args.quiet)
+
+
+def run_generator(ap, generator, out, **options):
+    """A generator CLI's end (this one's and synthetic_multilabel's): ``generator(out, **options)``, its summary
+    printed as JSON -> exit status 0; a folder holding something else -> a message, 1; a bad option -> usage, 2."""
     try:
-        summary = generate(args.out, classes=classes, groups=args.groups, clips=args.clips, frames=args.frames,
-                           size=args.size, distractors=args.distractors, clutter=args.clutter,
-                           context=args.context, seed=args.seed, quality=args.quality, workers=args.workers,
-                           force=args.force, verbose=not args.quiet)
+        summary = generator(out, **options)
     except FileExistsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

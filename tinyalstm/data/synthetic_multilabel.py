@@ -415,15 +415,8 @@ def main(argv=None):
     given = {k: v for k, v in vars(args).items() if v is not None and k not in ("out", "force", "quiet")}
     if "classes" in given and given["classes"].strip().isdigit():
         given["classes"] = int(given["classes"])
-    try:                                    # options not given take generate_multilabel's defaults
-        summary = generate_multilabel(args.out, force=args.force, verbose=not args.quiet, **given)
-    except FileExistsError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except ValueError as e:
-        ap.error(str(e))
-    print(json.dumps(summary, indent=1))
-    return 0
+    # options not given take generate_multilabel's defaults
+    return syn.run_generator(ap, generate_multilabel, args.out, force=args.force, verbose=not args.quiet, **given)
 
 
 if __name__ == "__main__":
