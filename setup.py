@@ -6,6 +6,9 @@ site-packages.
 """
 from setuptools import setup
 
+KERNEL_COMPILER = ["numba-cuda[cu12]>=0.30.4,<0.31", "nvidia-cuda-nvdisasm>=12.4"]
+GPU_CUDA12 = ["cupy-cuda12x>=13", "numba-cuda[cu12]>=0.30.4,<0.31"]
+
 setup(
     name="tinyalstm",
     version="0.1.0",
@@ -21,15 +24,18 @@ setup(
                       "scipy>=1.8",        # Gaussian filter and connected components of eq. 16 (localization)
                       "tqdm>=4.60"],       # progress bars with an ETA on a terminal (progress.py)
     extras_require={
-        # Pick the CuPy wheel that matches the CUDA major version of your driver (nvidia-smi, top right):
-        # 'gpu' / 'gpu-cuda12' for CUDA 12.x, 'gpu-cuda13' for CUDA 13.x.
-        "gpu": ["cupy-cuda12x>=13"],
-        "gpu-cuda12": ["cupy-cuda12x>=13"],
-        "gpu-cuda13": ["cupy-cuda13x>=13.6"],
+        # A GPU needs CuPy and NVIDIA's numba-cuda (the CUDA target of Numba, with NVVM and the CUDA runtime from
+        # wheels), for the CUDA major version of the driver (nvidia-smi, top right): 'gpu' / 'gpu-cuda12' for
+        # CUDA 12.x, 'gpu-cuda13' for CUDA 13.x. numba-cuda is pinned to the minor version the launch path
+        # (kernels/launch.py) was written against.
+        "gpu": GPU_CUDA12,
+        "gpu-cuda12": GPU_CUDA12,
+        "gpu-cuda13": ["cupy-cuda13x>=13.6", "numba-cuda[cu13]>=0.30.4,<0.31"],
         # pytest + hypothesis for the suite; nbclient/nbformat/ipykernel execute the tutorials; matplotlib draws
-        # their plots.
+        # their plots; numba-cuda, NVVM and ptxas (nvidia-cuda-nvcc-cu12) and nvdisasm compile every kernel for
+        # sm_80 and sm_90 and read its SASS, with no GPU (tests/kernels/test_kernels_compile.py).
         "test": ["pytest>=7", "hypothesis>=6.80", "nbclient>=0.8", "nbformat>=5.7", "ipykernel>=6",
-                 "matplotlib>=3.6"],
+                 "matplotlib>=3.6"] + KERNEL_COMPILER,
         "tutorials": ["jupyterlab>=4", "matplotlib>=3.6"],
     },
 )

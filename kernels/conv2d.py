@@ -1,168 +1,202 @@
-"""Stride-1 "same" convolution (VideoLSTM's '*' in eqs. 1-9) as Numba CUDA implicit-GEMM kernels: the forward,
-the gradient with respect to the input (the same kernel on flipped weights) and the weight gradient summed over
-every image of the batch (B*T images when a whole sequence's input convolution is one call).
+"""Stride-1 "same" convolution (VideoLSTM's '*' in eqs. 1-9) as one Numba CUDA implicit-GEMM kernel that serves
+the forward, the input gradient (dgrad) and the weight gradient (wgrad).
 
 Contract: the same as ``tinyalstm.layers.conv.conv2d_forward`` / ``conv2d_backward`` (x NCHW, w (K, C, kh, kw), odd
-kh and kw, zero padding). Both kernels are one matrix product whose second operand is the im2col matrix, which
-is never built:
+kh and kw, zero padding). All three are one matrix product whose im2col operand is never built:
 
-    forward   out (K, B*H*W)    = W (K, C*kh*kw)     @ cols (C*kh*kw, B*H*W)
-    dgrad     dx                = conv(dout, W')     W'[c, k, p, q] = W[k, c, kh-1-p, kw-1-q]
-    wgrad     dW (K, C*kh*kw)   = dout (K, B*H*W)    @ cols^T (B*H*W, C*kh*kw)
+    forward   out (K, B*H*W)    = W (K, C*kh*kw)      @ cols(x) (C*kh*kw, B*H*W)
+    dgrad     dx  (C, B*H*W)    = W' (C, K*kh*kw)     @ cols(dout) (K*kh*kw, B*H*W)   W'[c, k, p, q] = W[k, c, -p, -q]
+    wgrad     dW  (K, C*kh*kw)  = dout (K, B*H*W)     @ cols(x)^T (B*H*W, C*kh*kw)
 
-Design choices that matter:
-- Implicit im2col. At VideoLSTM's size (512 channels, 3x3, 7x7 maps, batch 32) the column matrix of one step is
-  9x the input (29 MB in float32), written and read back every step. Here each block gathers the window values it
-  needs straight from x into shared memory, zero for positions in the padding, so x is read from global memory
-  about 9x per block row instead of materialising 9x x once per call and reading it per block row.
-- Tiling. A block computes a 64 x 64 tile of the output from 16-deep slices of both operands staged in shared
-  memory, so every value loaded from global memory is used 64 times. Each of the 256 threads keeps a 4 x 4
-  sub-tile in registers (the loads from shared memory per multiply-add drop from 2 to 0.5), strided by 16 so
-  that both shared-memory reads and global stores of neighbouring threads touch neighbouring addresses.
-- Coalescing. Tile loads are ordered so that neighbouring threads read neighbouring addresses: along the
-  reduction index for W, along spatial positions for x and dout. The shared tiles that are stored transposed are
-  padded by one column, which removes the 16-way bank conflicts of the transposed store.
-- One kernel for forward and dgrad. The input gradient of a stride-1 "same" convolution with an odd kernel is a
-  "same" convolution of dout with the spatially flipped, channel-transposed kernel, so dgrad costs one weight
-  copy (K*C*kh*kw, 37 MB at the paper's size, ~0.02 ms of bandwidth on an H100) and no second kernel to test.
-- The bias is added in the forward's epilogue (no extra pass); the bias gradient is a CuPy reduction.
-- No split-K: at the sizes that matter the output tiles alone give >= 2000 blocks for the wgrad (K=2048 by
-  C*9=4608) and ~800 for the forward (K=2048 by B*49=1568), enough to fill 132 SMs.
+**Two offset tables describe the im2col matrix.** Entry (r, n) of cols(x), for a kernel tap r = (c, p, q) and an
+output position n = (b, i, j), is ``x_flat[tap_x[r] + pos_x[n]]`` when ``0 <= tap_i[r] + pos_i[n] < H`` and
+``0 <= tap_j[r] + pos_j[n] < W``, else 0 (the padding), with ``tap_x = c*H*W + (p - kh//2)*W + (q - kw//2)``,
+``tap_i = p - kh//2``, ``tap_j = q - kw//2``, ``pos_x = b*C*H*W + i*W + j``, ``pos_i = i``, ``pos_j = j``. Both tables
+are made once per shape on the host (int32; cached), as CUTLASS's implicit GEMM precomputes its filter offsets,
+so the kernel's main loop has no division and no modulo: a gather is two table reads, two adds, two unsigned
+compares and a load. The same tables, in the other roles, give every operand of the three products:
 
-Arrays are CuPy arrays passed through ``__cuda_array_interface__`` (no copies); kernels are launched on CuPy's
-current stream. Under ``NUMBA_ENABLE_CUDASIM=1`` they take NumPy arrays, which is how CI checks them.
+    operand A[m, k] = a[m * a_stride + a_off[k]]   forward: W rows (a_off = r); dgrad: W read flipped and
+                                                    transposed through a_off (no flipped copy is made);
+                                                    wgrad: dout (a_off = the positions' dout offsets)
+    operand B[k, n] = the gather above             forward and dgrad: k a tap, n a position; wgrad: swapped
+    out[m, n] = out[m * o_stride + o_off[n]]       forward and dgrad: NCHW maps; wgrad: dW rows
+
+**Tiling for the machine.** A block of 256 threads computes a 128 x 128 tile of the output from 8-deep slices
+of A and B staged in shared memory; each thread keeps an 8 x 8 sub-tile in registers (64 accumulators), so per
+slice step it reads 8 + 8 values from shared memory, as four 128-bit loads, for 64 FFMA. The slice loop is fully
+unrolled (8 steps, 512 FFMA per slice). The A tile is stored transposed with rows padded by 4 words, so its
+stores are free of bank conflicts and its rows stay 16-byte aligned for the vector loads. ``python -m
+tinyalstm.perf.kernels`` reads the result from the SASS (FFMA share of the main loop, registers, spills).
+
+**Split-K when the output is small.** dgrad at the paper's size has a 512 x 1568 output (52 tiles of 128 x 128)
+and a reduction of 18,432: too few blocks for 132 SMs. The reduction is then split over ``gridDim.z`` blocks
+that write partial tiles, summed by one reduction afterwards (deterministic, no atomics).
+
+Arrays are CuPy arrays (raw pointers, launched on CuPy's current stream, see ``launch.py``); under
+``NUMBA_ENABLE_CUDASIM=1`` NumPy arrays, which is how CI checks the numbers.
 """
 import functools
 from typing import NamedTuple
 
 import numpy as np
-from numba import cuda, from_dtype
+from numba import cuda, from_dtype, int32
 
-from .launch import array_module, stream_of
+from .launch import Kernel, array_module, cdiv
 
-TM, TN, TK = 64, 64, 16     # output tile rows x columns, reduction slice depth
-TX, TY = 16, 16             # threads per block; each computes (TM/TY) x (TN/TX) = 4 x 4 outputs
+BM, BN, BK = 128, 128, 8        # output tile rows x columns, reduction slice depth
+TM, TN = 8, 8                   # each thread's sub-tile
+THREADS = 256                   # (BM / TM) x (BN / TN) = 16 x 16 threads per block
+A_LD = BM + 4                   # the transposed A tile's padded row length (words)
+A_PER_THREAD = BM * BK // THREADS   # 4 values of A and 4 of B loaded by each thread per slice
+B_PER_THREAD = BN * BK // THREADS
+A_ROW_STEP = THREADS // BK      # 32: rows of A between one thread's loads
+B_ROW_STEP = THREADS // BN      # 2: slice rows of B between one thread's loads
+TARGET_BLOCKS = 264             # split the reduction until a launch has about 2 blocks per SM of an H100
+MIN_SLICES_PER_SPLIT = 16       # ... but keep at least 16 slices (128 reduction steps) per block
+OUTSIDE = -(1 << 20)            # pos_i of a column beyond the output: every tap then reads padding
 
 
 class ConvSaved(NamedTuple):
     x: object            # (B, C, H, W) contiguous input
-    w: object            # (K, C, kh, kw)
+    w: object            # (K, C, kh, kw) contiguous weights
     bias: bool = True    # whether the forward added a bias (else no bias gradient is computed)
-RM, RN = TM // TY, TN // TX
 
 
 @cuda.jit(device=True, inline=True)
-def _window_value(x, r, n, kh, kw, zero):
-    """Entry (r, n) of the implicit im2col matrix: r = (c, p, q) a kernel tap, n = (b, s) an output position;
-    zero where the window reaches into the "same" padding."""
-    B, C, H, W = x.shape
-    S = H * W
-    c, pq = r // (kh * kw), r % (kh * kw)
-    b, s = n // S, n % S
-    i, j = s // W + pq // kw - kh // 2, s % W + pq % kw - kw // 2
-    if 0 <= i < H and 0 <= j < W:
-        return x[b, c, i, j]
-    return zero
+def _rank1(As, Bs, acc, ra, rb, kk, tx, ty):
+    """acc += As[kk, this thread's 8 rows] x Bs[kk, its 8 columns]: one step of the slice, 64 FFMA."""
+    for i in range(TM):
+        ra[i] = As[kk, ty * TM + i]
+    for j in range(TN):
+        rb[j] = Bs[kk, tx * TN + j]
+    for i in range(TM):
+        for j in range(TN):
+            acc[i, j] += ra[i] * rb[j]
 
 
-@cuda.jit(device=True, inline=True)
-def _multiply_tiles(As, Bs, acc, tx, ty):
-    """acc[i, j] += sum_k As[k, ty + 16 i] Bs[k, tx + 16 j]: this thread's 4 x 4 outputs, strided by 16 so that
-    neighbouring threads read neighbouring shared-memory words."""
-    for kk in range(TK):
-        for i in range(RM):
-            a = As[kk, ty + i * TY]
-            for j in range(RN):
-                acc[i, j] += a * Bs[kk, tx + j * TX]
+def _make_gemm(dtype):
+    nb = from_dtype(dtype)
+    zero = dtype.type(0)
 
+    def gemm(a, a_off, row_x, row_i, row_j, col_x, col_i, col_j, out_off, x, bias, out,
+             M, K, N, a_stride, o_stride, H, W, slices_per_split):
+        """out[z][m * o_stride + out_off[n]] = (z == 0) bias[m] + sum_k A[m, k] B[k, n] over split z's slices,
+        A[m, k] = a[m * a_stride + a_off[k]], B[k, n] = x[row_x[k] + col_x[n]] inside the map (row_i[k] + col_i[n],
+        row_j[k] + col_j[n]), else 0. The rows k are taps and the columns n positions (forward, dgrad), or the
+        other way round (wgrad). Grid (ceil(N/128), ceil(M/128), splits), 256 threads."""
+        tx, ty = int32(cuda.threadIdx.x), int32(cuda.threadIdx.y)    # block (16, 16)
+        tid = ty * 16 + tx
+        m0 = int32(cuda.blockIdx.y) * BM
+        n0 = int32(cuda.blockIdx.x) * BN
+        k_begin = int32(cuda.blockIdx.z) * slices_per_split * BK
+        k_end = min(K, k_begin + slices_per_split * BK)
+        As = cuda.shared.array((BK, A_LD), nb)
+        Bs = cuda.shared.array((BK, BN), nb)
+        acc = cuda.local.array((TM, TN), nb)
+        ra = cuda.local.array(TM, nb)
+        rb = cuda.local.array(TN, nb)
+        for i in range(TM):
+            for j in range(TN):
+                acc[i, j] = zero
 
-@functools.cache
-def _kernels(dtype):
-    """Compile the two kernels for one float dtype (shared and local arrays need it at compile time)."""
-    nb = from_dtype(np.dtype(dtype))
-    zero = np.dtype(dtype).type(0)
+        # This thread's fixed parts of its loads, made once (the divisions here are outside the main loop).
+        a_k = tid & (BK - 1)                              # A: one slice row, rows m of A 32 apart
+        a_m = tid >> 3
+        a_rows = cuda.local.array(A_PER_THREAD, int32)
+        for s in range(A_PER_THREAD):
+            m = m0 + a_m + s * A_ROW_STEP
+            a_rows[s] = m * a_stride if m < M else int32(-1)
+        b_n = tid & (BN - 1)                              # B: one column n, slice rows 2 apart
+        b_k = tid >> 7
+        n = n0 + b_n
+        n_x, n_i, n_j = int32(0), int32(OUTSIDE), int32(0)     # this column's half of every gather
+        if n < N:
+            n_x, n_i, n_j = col_x[n], col_i[n], col_j[n]
 
-    @cuda.jit
-    def forward(x, w, bias, out, kh, kw):
-        """out[b, m, s] = bias[m] + sum_r w[m, r] * cols[r, b*S + s]; x (B, C, H, W), w (M, C*kh*kw)."""
-        B, C, H, W = x.shape
-        M, R = w.shape
-        S = H * W
-        L = B * S
-        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-        tid = ty * TX + tx
-        m0, n0 = cuda.blockIdx.y * TM, cuda.blockIdx.x * TN
-        As = cuda.shared.array((TK, TM + 1), nb)
-        Bs = cuda.shared.array((TK, TN), nb)
-        acc = cuda.local.array((RM, RN), nb)
-        for i in range(RM):
-            for j in range(RN):
-                acc[i, j] = 0
-        for r0 in range(0, R, TK):
-            for step in range(TM * TK // (TX * TY)):
-                idx = tid + step * TX * TY
-                mm, kk = idx // TK, idx % TK            # neighbouring threads: neighbouring r of one row of w
-                m, r = m0 + mm, r0 + kk
-                As[kk, mm] = w[m, r] if (m < M and r < R) else 0
-            for step in range(TN * TK // (TX * TY)):
-                idx = tid + step * TX * TY
-                kk, nn = idx // TN, idx % TN            # neighbouring threads: neighbouring output positions
-                r, n = r0 + kk, n0 + nn
-                Bs[kk, nn] = _window_value(x, r, n, kh, kw, zero) if (r < R and n < L) else zero
+        for k0 in range(k_begin, k_end, int32(BK)):       # an int32 loop: 32-bit index math
+            k = k0 + a_k
+            off = a_off[k] if k < k_end else int32(0)
+            for s in range(A_PER_THREAD):
+                As[a_k, a_m + s * A_ROW_STEP] = a[a_rows[s] + off] if (k < k_end and a_rows[s] >= 0) else zero
+            for s in range(B_PER_THREAD):
+                kk = b_k + s * B_ROW_STEP
+                k = k0 + kk
+                v = zero
+                if k < k_end:
+                    i = n_i + row_i[k]
+                    j = n_j + row_j[k]
+                    if 0 <= i < H and 0 <= j < W:
+                        v = x[n_x + row_x[k]]
+                Bs[kk, b_n] = v
             cuda.syncthreads()
-            _multiply_tiles(As, Bs, acc, tx, ty)
+            # the slice, unrolled by hand (LLVM leaves an 8-step loop of 64 FFMA rolled): per step 8 + 8 values
+            # from shared memory (four 128-bit loads) for 64 FFMA
+            _rank1(As, Bs, acc, ra, rb, 0, tx, ty)
+            _rank1(As, Bs, acc, ra, rb, 1, tx, ty)
+            _rank1(As, Bs, acc, ra, rb, 2, tx, ty)
+            _rank1(As, Bs, acc, ra, rb, 3, tx, ty)
+            _rank1(As, Bs, acc, ra, rb, 4, tx, ty)
+            _rank1(As, Bs, acc, ra, rb, 5, tx, ty)
+            _rank1(As, Bs, acc, ra, rb, 6, tx, ty)
+            _rank1(As, Bs, acc, ra, rb, 7, tx, ty)
             cuda.syncthreads()
-        for i in range(RM):
-            m = m0 + ty + i * TY
+
+        z = int32(cuda.blockIdx.z)
+        base = z * M * N
+        for i in range(TM):
+            m = m0 + ty * TM + i
             if m < M:
-                for j in range(RN):
-                    n = n0 + tx + j * TX
-                    if n < L:
-                        out[n // S, m, n % S] = acc[i, j] + bias[m]
+                b = bias[m] if z == 0 else zero
+                for j in range(TN):
+                    n = n0 + tx * TN + j
+                    if n < N:
+                        out[base + m * o_stride + out_off[n]] = acc[i, j] + b
 
-    @cuda.jit
-    def wgrad(dout, x, dw, kh, kw):
-        """dw[m, r] = sum_{b,s} dout[b, m, s] * cols[r, b*S + s]; dout (B, M, S), x (B, C, H, W), dw (M, C*kh*kw)."""
-        B, C, H, W = x.shape
-        M, R = dw.shape
-        S = H * W
-        L = B * S
-        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-        tid = ty * TX + tx
-        m0, r0 = cuda.blockIdx.y * TM, cuda.blockIdx.x * TN
-        As = cuda.shared.array((TK, TM + 1), nb)
-        Bs = cuda.shared.array((TK, TN + 1), nb)
-        acc = cuda.local.array((RM, RN), nb)
-        for i in range(RM):
-            for j in range(RN):
-                acc[i, j] = 0
-        for l0 in range(0, L, TK):
-            for step in range(TM * TK // (TX * TY)):
-                idx = tid + step * TX * TY
-                mm, kk = idx // TK, idx % TK            # neighbouring threads: neighbouring positions of dout
-                m, n = m0 + mm, l0 + kk
-                As[kk, mm] = dout[n // S, m, n % S] if (m < M and n < L) else 0
-            for step in range(TN * TK // (TX * TY)):
-                idx = tid + step * TX * TY
-                rr, kk = idx // TK, idx % TK            # neighbouring threads: neighbouring positions of x
-                r, n = r0 + rr, l0 + kk
-                Bs[kk, rr] = _window_value(x, r, n, kh, kw, zero) if (r < R and n < L) else zero
-            cuda.syncthreads()
-            _multiply_tiles(As, Bs, acc, tx, ty)
-            cuda.syncthreads()
-        for i in range(RM):
-            m = m0 + ty + i * TY
-            if m < M:
-                for j in range(RN):
-                    r = r0 + tx + j * TX
-                    if r < R:
-                        dw[m, r] = acc[i, j]
-
-    return forward, wgrad
+    return gemm
 
 
-def _grid(rows, cols):
-    return ((cols + TN - 1) // TN, (rows + TM - 1) // TM), (TX, TY)
+GEMM = Kernel("conv2d_gemm", _make_gemm, "f" + "i" * 8 + "fff" + "n" * 8, THREADS)
+
+
+@functools.lru_cache(maxsize=64)
+def _tap_table(C, H, W, kh, kw, flip_channels):
+    """Per kernel tap r = (c, p, q): rows a_off (r itself, or for dgrad the offset of W[c', c, -p, -q] in a
+    weight array with ``flip_channels`` input channels), tap_x, tap_i, tap_j, as int32 (5, C*kh*kw)."""
+    c, p, q = np.meshgrid(np.arange(C), np.arange(kh), np.arange(kw), indexing="ij")
+    di, dj = p - kh // 2, q - kw // 2
+    r = np.arange(C * kh * kw).reshape(c.shape)
+    flipped = c * flip_channels * kh * kw + (kh * kw - 1 - (p * kw + q))
+    table = np.stack([r, c * H * W + di * W + dj, di, dj, flipped]).reshape(5, -1)
+    return _int32(table)
+
+
+@functools.lru_cache(maxsize=64)
+def _position_table(B, C, H, W, M):
+    """Per output position n = (b, i, j): rows pos_x (b*C*H*W + i*W + j, into an input of C channels), pos_i,
+    pos_j, and out_off (b*M*H*W + i*W + j, into an output of M channels), as int32 (4, B*H*W)."""
+    b, i, j = np.meshgrid(np.arange(B), np.arange(H), np.arange(W), indexing="ij")
+    s = i * W + j
+    return _int32(np.stack([b * C * H * W + s, i, j, b * M * H * W + s]).reshape(4, -1))
+
+
+def _int32(table):
+    if table.size and (table.max() >= 2**31 or table.min() < -2**31):
+        raise ValueError(f"conv2d: an offset exceeds 32 bits ({table.max()}); split the batch")
+    return np.ascontiguousarray(table, dtype=np.int32)
+
+
+_DEVICE_TABLES = {}
+
+
+def _on_device(xp, table):
+    """The table on the device of ``xp``, copied once per table (the host tables are cached)."""
+    if xp is np:
+        return table
+    key = id(table)
+    if key not in _DEVICE_TABLES:
+        _DEVICE_TABLES[key] = (table, xp.asarray(table))   # keeps the host table alive, so the id stays unique
+    return _DEVICE_TABLES[key][1]
 
 
 _ZERO_BIAS = {}
@@ -177,30 +211,58 @@ def _zero_bias(xp, n, dtype):
     return _ZERO_BIAS[key]
 
 
-def conv2d_forward(x, w, b=None):
-    """x (B, C, H, W), w (K, C, kh, kw), b (K,) or None (no bias) -> out (B, K, H, W), cache (ConvSaved)."""
+def splits_for(M, N, K):
+    """How many blocks share one output tile's reduction: enough for ~2 blocks per SM, at least 16 slices each."""
+    blocks = cdiv(M, BM) * cdiv(N, BN)
+    most = max(1, cdiv(K, BK) // MIN_SLICES_PER_SPLIT)
+    return int(min(most, max(1, TARGET_BLOCKS // blocks)))
+
+
+def _gemm(xp, a, a_off, rows, cols, out_off, x, bias, out_shape, M, K, N, a_stride, o_stride, H, W, splits=None):
+    """One launch of the GEMM kernel (plus the sum over splits when the reduction is split). ``rows`` and
+    ``cols``: the (x offset, i, j) rows of the reduction's and the columns' tables."""
+    splits = splits_for(M, N, K) if splits is None else splits
+    slices = cdiv(cdiv(K, BK), splits)
+    splits = cdiv(cdiv(K, BK), slices)                   # no empty split
+    out = xp.empty((splits,) + tuple(out_shape), dtype=x.dtype)
+    GEMM.launch(x.dtype, (cdiv(N, BN), cdiv(M, BM), splits), (16, 16),
+                a, a_off, rows[0], rows[1], rows[2], cols[0], cols[1], cols[2], out_off, x, bias, out,
+                M, K, N, a_stride, o_stride, H, W, slices)
+    return out[0] if splits == 1 else out.sum(axis=0)
+
+
+def conv2d_forward(x, w, b=None, splits=None):
+    """x (B, C, H, W), w (K, C, kh, kw), b (K,) or None (no bias) -> out (B, K, H, W), cache (ConvSaved).
+    ``splits`` forces the number of reduction splits (tests); by default ``splits_for`` chooses."""
     xp = array_module(x)
     B, C, H, W = x.shape
     K, _, kh, kw = w.shape
-    x = xp.ascontiguousarray(x)
-    w2 = xp.ascontiguousarray(w).reshape(K, -1)
-    out = xp.empty((B, K, H * W), dtype=x.dtype)
-    grid, block = _grid(K, B * H * W)
+    x, w = xp.ascontiguousarray(x), xp.ascontiguousarray(w)
+    taps = _on_device(xp, _tap_table(C, H, W, kh, kw, 0))
+    positions = _on_device(xp, _position_table(B, C, H, W, K))
     bias = _zero_bias(xp, K, x.dtype) if b is None else xp.ascontiguousarray(b)
-    _kernels(x.dtype)[0][grid, block, stream_of(x)](x, w2, bias, out, kh, kw)
-    return out.reshape(B, K, H, W), ConvSaved(x, w, b is not None)
+    R = C * kh * kw
+    out = _gemm(xp, w, taps[0], taps[1:4], positions[0:3], positions[3], x, bias, (B, K, H, W),
+                K, R, B * H * W, R, H * W, H, W, splits)
+    return out, ConvSaved(x, w, b is not None)
 
 
-def conv2d_backward(dout, cache):
+def conv2d_backward(dout, cache, splits=None):
     """-> dx (B, C, H, W), dw (K, C, kh, kw), db (K,) (None for a convolution without bias)."""
     x, w = cache.x, cache.w
     xp = array_module(dout)
     B, C, H, W = x.shape
     K, _, kh, kw = w.shape
     dout = xp.ascontiguousarray(dout)
-    flipped = xp.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
-    dx, _ = conv2d_forward(dout, flipped)
-    dw = xp.empty((K, C * kh * kw), dtype=dout.dtype)
-    grid, block = _grid(K, C * kh * kw)
-    _kernels(dout.dtype)[1][grid, block, stream_of(dout)](dout.reshape(B, K, H * W), x, dw, kh, kw)
-    return dx, dw.reshape(w.shape), (dout.sum(axis=(0, 2, 3)) if cache.bias else None)
+    S = H * W
+    # dgrad: a convolution of dout (K channels) with W read flipped and transposed through the tap table
+    dtaps = _on_device(xp, _tap_table(K, H, W, kh, kw, C))
+    dpositions = _on_device(xp, _position_table(B, K, H, W, C))
+    dx = _gemm(xp, w, dtaps[4], dtaps[1:4], dpositions[0:3], dpositions[3], dout, _zero_bias(xp, C, dout.dtype),
+               (B, C, H, W), C, K * kh * kw, B * S, kh * kw, S, H, W, splits)
+    # wgrad: dout (K, B*S) @ cols(x)^T: the reduction runs over positions, the columns over x's taps
+    taps = _on_device(xp, _tap_table(C, H, W, kh, kw, 0))
+    positions = _on_device(xp, _position_table(B, C, H, W, K))
+    dw = _gemm(xp, dout, positions[3], positions[0:3], taps[1:4], taps[0], x, _zero_bias(xp, K, dout.dtype),
+               (K, C, kh, kw), K, B * S, C * kh * kw, S, C * kh * kw, H, W, splits)
+    return dx, dw, (dout.sum(axis=(0, 2, 3)) if cache.bias else None)

@@ -7,89 +7,101 @@ shape, flattened here to S positions (S = 1 for the fully connected LSTM, N*N fo
 
 Design choices that matter:
 - Fusion. Unfused, the cell is ~12 elementwise array passes (3 sigmoids, 2 tanh, 3 products, 1 sum, slicing
-  copies), each a full read and write of global memory. One kernel reads a and prev_c once and writes h, c and
-  the gates once: the step is memory-bound, so the bytes moved are what sets its time.
-- One thread per (b, k, s) output element, with s fastest: neighbouring threads read neighbouring addresses in
-  each of the four gate blocks (stride K*S apart), so every load is coalesced.
-- The backward recomputes tanh(c) from the stored c instead of storing it: one transcendental is cheaper than
-  another array round trip.
-- Arrays are CuPy arrays passed through ``__cuda_array_interface__`` (no copies) and kernels are launched on
-  CuPy's current stream. Under ``NUMBA_ENABLE_CUDASIM=1`` they take NumPy arrays, which is how CI checks them.
+  copies), each a full read and write of global memory. These kernels are memory-bound, so the bytes they move
+  are what sets their time, and each moves the minimum its contract allows, per cell element (float32):
+  forward reads a (4 values) and prev_c, writes h and c: 28 B; backward reads dh, dc, a (4) and prev_c, writes
+  da (4) and dprev_c: 48 B.
+- Nothing saved but the inputs. The backward recomputes the gates from the pre-activation ``a`` and the cell
+  from prev_c (a few transcendentals are cheaper than writing four gates and the cell in the forward and reading
+  them back): the cache holds references to ``a`` and ``prev_c``, arrays that exist anyway.
+- One thread per (b, k, s) element, on a 2-D grid: blockIdx.y is the batch row b and the x index runs over the
+  K*S positions of one row, so each gate's address is ``b*4KS + gate*KS + m`` with no division; neighbouring
+  threads read neighbouring addresses in each of the four gate blocks (coalesced).
+- float32 throughout in float32 code: every constant is the array's dtype (a bare ``1.0`` would make the
+  sigmoid float64).
 """
 import math
 from typing import NamedTuple
 
 from numba import cuda
 
-from .launch import array_module, stream_of
+from .launch import Kernel, array_module, cdiv
 
 THREADS = 256
 
 
 class PointwiseSaved(NamedTuple):
-    gates: object        # (B, 4K, S) the activated gates i, f, o, g
+    a: object            # (B, 4K, S) the pre-activation, gates i, f, o, g
     prev_c: object       # (B, K, S)
-    c: object            # (B, K, S) the new cell
     a_shape: tuple       # the pre-activation's shape
 
 
-@cuda.jit(device=True, inline=True)
-def _sigmoid(x):
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
+def _sigmoid(dtype):
+    """1 / (1 + exp(-x)) in ``dtype``, through exp(-|x|) so that exp never overflows."""
+    one, zero = dtype.type(1), dtype.type(0)
+
+    @cuda.jit(device=True, inline=True)
+    def sigmoid(x):
+        e = math.exp(-abs(x))
+        return one / (one + e) if x >= zero else e / (one + e)
+
+    return sigmoid
 
 
-@cuda.jit(device=True, inline=True)
-def _position(n, K, S):
-    """Flat thread index -> (b, k, s), s fastest so neighbouring threads touch neighbouring addresses."""
-    return n // (K * S), (n % (K * S)) // S, n % S
+def _make_forward(dtype):
+    one = dtype.type(1)
+
+    sigmoid = _sigmoid(dtype)
+
+    def forward(a, prev_c, h, c, KS):
+        """h, c (B, K, S) from a (B, 4K, S) and prev_c (B, K, S); grid (ceil(KS / 256), B)."""
+        m = cuda.blockIdx.x * THREADS + cuda.threadIdx.x
+        if m >= KS:
+            return
+        row = cuda.blockIdx.y * KS
+        gate = 4 * row + m
+        i = sigmoid(a[gate])
+        f = sigmoid(a[gate + KS])
+        o = sigmoid(a[gate + 2 * KS])
+        g = math.tanh(a[gate + 3 * KS])
+        cn = f * prev_c[row + m] + i * g
+        c[row + m] = cn
+        h[row + m] = o * math.tanh(cn)
+
+    return forward
 
 
-@cuda.jit
-def _forward_kernel(a, prev_c, gates, h, c):
-    n = cuda.grid(1)
-    B, K, S = prev_c.shape
-    if n >= B * K * S:
-        return
-    b, k, s = _position(n, K, S)
-    i = _sigmoid(a[b, k, s])
-    f = _sigmoid(a[b, K + k, s])
-    o = _sigmoid(a[b, 2 * K + k, s])
-    g = math.tanh(a[b, 3 * K + k, s])
-    cn = f * prev_c[b, k, s] + i * g
-    c[b, k, s] = cn
-    h[b, k, s] = o * math.tanh(cn)
-    gates[b, k, s] = i
-    gates[b, K + k, s] = f
-    gates[b, 2 * K + k, s] = o
-    gates[b, 3 * K + k, s] = g
+def _make_backward(dtype):
+    one = dtype.type(1)
+
+    sigmoid = _sigmoid(dtype)
+
+    def backward(dh, dc_next, a, prev_c, da, dprev_c, KS):
+        """da (B, 4K, S), dprev_c (B, K, S) from dh, dc_next (B, K, S) and the forward's inputs."""
+        m = cuda.blockIdx.x * THREADS + cuda.threadIdx.x
+        if m >= KS:
+            return
+        row = cuda.blockIdx.y * KS
+        gate = 4 * row + m
+        i = sigmoid(a[gate])
+        f = sigmoid(a[gate + KS])
+        o = sigmoid(a[gate + 2 * KS])
+        g = math.tanh(a[gate + 3 * KS])
+        pc = prev_c[row + m]
+        tc = math.tanh(f * pc + i * g)
+        dhv = dh[row + m]
+        dc = dc_next[row + m] + dhv * o * (one - tc * tc)
+        da[gate] = dc * g * i * (one - i)
+        da[gate + KS] = dc * pc * f * (one - f)
+        da[gate + 2 * KS] = dhv * tc * o * (one - o)
+        da[gate + 3 * KS] = dc * i * (one - g * g)
+        dprev_c[row + m] = dc * f
+
+    return backward
 
 
-@cuda.jit
-def _backward_kernel(dh, dc_next, gates, prev_c, c, da, dprev_c):
-    n = cuda.grid(1)
-    B, K, S = prev_c.shape
-    if n >= B * K * S:
-        return
-    b, k, s = _position(n, K, S)
-    i = gates[b, k, s]
-    f = gates[b, K + k, s]
-    o = gates[b, 2 * K + k, s]
-    g = gates[b, 3 * K + k, s]
-    tc = math.tanh(c[b, k, s])
-    dhv = dh[b, k, s]
-    dc = dc_next[b, k, s] + dhv * o * (1.0 - tc * tc)
-    da[b, k, s] = dc * g * i * (1.0 - i)
-    da[b, K + k, s] = dc * prev_c[b, k, s] * f * (1.0 - f)
-    da[b, 2 * K + k, s] = dhv * tc * o * (1.0 - o)
-    da[b, 3 * K + k, s] = dc * i * (1.0 - g * g)
-    dprev_c[b, k, s] = dc * f
-
-
-def _launch(kernel, n, stream, *args):
-    kernel[(n + THREADS - 1) // THREADS, THREADS, stream](*args)
+FORWARD = Kernel("lstm_pointwise_forward", _make_forward, "ffffn", THREADS)
+BACKWARD = Kernel("lstm_pointwise_backward", _make_backward, "ffffffn", THREADS)
 
 
 def lstm_pointwise_forward(a, prev_c):
@@ -98,17 +110,19 @@ def lstm_pointwise_forward(a, prev_c):
     B, K = prev_c.shape[:2]
     a3 = xp.ascontiguousarray(a).reshape(B, 4 * K, -1)
     pc3 = xp.ascontiguousarray(prev_c).reshape(B, K, -1)
-    gates, h, c = xp.empty_like(a3), xp.empty_like(pc3), xp.empty_like(pc3)
-    _launch(_forward_kernel, h.size, stream_of(a), a3, pc3, gates, h, c)
-    return h.reshape(prev_c.shape), c.reshape(prev_c.shape), PointwiseSaved(gates, pc3, c, a.shape)
+    h, c = xp.empty_like(pc3), xp.empty_like(pc3)
+    KS = pc3.shape[1] * pc3.shape[2]
+    FORWARD.launch(a.dtype, (cdiv(KS, THREADS), B), THREADS, a3, pc3, h, c, KS)
+    return h.reshape(prev_c.shape), c.reshape(prev_c.shape), PointwiseSaved(a3, pc3, a.shape)
 
 
 def lstm_pointwise_backward(dnext_h, dnext_c, cache):
     """-> da (B, 4K, ...), dprev_c (B, K, ...)."""
-    gates, pc3, c, a_shape = cache.gates, cache.prev_c, cache.c, cache.a_shape
-    xp = array_module(gates)
+    a3, pc3 = cache.a, cache.prev_c
+    xp = array_module(a3)
     dh3 = xp.ascontiguousarray(dnext_h).reshape(pc3.shape)
     dc3 = xp.ascontiguousarray(dnext_c).reshape(pc3.shape)
-    da, dprev_c = xp.empty_like(gates), xp.empty_like(pc3)
-    _launch(_backward_kernel, pc3.size, stream_of(gates), dh3, dc3, gates, pc3, c, da, dprev_c)
-    return da.reshape(a_shape), dprev_c.reshape(dnext_h.shape)
+    da, dprev_c = xp.empty_like(a3), xp.empty_like(pc3)
+    KS = pc3.shape[1] * pc3.shape[2]
+    BACKWARD.launch(a3.dtype, (cdiv(KS, THREADS), pc3.shape[0]), THREADS, dh3, dc3, a3, pc3, da, dprev_c, KS)
+    return da.reshape(cache.a_shape), dprev_c.reshape(dnext_h.shape)

@@ -21,7 +21,7 @@ def test_what_the_gpu_check_calls_exists():
     import importlib
     text = GPU.read_text()
     modules = set(re.findall(r"-m (tinyalstm[\w.]*)", text))
-    assert {"tinyalstm.bench", "tinyalstm.train", "tinyalstm.perf.gate_conv", "tinyalstm.data.synthetic"} <= modules
+    assert {"tinyalstm.bench", "tinyalstm.train", "tinyalstm.perf.kernels", "tinyalstm.data.synthetic"} <= modules
     for name in modules:
         importlib.import_module(name)                 # imports without CuPy: the GPU is touched only when run
     out = subprocess.run([sys.executable, "-m", "tinyalstm.bench", "--help"], capture_output=True, text=True, cwd=ROOT)

@@ -17,12 +17,17 @@ SIM = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
 @pytest.mark.skipif(SIM, reason="this is the launcher, already inside the simulator")
 def test_kernels_under_the_cuda_simulator():
+    """Two children side by side (the simulator is single-threaded Python; CI has two cores), about 40 s each."""
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
-    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],
-                         capture_output=True, text=True, env=env, cwd=os.path.dirname(__file__))
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    summary = out.stdout.strip().splitlines()[-1]
-    assert "passed" in summary and "failed" not in summary and "error" not in summary, out.stdout[-2000:]
+    children = [subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", k],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                 cwd=os.path.dirname(__file__))
+                for k in ("conv2d or timing or memory", "not (conv2d or timing or memory)")]
+    for child in children:
+        stdout, stderr = child.communicate()
+        assert child.returncode == 0, stdout[-4000:] + stderr[-2000:]
+        summary = stdout.strip().splitlines()[-1]
+        assert "passed" in summary and "failed" not in summary and "error" not in summary, stdout[-2000:]
 
 
 sim_only = pytest.mark.skipif(not SIM, reason="runs in the simulator child process")
@@ -61,11 +66,12 @@ def test_lstm_pointwise_kernels(shape):
 
 @sim_only
 @pytest.mark.parametrize("B,C,H,W,K,k", [(1, 1, 1, 1, 1, 1), (2, 3, 4, 5, 3, 3), (1, 2, 3, 3, 5, 5),
-                                         (3, 1, 5, 5, 65, 1)])
+                                         (3, 1, 5, 5, 129, 1)])
 def test_conv2d_kernels(B, C, H, W, K, k):
     """Forward against reference.conv2d; dx, dw, db against the library's im2col backward (itself checked
     against finite differences). The shapes cover kernel sizes 1, 3, 5, maps 1x1 to 5x5, a reduction longer than
-    one 16-deep slice (C*k*k = 27, 50) and more output rows and columns than one 64 x 64 tile (K = 65, B*H*W = 75)."""
+    one 8-deep slice (C*k*k = 27, 50; B*H*W = 40, 75), more output rows than one 128 x 128 tile (K = 129) and
+    dgrad's reduction over K*k*k = 125 taps."""
     from tinyalstm import reference as ref
     from tinyalstm.kernels.conv2d import conv2d_backward, conv2d_forward
     from tinyalstm.layers.conv import Im2colSaved, conv2d_backward_im2col, im2col
@@ -78,13 +84,44 @@ def test_conv2d_kernels(B, C, H, W, K, k):
     want = conv2d_backward_im2col(dout, Im2colSaved(x.shape, im2col(x, k, k), w))
     for g, e in zip(got, want):
         np.testing.assert_allclose(g, e, rtol=0, atol=1e-12)
-    # without a bias: the same as a zero bias, and no bias gradient is computed
+
+
+@sim_only
+def test_conv2d_without_bias_and_with_a_split_reduction():
+    """No bias: the same as a zero bias, and no bias gradient. A reduction split over 2 and 3 blocks (the
+    partial tiles summed afterwards; the bias added once) gives the unsplit result: forward (27 taps, 4 slices),
+    dgrad (36 taps) and wgrad (2 x 16 positions, 4 slices)."""
+    from tinyalstm import reference as ref
+    from tinyalstm.kernels.conv2d import conv2d_backward, conv2d_forward, splits_for
+    from tinyalstm.layers.conv import Im2colSaved, conv2d_backward_im2col, im2col
+    r = np.random.default_rng(7)
+    x, w, b = r.normal(size=(2, 3, 4, 4)), r.normal(size=(4, 3, 3, 3)), r.normal(size=4)
+    dout = r.normal(size=(2, 4, 4, 4))
+    want = conv2d_backward_im2col(dout, Im2colSaved(x.shape, im2col(x, 3, 3), w))
     out0, cache0 = conv2d_forward(x, w)
-    np.testing.assert_allclose(out0, ref.conv2d(x, w, np.zeros(K)), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out0, ref.conv2d(x, w, np.zeros(4)), rtol=0, atol=1e-12)
     dx0, dw0, db0 = conv2d_backward(dout, cache0)
     assert db0 is None
     np.testing.assert_allclose(dx0, want[0], rtol=0, atol=1e-12)
     np.testing.assert_allclose(dw0, want[1], rtol=0, atol=1e-12)
+    for splits in (2, 3):
+        out, cache = conv2d_forward(x, w, b, splits=splits)
+        np.testing.assert_allclose(out, ref.conv2d(x, w, b), rtol=0, atol=1e-12)
+        for g, e in zip(conv2d_backward(dout, cache, splits=splits), want):
+            np.testing.assert_allclose(g, e, rtol=0, atol=1e-12)
+    # the default choice: one block per tile when there are enough tiles, else up to ~264 blocks of >= 16 slices
+    assert splits_for(2048, 1568, 4608) == 1                 # paper forward: 16 x 13 = 208 tiles
+    assert splits_for(512, 1568, 18432) == 5                 # paper dgrad: 52 tiles, 2,304 slices
+    assert splits_for(4, 32, 27) == 1                        # 4 slices: too short to split
+
+
+@sim_only
+def test_memory_bound_kernels_move_the_minimum():
+    """The LSTM pointwise and spatial softmax kernels read and write each array of their contract once: the
+    global-memory bytes per element counted in the simulator equal the minimum (see tinyalstm.perf.kernels)."""
+    from tinyalstm.perf.kernels import measure_traffic
+    for name, (moved, least) in measure_traffic().items():
+        assert moved == pytest.approx(least, rel=1e-12), (name, moved, least)
 
 
 @sim_only
@@ -111,22 +148,31 @@ def test_spatial_softmax_kernels(B, C, N):
 
 
 @sim_only
-@pytest.mark.parametrize("name", ["videolstm", "alstm-spatial"])
-def test_models_through_the_kernels(name, monkeypatch):
+@pytest.mark.parametrize("name,expected_kernels", [
+    ("videolstm", {"conv2d_gemm", "lstm_pointwise_forward", "lstm_pointwise_backward", "spatial_softmax_forward",
+                   "spatial_softmax_backward"}),
+    ("alstm-spatial", {"lstm_pointwise_forward", "lstm_pointwise_backward"})])
+def test_models_through_the_kernels(name, expected_kernels, monkeypatch):
     """A whole model with every layer routed through the kernels (the GPU path, here on NumPy arrays in the
     simulator) gives the same loss, parameter and input gradients as the NumPy path. VideoLSTM's layers include
     all of the ConvLSTM's and the ConvALSTM's (conv gates, spatial attention, time-mean initial states); ALSTM runs
-    the fully connected LSTM on the pointwise kernel. One model at T = 2 takes 20-40 s in the simulator."""
+    the fully connected LSTM on the pointwise kernel. Every kernel the model should launch is launched (the
+    NumPy arrays take the fused CPU path unless TINYALSTM_FUSED=0). VideoLSTM at T = 2 takes about 40 s in the
+    simulator."""
     from tinyalstm import backend
+    from tinyalstm.kernels.launch import LAUNCHES
     from tinyalstm.models import build_model
-    B, T, C, N, K = 1, 2, 2, 3, 2
-    model = build_model(name, 3, C, K, map_size=N, second_dim=2, fc_dim=3, dropout=0.0, seed=2, dtype=np.float64)
+    B, T, C, N, K = 1, 2, 1, 3, 1
+    model = build_model(name, 3, C, K, map_size=N, second_dim=1, fc_dim=3, dropout=0.0, seed=2, dtype=np.float64)
     r = np.random.default_rng(5)
     X, y = r.normal(size=(B, T, C, N, N)), np.array([1])
-    M = r.normal(size=(B, T, 2, N, N)) if model.reads_second else None
+    M = r.normal(size=(B, T, 1, N, N)) if model.reads_second else None
     loss, grads, dinputs = model.loss_and_input_grads(X, y, M)
     monkeypatch.setattr(backend, "use_kernels", lambda arr: True)
+    monkeypatch.setenv("TINYALSTM_FUSED", "0")          # the step-by-step layers, as CuPy arrays take them
+    LAUNCHES.clear()
     kloss, kgrads, kdinputs = model.loss_and_input_grads(X, y, M)
+    assert set(LAUNCHES) == expected_kernels, dict(LAUNCHES)
     assert abs(kloss - loss) <= 1e-12
     for key in grads:
         np.testing.assert_allclose(kgrads[key], grads[key], rtol=0, atol=1e-12, err_msg=key)
@@ -241,3 +287,16 @@ def test_models_on_gpu(name):
     errors = {key: _scaled_error(ggrads[key], grads[key]) for key in grads}
     print(f"{name} on GPU: loss {gloss:.6f} vs {loss:.6f}, worst gradient {max(errors.items(), key=lambda e: e[1])}")
     assert max(errors.values()) <= 1e-4, errors
+
+
+@sim_only
+def test_kernel_timing_runs_the_pairs_it_names():
+    """``python -m tinyalstm.perf.kernels --time`` on a GPU times each kernel against its peer; here the same
+    code runs on NumPy arrays in the simulator at a tiny size, so a GPU run does not meet its first error there.
+    The figures are not judged (the simulator is not a GPU), only that every pair ran and gave positive times."""
+    from tinyalstm.perf.kernels import time_kernels
+    rows = time_kernels(np, lambda: None, B=1, C=2, N=3, K=1, k=3, repeats=1, dtype="float64")
+    assert [r["kernel"] for r in rows] == ["conv2d_gemm forward", "conv2d_gemm dgrad + wgrad",
+                                           "lstm_pointwise_forward", "lstm_pointwise_backward",
+                                           "spatial_softmax_forward", "spatial_softmax_backward"]
+    assert all(r["ours_ms"] > 0 and r["peer_ms"] > 0 for r in rows)
