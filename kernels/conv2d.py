@@ -160,43 +160,31 @@ GEMM = Kernel("conv2d_gemm", _make_gemm, "f" + "i" * 8 + "fff" + "n" * 8, THREAD
 
 
 @functools.lru_cache(maxsize=64)
-def _tap_table(C, H, W, kh, kw, flip_channels):
+def _tap_table(xp, C, H, W, kh, kw, flip_channels):
     """Per kernel tap r = (c, p, q): rows a_off (r itself, or for dgrad the offset of W[c', c, -p, -q] in a
-    weight array with ``flip_channels`` input channels), tap_x, tap_i, tap_j, as int32 (5, C*kh*kw)."""
+    weight array with ``flip_channels`` input channels), tap_x, tap_i, tap_j, as int32 (5, C*kh*kw) on the device
+    of ``xp`` (made once per shape)."""
     c, p, q = np.meshgrid(np.arange(C), np.arange(kh), np.arange(kw), indexing="ij")
     di, dj = p - kh // 2, q - kw // 2
     r = np.arange(C * kh * kw).reshape(c.shape)
     flipped = c * flip_channels * kh * kw + (kh * kw - 1 - (p * kw + q))
-    table = np.stack([r, c * H * W + di * W + dj, di, dj, flipped]).reshape(5, -1)
-    return _int32(table)
+    return _int32(xp, np.stack([r, c * H * W + di * W + dj, di, dj, flipped]).reshape(5, -1))
 
 
 @functools.lru_cache(maxsize=64)
-def _position_table(B, C, H, W, M):
+def _position_table(xp, B, C, H, W, M):
     """Per output position n = (b, i, j): rows pos_x (b*C*H*W + i*W + j, into an input of C channels), pos_i,
-    pos_j, and out_off (b*M*H*W + i*W + j, into an output of M channels), as int32 (4, B*H*W)."""
+    pos_j, and out_off (b*M*H*W + i*W + j, into an output of M channels), as int32 (4, B*H*W) on the device of
+    ``xp`` (made once per shape)."""
     b, i, j = np.meshgrid(np.arange(B), np.arange(H), np.arange(W), indexing="ij")
     s = i * W + j
-    return _int32(np.stack([b * C * H * W + s, i, j, b * M * H * W + s]).reshape(4, -1))
+    return _int32(xp, np.stack([b * C * H * W + s, i, j, b * M * H * W + s]).reshape(4, -1))
 
 
-def _int32(table):
+def _int32(xp, table):
     if table.size and (table.max() >= 2**31 or table.min() < -2**31):
         raise ValueError(f"conv2d: an offset exceeds 32 bits ({table.max()}); split the batch")
-    return np.ascontiguousarray(table, dtype=np.int32)
-
-
-_DEVICE_TABLES = {}
-
-
-def _on_device(xp, table):
-    """The table on the device of ``xp``, copied once per table (the host tables are cached)."""
-    if xp is np:
-        return table
-    key = id(table)
-    if key not in _DEVICE_TABLES:
-        _DEVICE_TABLES[key] = (table, xp.asarray(table))   # keeps the host table alive, so the id stays unique
-    return _DEVICE_TABLES[key][1]
+    return xp.asarray(np.ascontiguousarray(table, dtype=np.int32))
 
 
 _ZERO_BIAS = {}
@@ -238,8 +226,8 @@ def conv2d_forward(x, w, b=None, splits=None):
     B, C, H, W = x.shape
     K, _, kh, kw = w.shape
     x, w = xp.ascontiguousarray(x), xp.ascontiguousarray(w)
-    taps = _on_device(xp, _tap_table(C, H, W, kh, kw, 0))
-    positions = _on_device(xp, _position_table(B, C, H, W, K))
+    taps = _tap_table(xp, C, H, W, kh, kw, 0)
+    positions = _position_table(xp, B, C, H, W, K)
     bias = _zero_bias(xp, K, x.dtype) if b is None else xp.ascontiguousarray(b)
     R = C * kh * kw
     out = _gemm(xp, w, taps[0], taps[1:4], positions[0:3], positions[3], x, bias, (B, K, H, W),
@@ -256,13 +244,13 @@ def conv2d_backward(dout, cache, splits=None):
     dout = xp.ascontiguousarray(dout)
     S = H * W
     # dgrad: a convolution of dout (K channels) with W read flipped and transposed through the tap table
-    dtaps = _on_device(xp, _tap_table(K, H, W, kh, kw, C))
-    dpositions = _on_device(xp, _position_table(B, K, H, W, C))
+    dtaps = _tap_table(xp, K, H, W, kh, kw, C)
+    dpositions = _position_table(xp, B, K, H, W, C)
     dx = _gemm(xp, w, dtaps[4], dtaps[1:4], dpositions[0:3], dpositions[3], dout, _zero_bias(xp, C, dout.dtype),
                (B, C, H, W), C, K * kh * kw, B * S, kh * kw, S, H, W, splits)
     # wgrad: dout (K, B*S) @ cols(x)^T: the reduction runs over positions, the columns over x's taps
-    taps = _on_device(xp, _tap_table(C, H, W, kh, kw, 0))
-    positions = _on_device(xp, _position_table(B, C, H, W, K))
+    taps = _tap_table(xp, C, H, W, kh, kw, 0)
+    positions = _position_table(xp, B, C, H, W, K)
     dw = _gemm(xp, dout, positions[3], positions[0:3], taps[1:4], taps[0], x, _zero_bias(xp, K, dout.dtype),
                (K, C, kh, kw), K, B * S, C * kh * kw, S, C * kh * kw, H, W, splits)
     return dx, dw, (dout.sum(axis=(0, 2, 3)) if cache.bias else None)

@@ -83,6 +83,11 @@ class Compiled:
     sass: list             # [(address, opcode, text, labels)] in program order
 
 
+def _simulator_on():
+    from numba import cuda
+    return bool(cuda.config.ENABLE_CUDASIM)
+
+
 def kernels():
     """Every kernel the library launches (importing the kernel modules registers them)."""
     from ..kernels import conv2d, lstm_pointwise, spatial_softmax  # noqa: F401 -- registers the kernels
@@ -224,7 +229,19 @@ class Row:
 
 
 def analyse(kernel, dtype="float32", cc=90, tools=None):
-    """Compile and read one kernel -> Row."""
+    """Compile and read one kernel -> Row. Inside the CUDA simulator (which cannot compile), in a child Python
+    without it, so a notebook can check a kernel's numbers in the simulator and read its SASS side by side."""
+    if _simulator_on():
+        import base64
+        import pickle
+        code = ("import base64, pickle, sys; from tinyalstm.perf.kernels import analyse, kernels; "
+                f"row = analyse(kernels()[{kernel.name!r}], {dtype!r}, {cc!r}); "
+                "sys.stdout.write(base64.b64encode(pickle.dumps(row)).decode())")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env={**os.environ, "NUMBA_ENABLE_CUDASIM": "0"})
+        if done.returncode != 0:
+            raise RuntimeError(f"compiling {kernel.name} failed:\n{done.stderr[-3000:]}")
+        return pickle.loads(base64.b64decode(done.stdout.strip().splitlines()[-1]))
     c = compile_kernel(kernel, dtype, cc, tools)
     span, body = main_loop(c.sass)
     threads = kernel.threads
