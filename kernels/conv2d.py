@@ -13,8 +13,8 @@ output position n = (b, i, j), is ``x_flat[tap_x[r] + pos_x[n]]`` when ``0 <= ta
 ``0 <= tap_j[r] + pos_j[n] < W``, else 0 (the padding), with ``tap_x = c*H*W + (p - kh//2)*W + (q - kw//2)``,
 ``tap_i = p - kh//2``, ``tap_j = q - kw//2``, ``pos_x = b*C*H*W + i*W + j``, ``pos_i = i``, ``pos_j = j``. Both tables
 are made once per shape on the host (int32; cached), as CUTLASS's implicit GEMM precomputes its filter offsets,
-so the kernel's main loop has no division and no modulo: a gather is two table reads, two adds, two unsigned
-compares and a load. The same tables, in the other roles, give every operand of the three products:
+so the kernel's main loop has no division and no modulo: a gather is three table reads (cached: every thread of
+a warp reads the same entries), two adds, two compares and a load. The same tables, in the other roles, give every operand of the three products:
 
     operand A[m, k] = a[m * a_stride + a_off[k]]   forward: W rows (a_off = r); dgrad: W read flipped and
                                                     transposed through a_off (no flipped copy is made);
@@ -114,18 +114,19 @@ def _make_gemm(dtype):
         if n < N:
             n_x, n_i, n_j = col_x[n], col_i[n], col_j[n]
 
-        for k0 in range(k_begin, k_end, int32(BK)):       # an int32 loop: 32-bit index math
-            k = k0 + a_k
+        # int32 casts keep the loop's index math and compares 32-bit (Numba widens int32 + int32 to int64)
+        for k0 in range(k_begin, k_end, int32(BK)):
+            k = int32(k0 + a_k)
             off = a_off[k] if k < k_end else int32(0)
             for s in range(A_PER_THREAD):
                 As[a_k, a_m + s * A_ROW_STEP] = a[a_rows[s] + off] if (k < k_end and a_rows[s] >= 0) else zero
             for s in range(B_PER_THREAD):
-                kk = b_k + s * B_ROW_STEP
-                k = k0 + kk
+                kk = int32(b_k + s * B_ROW_STEP)
+                k = int32(k0 + kk)
                 v = zero
                 if k < k_end:
-                    i = n_i + row_i[k]
-                    j = n_j + row_j[k]
+                    i = int32(n_i + row_i[k])
+                    j = int32(n_j + row_j[k])
                     if 0 <= i < H and 0 <= j < W:
                         v = x[n_x + row_x[k]]
                 Bs[kk, b_n] = v

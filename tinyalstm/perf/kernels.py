@@ -139,7 +139,8 @@ def parse_sass(text):
             for name in pending:
                 labels[name] = address
             pending = []
-            rows.append((address, found.group(2), found.group(0)))
+            if found.group(2) != "NOP":          # the padding after the last instruction
+                rows.append((address, found.group(2), found.group(0)))
     return [(a, op, txt, labels) for a, op, txt in rows]
 
 
@@ -352,7 +353,8 @@ def traffic():
 def count_launches(steps):
     """In the simulator: our kernel launches of one VideoLSTM training step (forward and backward of the loss)
     over ``steps`` time steps, by kernel, through the step-by-step layers the GPU path runs (the count does not
-    depend on the sizes, so the smallest model is used)."""
+    depend on the sizes, so the smallest model is used). It routes this process's NumPy arrays through the kernels
+    (``TINYALSTM_FUSED=0``, ``backend.use_kernels``) for good: ``launches_per_step`` runs it in a child process."""
     os.environ["TINYALSTM_FUSED"] = "0"
     from .. import backend
     from ..kernels.launch import LAUNCHES
