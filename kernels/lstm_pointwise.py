@@ -23,7 +23,7 @@ Design choices that matter:
 import math
 from typing import NamedTuple
 
-from numba import cuda
+from numba import cuda, int32
 
 from .launch import Kernel, array_module, cdiv
 
@@ -36,8 +36,9 @@ class PointwiseSaved(NamedTuple):
     a_shape: tuple       # the pre-activation's shape
 
 
-def _sigmoid(dtype):
-    """1 / (1 + exp(-x)) in ``dtype``, through exp(-|x|) so that exp never overflows."""
+def _gates(dtype):
+    """A device function: the activated gates i, f, o, g of one cell element from the pre-activation, in
+    ``dtype``; the sigmoid through exp(-|x|) so that exp never overflows."""
     one, zero = dtype.type(1), dtype.type(0)
 
     @cuda.jit(device=True, inline=True)
@@ -45,25 +46,32 @@ def _sigmoid(dtype):
         e = math.exp(-abs(x))
         return one / (one + e) if x >= zero else e / (one + e)
 
-    return sigmoid
+    @cuda.jit(device=True, inline=True)
+    def gates(a, gate, KS):
+        """a[gate + j KS] for the gates j = i, f, o, g: their values after eqs. 7-10's nonlinearities."""
+        return sigmoid(a[gate]), sigmoid(a[gate + KS]), sigmoid(a[gate + 2 * KS]), math.tanh(a[gate + 3 * KS])
+
+    return gates
+
+
+@cuda.jit(device=True, inline=True)
+def _element(KS):
+    """This thread's element: m in [0, K*S) within batch row blockIdx.y (-1 past the end), the row's offset in a
+    (B, K, S) array and the offset of gate i of element m in a (B, 4K, S) array."""
+    m = int32(cuda.blockIdx.x) * THREADS + int32(cuda.threadIdx.x)
+    row = int32(cuda.blockIdx.y) * KS
+    return (m if m < KS else int32(-1)), row, 4 * row + m
 
 
 def _make_forward(dtype):
-    one = dtype.type(1)
-
-    sigmoid = _sigmoid(dtype)
+    gates = _gates(dtype)
 
     def forward(a, prev_c, h, c, KS):
         """h, c (B, K, S) from a (B, 4K, S) and prev_c (B, K, S); grid (ceil(KS / 256), B)."""
-        m = cuda.blockIdx.x * THREADS + cuda.threadIdx.x
-        if m >= KS:
+        m, row, gate = _element(KS)
+        if m < 0:
             return
-        row = cuda.blockIdx.y * KS
-        gate = 4 * row + m
-        i = sigmoid(a[gate])
-        f = sigmoid(a[gate + KS])
-        o = sigmoid(a[gate + 2 * KS])
-        g = math.tanh(a[gate + 3 * KS])
+        i, f, o, g = gates(a, gate, KS)
         cn = f * prev_c[row + m] + i * g
         c[row + m] = cn
         h[row + m] = o * math.tanh(cn)
@@ -73,20 +81,15 @@ def _make_forward(dtype):
 
 def _make_backward(dtype):
     one = dtype.type(1)
-
-    sigmoid = _sigmoid(dtype)
+    gates = _gates(dtype)
 
     def backward(dh, dc_next, a, prev_c, da, dprev_c, KS):
-        """da (B, 4K, S), dprev_c (B, K, S) from dh, dc_next (B, K, S) and the forward's inputs."""
-        m = cuda.blockIdx.x * THREADS + cuda.threadIdx.x
-        if m >= KS:
+        """da (B, 4K, S), dprev_c (B, K, S) from dh, dc_next (B, K, S) and the forward's inputs; the gates and the
+        cell recomputed from a and prev_c."""
+        m, row, gate = _element(KS)
+        if m < 0:
             return
-        row = cuda.blockIdx.y * KS
-        gate = 4 * row + m
-        i = sigmoid(a[gate])
-        f = sigmoid(a[gate + KS])
-        o = sigmoid(a[gate + 2 * KS])
-        g = math.tanh(a[gate + 3 * KS])
+        i, f, o, g = gates(a, gate, KS)
         pc = prev_c[row + m]
         tc = math.tanh(f * pc + i * g)
         dhv = dh[row + m]
