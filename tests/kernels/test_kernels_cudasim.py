@@ -300,3 +300,29 @@ def test_kernel_timing_runs_the_pairs_it_names():
                                            "lstm_pointwise_forward", "lstm_pointwise_backward",
                                            "spatial_softmax_forward", "spatial_softmax_backward"]
     assert all(r["ours_ms"] > 0 and r["peer_ms"] > 0 for r in rows)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(_gpu() is None, reason="needs CuPy and an NVIDIA GPU")
+def test_kernels_follow_cupys_current_stream():
+    """The launch path on a real GPU: kernels go on CuPy's current stream, ordered after the CuPy work that made
+    their inputs, with no synchronisation in between. On a non-default stream, a chain of CuPy op -> our kernel ->
+    CuPy op -> our kernel, synchronised once at the end, gives the NumPy result; then the same on the default
+    stream, whose launch configuration is a different cache entry."""
+    cp = _gpu()
+    from tinyalstm.kernels.conv2d import conv2d_forward
+    from tinyalstm.kernels.launch import LAUNCHES
+    from tinyalstm.layers.conv import conv2d_forward as numpy_conv2d_forward
+    r = np.random.default_rng(4)
+    x, w = r.normal(size=(8, 64, 7, 7)), r.normal(size=(256, 64, 3, 3)) / 24
+    w2 = r.normal(size=(64, 256, 3, 3)) / 48
+    want = numpy_conv2d_forward(2.0 * numpy_conv2d_forward(x + 1.0, w)[0], w2)[0]
+    for stream in (cp.cuda.Stream(non_blocking=True), cp.cuda.Stream.null):
+        with stream:
+            LAUNCHES.clear()
+            gx = cp.asarray(x, cp.float32) + 1.0
+            mid, _ = conv2d_forward(gx, cp.asarray(w, cp.float32))
+            out, _ = conv2d_forward(2.0 * mid, cp.asarray(w2, cp.float32))
+            got = cp.asnumpy(out)                 # copies on the stream, after the kernels
+        assert LAUNCHES["conv2d_gemm"] == 2
+        assert _scaled_error(cp.asarray(got), want) <= 1e-5
