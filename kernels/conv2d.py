@@ -14,7 +14,8 @@ output position n = (b, i, j), is ``x_flat[tap_x[r] + pos_x[n]]`` when ``0 <= ta
 ``tap_i = p - kh//2``, ``tap_j = q - kw//2``, ``pos_x = b*C*H*W + i*W + j``, ``pos_i = i``, ``pos_j = j``. Both tables
 are made once per shape on the host (int32; cached), as CUTLASS's implicit GEMM precomputes its filter offsets,
 so the kernel's main loop has no division and no modulo: a gather is three table reads (cached: every thread of
-a warp reads the same entries), two adds, two compares and a load. The same tables, in the other roles, give every operand of the three products:
+a warp reads the same entries), two adds, two compares and a load. The same tables, in the other roles, give
+every operand of the three products:
 
     operand A[m, k] = a[m * a_stride + a_off[k]]   forward: W rows (a_off = r); dgrad: W read flipped and
                                                     transposed through a_off (no flipped copy is made);
@@ -100,7 +101,7 @@ def _make_gemm(dtype):
             for j in range(TN):
                 acc[i, j] = zero
 
-        # This thread's fixed parts of its loads, made once (the divisions here are outside the main loop).
+        # This thread's fixed parts of its loads, made once before the main loop.
         a_k = tid & (BK - 1)                              # A: one slice row, rows m of A 32 apart
         a_m = tid >> 3
         a_rows = cuda.local.array(A_PER_THREAD, int32)
@@ -161,7 +162,7 @@ GEMM = Kernel("conv2d_gemm", _make_gemm, "f" + "i" * 8 + "fff" + "n" * 8, THREAD
 
 
 @functools.lru_cache(maxsize=64)
-def _tap_table(xp, C, H, W, kh, kw, flip_channels):
+def _tap_table(xp, device, C, H, W, kh, kw, flip_channels):
     """Per kernel tap r = (c, p, q): rows a_off (r itself, or for dgrad the offset of W[c', c, -p, -q] in a
     weight array with ``flip_channels`` input channels), tap_x, tap_i, tap_j, as int32 (5, C*kh*kw) on the device
     of ``xp`` (made once per shape)."""
@@ -173,7 +174,7 @@ def _tap_table(xp, C, H, W, kh, kw, flip_channels):
 
 
 @functools.lru_cache(maxsize=64)
-def _position_table(xp, B, C, H, W, M):
+def _position_table(xp, device, B, C, H, W, M):
     """Per output position n = (b, i, j): rows pos_x (b*C*H*W + i*W + j, into an input of C channels), pos_i,
     pos_j, and out_off (b*M*H*W + i*W + j, into an output of M channels), as int32 (4, B*H*W) on the device of
     ``xp`` (made once per shape)."""
@@ -185,19 +186,27 @@ def _position_table(xp, B, C, H, W, M):
 def _int32(xp, table):
     if table.size and (table.max() >= 2**31 or table.min() < -2**31):
         raise ValueError(f"conv2d: an offset exceeds 32 bits ({table.max()}); split the batch")
-    return xp.asarray(np.ascontiguousarray(table, dtype=np.int32))
+    return _made(xp, xp.asarray(np.ascontiguousarray(table, dtype=np.int32)))
 
 
-_ZERO_BIAS = {}
+def _device(xp):
+    """The GPU the current CuPy arrays live on (None for NumPy): the caches below hold one copy per device."""
+    return None if xp is np else xp.cuda.Device().id
 
 
-def _zero_bias(xp, n, dtype):
+def _made(xp, array):
+    """A cached array made on the device: wait once for its copy or fill, so that launches on any stream later
+    (a non-blocking one included) find it complete."""
+    if xp is not np:
+        xp.cuda.get_current_stream().synchronize()
+    return array
+
+
+@functools.lru_cache(maxsize=64)
+def _zero_bias(xp, device, n, dtype):
     """A zero bias of n entries on the device, made once per (size, dtype): the epilogue of a convolution without
     bias reads it, and no array is allocated per step."""
-    key = (xp.__name__, n, str(dtype))
-    if key not in _ZERO_BIAS:
-        _ZERO_BIAS[key] = xp.zeros(n, dtype=dtype)
-    return _ZERO_BIAS[key]
+    return _made(xp, xp.zeros(n, dtype=dtype))
 
 
 def splits_for(M, N, K):
@@ -226,10 +235,16 @@ def conv2d_forward(x, w, b=None, splits=None):
     xp = array_module(x)
     B, C, H, W = x.shape
     K, _, kh, kw = w.shape
+    if kh % 2 == 0 or kw % 2 == 0:   # dgrad's flipped table assumes the window centred on its output
+        raise ValueError(f"conv2d kernel: odd kernel sizes only, got {kh} x {kw}")
     x, w = xp.ascontiguousarray(x), xp.ascontiguousarray(w)
-    taps = _tap_table(xp, C, H, W, kh, kw, 0)
-    positions = _position_table(xp, B, C, H, W, K)
-    bias = _zero_bias(xp, K, x.dtype) if b is None else xp.ascontiguousarray(b)
+    if x.size == 0 or w.size == 0:   # nothing to launch (a grid of 0 blocks is refused)
+        out = xp.zeros((B, K, H, W), dtype=x.dtype) + (0 if b is None else b.reshape(1, K, 1, 1))
+        return out, ConvSaved(x, w, b is not None)
+    device = _device(xp)
+    taps = _tap_table(xp, device, C, H, W, kh, kw, 0)
+    positions = _position_table(xp, device, B, C, H, W, K)
+    bias = _zero_bias(xp, device, K, x.dtype) if b is None else xp.ascontiguousarray(b)
     R = C * kh * kw
     out = _gemm(xp, w, taps[0], taps[1:4], positions[0:3], positions[3], x, bias, (B, K, H, W),
                 K, R, B * H * W, R, H * W, H, W, splits)
@@ -244,14 +259,19 @@ def conv2d_backward(dout, cache, splits=None):
     K, _, kh, kw = w.shape
     dout = xp.ascontiguousarray(dout)
     S = H * W
+    if x.size == 0 or w.size == 0:
+        return (xp.zeros(x.shape, dtype=dout.dtype), xp.zeros(w.shape, dtype=dout.dtype),
+                dout.sum(axis=(0, 2, 3)) if cache.bias else None)
+    device = _device(xp)
     # dgrad: a convolution of dout (K channels) with W read flipped and transposed through the tap table
-    dtaps = _tap_table(xp, K, H, W, kh, kw, C)
-    dpositions = _position_table(xp, B, K, H, W, C)
-    dx = _gemm(xp, w, dtaps[4], dtaps[1:4], dpositions[0:3], dpositions[3], dout, _zero_bias(xp, C, dout.dtype),
-               (B, C, H, W), C, K * kh * kw, B * S, kh * kw, S, H, W, splits)
+    dtaps = _tap_table(xp, device, K, H, W, kh, kw, C)
+    dpositions = _position_table(xp, device, B, K, H, W, C)
+    dx = _gemm(xp, w, dtaps[4], dtaps[1:4], dpositions[0:3], dpositions[3], dout,
+               _zero_bias(xp, device, C, dout.dtype), (B, C, H, W), C, K * kh * kw, B * S, kh * kw, S, H, W, splits)
     # wgrad: dout (K, B*S) @ cols(x)^T: the reduction runs over positions, the columns over x's taps
-    taps = _tap_table(xp, C, H, W, kh, kw, 0)
-    positions = _position_table(xp, B, C, H, W, K)
-    dw = _gemm(xp, dout, positions[3], positions[0:3], taps[1:4], taps[0], x, _zero_bias(xp, K, dout.dtype),
-               (K, C, kh, kw), K, B * S, C * kh * kw, S, C * kh * kw, H, W, splits)
+    taps = _tap_table(xp, device, C, H, W, kh, kw, 0)
+    positions = _position_table(xp, device, B, C, H, W, K)
+    dw = _gemm(xp, dout, positions[3], positions[0:3], taps[1:4], taps[0], x,
+               _zero_bias(xp, device, K, dout.dtype), (K, C, kh, kw), K, B * S, C * kh * kw, S, C * kh * kw, H, W,
+               splits)
     return dx, dw, (dout.sum(axis=(0, 2, 3)) if cache.bias else None)

@@ -1,9 +1,10 @@
 """How every kernel is declared, compiled and launched: one ``Kernel`` per kernel function.
 
 A kernel's arrays are flat: on the GPU they are raw device pointers (``CPointer(float32)``), in the simulator
-1-D NumPy arrays; the kernel body indexes both the same way (``x[i]`` with a 32-bit flat index), so the code the
-simulator checks is the code the GPU runs. The declared signature lists each argument as ``"f"`` (a float array
-of the kernel's dtype), ``"i"`` (an int32 table) or ``"n"`` (an int32 scalar).
+1-D NumPy arrays; the kernel body indexes both the same way (``x[i]`` with a flat index from int32 sizes and
+tables; Numba widens a sum of int32 values to 64 bits, and the kernels cast back to int32 where it keeps a loop
+32-bit), so the code the simulator checks is the code the GPU runs. The declared signature lists each argument
+as ``"f"`` (a float array of the kernel's dtype), ``"i"`` (an int32 table) or ``"n"`` (an int32 scalar).
 
 On the GPU:
 - **Eager, once per dtype.** The kernel is compiled for its one signature on first use (``Dispatcher.compile``),
@@ -82,6 +83,8 @@ class Kernel:
         key = (dtype, grid, block, stream, shared)
         config = self._configs.get(key)
         if config is None:
+            if len(self._configs) >= 256:   # e.g. a new stream per batch: keep the cache small
+                self._configs.clear()
             # Numba's own normalisation of grid, block and stream, made once per launch shape. Its warning for
             # grids under 128 blocks is silenced: our grids are sized by the problem (one block per video of a
             # batch of 32 for the softmax backward).

@@ -21,7 +21,8 @@ Design choices that matter:
   memory (S = 49 at the paper's size: cheaper than a second launch) and scales its share of the C*S map elements,
   so a batch of 32 fills more than 32 SMs; block 0 writes A.
 - Per position, each array is read or written once too: the forward keeps z[b], then A[b], in shared memory;
-  the backward keeps A[b] and dA[b] there (maps of up to 6,144 positions in float32, 78 x 78).
+  the backward keeps A[b] and dA[b] there (maps of up to 6,016 positions in float32, 77 x 77: 48 KB of shared
+  memory per block less the reduction's 1 KB).
 - The backward needs a sum over all channels per position before dZ, so one block per video does it: a 32 x 8
   thread layout, 32 threads along positions (neighbouring addresses, coalesced) times 8 along channels, each
   summing C/8 channels in registers, then a shared-memory reduction over the 8 (deterministic, no atomics).
@@ -41,7 +42,7 @@ from .launch import Kernel, array_module, cdiv
 THREADS = 256
 PX, PC = 32, 8              # backward: threads along positions x along channels
 CHUNK = 8192                # forward: map elements per block (32 per thread)
-MAX_SHARED = 48 * 1024      # dynamic shared memory per block: the backward keeps 2 S values (S <= 6,144 in float32)
+MAX_SHARED = 48 * 1024      # shared memory per block without opting in: the backward's 2 S values + its reduction
 
 
 class SoftmaxKernelSaved(NamedTuple):
@@ -184,9 +185,10 @@ def spatial_softmax_forward(z, x):
     x3 = xp.ascontiguousarray(x).reshape(B, C, -1)
     S = z2.shape[1]
     a, x_att = xp.empty_like(z2), xp.empty_like(x3)
-    if 2 * S * x.dtype.itemsize > MAX_SHARED:
-        raise ValueError(f"spatial softmax kernels: {S} positions per map, at most "
-                         f"{MAX_SHARED // (2 * x.dtype.itemsize)} in {x.dtype} (78 x 78 in float32)")
+    most = (MAX_SHARED - THREADS * x.dtype.itemsize) // (2 * x.dtype.itemsize)
+    if S > most:
+        raise ValueError(f"spatial softmax kernels: {S} positions per map, at most {most} in {x.dtype} "
+                         f"(77 x 77 in float32)")
     FORWARD.launch(x.dtype, (B, cdiv(C * S, CHUNK)), THREADS, z2, x3, a, x_att, C, S, shared=S * x.dtype.itemsize)
     return x_att.reshape(x.shape), a.reshape(z.shape), SoftmaxKernelSaved(x3, a, x.shape)
 

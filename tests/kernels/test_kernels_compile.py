@@ -49,12 +49,14 @@ def test_kernel_compiles_without_spills_or_fp64(name, dtype, cc):
 
 @pytest.mark.parametrize("cc", CCS)
 def test_gate_convolution_main_loop_is_ffma(cc):
-    """The implicit GEMM's slice loop: at least half of its instructions FFMA (so that, with cuBLAS at 75-80 % of
-    FP32 peak, it can reach 60 % of cuBLAS), 128-bit shared loads, no more than 1 shared load per 8 FFMA."""
+    """The implicit GEMM's slice loop: at least half of its instructions FFMA (on an H100, with cuBLAS at 75-80 %
+    of FP32 peak, that allows 60 % of cuBLAS; an A100's 64 FP32 lanes per SM take an FFMA every other cycle, so
+    there half is the whole peak), 128-bit shared loads, no more than 1 shared load per 8 FFMA."""
     row = analysed("conv2d_gemm", "float32", cc)
     lp = row.loop
     assert row.has_loop and lp["ffma"] == 512, lp            # one unrolled slice: 8 steps x 8 x 8 outputs
-    assert row.bound >= 0.5, f"FFMA share {row.bound:.2f} of {lp['instructions']} instructions"
+    assert row.ffma_share >= 0.5, f"FFMA share {row.ffma_share:.2f} of {lp['instructions']} instructions"
+    assert row.bound == (min(1.0, 2 * row.ffma_share) if cc == 80 else row.ffma_share)
     assert lp["shared_loads"] * 8 <= lp["ffma"], lp
     assert lp["shared_load_words"] == 4 * lp["shared_loads"], "shared loads are not all 128-bit"
 

@@ -116,6 +116,26 @@ def test_conv2d_without_bias_and_with_a_split_reduction():
 
 
 @sim_only
+def test_conv2d_refuses_even_kernels_and_passes_empty_batches():
+    """dgrad's flipped table centres the window, which only an odd kernel size has: an even one is refused by
+    name, not answered with a wrong dx. An empty batch gives empty outputs without a launch (a grid of 0 blocks is
+    refused by CUDA)."""
+    from tinyalstm.kernels.conv2d import conv2d_backward, conv2d_forward
+    from tinyalstm.kernels.launch import LAUNCHES
+    x = np.ones((1, 2, 4, 4))
+    for shape in ((3, 2, 2, 2), (3, 2, 3, 2)):
+        with pytest.raises(ValueError, match="odd kernel sizes"):
+            conv2d_forward(x, np.ones(shape))
+    LAUNCHES.clear()
+    b = np.arange(3.0)
+    out, cache = conv2d_forward(np.ones((0, 2, 4, 4)), np.ones((3, 2, 3, 3)), b)
+    assert out.shape == (0, 3, 4, 4)
+    dx, dw, db = conv2d_backward(np.ones((0, 3, 4, 4)), cache)
+    assert dx.shape == (0, 2, 4, 4) and not dw.any() and dw.shape == (3, 2, 3, 3) and db.shape == (3,)
+    assert not LAUNCHES
+
+
+@sim_only
 def test_memory_bound_kernels_move_the_minimum():
     """The LSTM pointwise and spatial softmax kernels read and write each array of their contract once: the
     global-memory bytes per element counted in the simulator equal the minimum (see tinyalstm.perf.kernels)."""
@@ -306,23 +326,24 @@ def test_kernel_timing_runs_the_pairs_it_names():
 @pytest.mark.skipif(_gpu() is None, reason="needs CuPy and an NVIDIA GPU")
 def test_kernels_follow_cupys_current_stream():
     """The launch path on a real GPU: kernels go on CuPy's current stream, ordered after the CuPy work that made
-    their inputs, with no synchronisation in between. On a non-default stream, a chain of CuPy op -> our kernel ->
-    CuPy op -> our kernel, synchronised once at the end, gives the NumPy result; then the same on the default
-    stream, whose launch configuration is a different cache entry."""
+    their inputs, with no synchronisation in between. On a non-blocking stream, a long matrix product is queued
+    first and the kernel's input is made after it: a kernel launched on any other stream would read the input
+    before it is written. Then the same on the default stream; each stream has its own launch configuration."""
     cp = _gpu()
-    from tinyalstm.kernels.conv2d import conv2d_forward
-    from tinyalstm.kernels.launch import LAUNCHES
+    from tinyalstm.kernels.conv2d import GEMM, conv2d_forward
     from tinyalstm.layers.conv import conv2d_forward as numpy_conv2d_forward
     r = np.random.default_rng(4)
     x, w = r.normal(size=(8, 64, 7, 7)), r.normal(size=(256, 64, 3, 3)) / 24
     w2 = r.normal(size=(64, 256, 3, 3)) / 48
     want = numpy_conv2d_forward(2.0 * numpy_conv2d_forward(x + 1.0, w)[0], w2)[0]
+    big = cp.ones((8192, 8192), cp.float32)
+    gw, gw2 = cp.asarray(w, cp.float32), cp.asarray(w2, cp.float32)
     for stream in (cp.cuda.Stream(non_blocking=True), cp.cuda.Stream.null):
         with stream:
-            LAUNCHES.clear()
-            gx = cp.asarray(x, cp.float32) + 1.0
-            mid, _ = conv2d_forward(gx, cp.asarray(w, cp.float32))
-            out, _ = conv2d_forward(2.0 * mid, cp.asarray(w2, cp.float32))
-            got = cp.asnumpy(out)                 # copies on the stream, after the kernels
-        assert LAUNCHES["conv2d_gemm"] == 2
-        assert _scaled_error(cp.asarray(got), want) <= 1e-5
+            busy = big @ big                                   # ~ms of work queued ahead on this stream
+            gx = cp.asarray(x, cp.float32) + busy[0, 0] * 0 + 1.0
+            mid, _ = conv2d_forward(gx, gw)
+            out, _ = conv2d_forward(2.0 * mid, gw2)
+            got = cp.asnumpy(out)
+        assert stream.ptr in {key[3] for key in GEMM._configs}
+        assert float(np.abs(got - want).max() / np.abs(want).max()) <= 1e-5

@@ -10,10 +10,12 @@ spills, shared memory; from these and the per-SM limits, the occupancy. From the
 loop, found from the backward branches, that holds the most FFMA; the whole kernel when it has no loop), its
 instruction mix, and the bound it puts on speed:
 
-    An SM has four schedulers; each issues at most one warp instruction per cycle, and FP32 peak is one FFMA per
-    scheduler per cycle (4 x 32 lanes = 128 FP32 FMA per SM per cycle on Ampere and Hopper). So a loop whose
-    instructions are a fraction f FFMA can reach at most f of FP32 peak, however well its memory is hidden:
-    bound = FFMA / instructions in the loop.
+    An SM has four schedulers; each issues at most one warp instruction per cycle. On Hopper (sm_90) FP32 peak is
+    one FFMA per scheduler per cycle (4 x 32 lanes = 128 FP32 FMA per SM per cycle), so a loop whose instructions
+    are a fraction f FFMA (its FFMA share) can reach at most f of FP32 peak, however well its memory is hidden.
+    The A100 (sm_80) has 64 FP32 lanes per SM: a warp's FFMA occupies its scheduler's lanes for 2 cycles, peak
+    is one FFMA every other cycle, and the bound is min(1, 2 f).
+    bound = min(1, FFMA share x 128 / FP32 lanes per SM).
 
 The same counts flag what float32 code must not hold: FP64 instructions (DADD, DMUL, DFMA, ... and conversions
 to or from F64), calls to the 64-bit integer division routines and inline 32-bit divisions (each starts with an
@@ -35,8 +37,8 @@ import numpy as np
 
 # Per-SM limits of sm_80 (A100) and sm_90 (H100/H200): registers, threads, blocks, shared memory (bytes usable
 # by blocks; each block also takes 1 KB reserved), register allocation per warp in units of 256.
-SM_LIMITS = {80: dict(registers=65536, threads=2048, blocks=32, shared=167936, name="A100"),
-             90: dict(registers=65536, threads=2048, blocks=32, shared=233472, name="H100/H200")}
+SM_LIMITS = {80: dict(registers=65536, threads=2048, blocks=32, shared=167936, fp32_lanes=64, name="A100"),
+             90: dict(registers=65536, threads=2048, blocks=32, shared=233472, fp32_lanes=128, name="H100/H200")}
 FP64_OPS = ("DADD", "DMUL", "DFMA", "DSETP", "DMNMX", "DMMA", "DSET")
 
 
@@ -201,7 +203,8 @@ def main_loop(sass):
 
 def occupancy(registers, shared, threads, cc=90):
     """Theoretical occupancy: resident warps per SM over the maximum, from registers (allocated per warp in
-    units of 256), shared memory (plus 1 KB reserved per block) and threads per block."""
+    units of 256), static shared memory (plus 1 KB reserved per block; the softmax kernels' dynamic shared
+    memory, S or 2 S values, is not counted) and threads per block."""
     lim = SM_LIMITS[cc]
     warps = -(-threads // 32)
     per_warp = -(-max(registers, 1) * 32 // 256) * 256
@@ -224,9 +227,14 @@ class Row:
     loop_divisions: int    # integer divisions inside any loop
 
     @property
-    def bound(self):
-        """Upper bound on the fraction of FP32 peak the main loop can reach: its FFMA share."""
+    def ffma_share(self):
+        """FFMA / instructions of the main loop: the fraction of issue slots that do FP32 multiply-adds."""
         return self.loop["ffma"] / max(1, self.loop["instructions"])
+
+    @property
+    def bound(self):
+        """Upper bound on the fraction of FP32 peak the main loop can reach on its GPU (module docstring)."""
+        return min(1.0, self.ffma_share * 128 / SM_LIMITS[self.compiled.cc]["fp32_lanes"])
 
 
 def analyse(kernel, dtype="float32", cc=90, tools=None):
@@ -263,8 +271,8 @@ COMPUTE_BOUND = ("conv2d_gemm",)
 def format_compute_table(rows):
     """The compute-bound kernels (the gate convolution's implicit GEMM): the main loop read from the SASS."""
     lines = ["| kernel | regs | spills (B) | smem (B) | occupancy | FP64 | int div in loops | main loop: instructions | "
-             "FFMA | shared loads per FFMA (words) | bound: FFMA share |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "FFMA | shared loads per FFMA (words) | FFMA share | bound: % of FP32 peak |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         c, lp = r.compiled, r.loop
         if c.name not in COMPUTE_BOUND:
@@ -272,7 +280,7 @@ def format_compute_table(rows):
         lines.append(f"| {c.name} | {c.registers} | {c.spill_stores + c.spill_loads} | {c.shared} | "
                      f"{r.occupancy:.0%} ({r.blocks_per_sm} x {r.threads}) | {r.whole['fp64']} | {r.loop_divisions} | "
                      f"{lp['instructions']} | {lp['ffma']} | {lp['shared_loads'] / lp['ffma']:.3f} "
-                     f"({lp['shared_load_words'] / lp['ffma']:.3f}) | {r.bound:.0%} |")
+                     f"({lp['shared_load_words'] / lp['ffma']:.3f}) | {r.ffma_share:.0%} | {r.bound:.0%} |")
     return "\n".join(lines)
 
 
@@ -440,7 +448,8 @@ def time_kernels(xp, sync, B=32, C=512, N=7, K=512, k=3, repeats=20, dtype="floa
         return run
 
     flops_fwd = 2.0 * G * C * k * k * B * S
-    cells, elements = B * K * S, B * K * S
+    word = np.dtype(dtype).itemsize / 4            # the minimum bytes below are float32's
+    cells, elements = word * B * K * S, word * B * K * S
     pairs = [   # (kernel, ours, peer, peer's name, work, unit)
         ("conv2d_gemm forward", lambda: kconv.conv2d_forward(x, w), lambda: xp.matmul(gemm_a, gemm_b),
          "cuBLAS SGEMM", flops_fwd, "GFLOP/s"),
@@ -506,8 +515,11 @@ def main(argv=None):
         print(f"CUDA kernels compiled for sm_{args.cc} ({SM_LIMITS[args.cc]['name']}), {args.dtype}, by numba-cuda "
               f"and ptxas; read from the SASS\n")
         print(format_compute_table(rows))
-        print("\nbound: the main loop's FFMA share, the most of FP32 peak it can reach (4 schedulers per SM, each "
-              "issuing one instruction per cycle; peak is one FFMA per scheduler per cycle)\n")
+        lanes = SM_LIMITS[args.cc]["fp32_lanes"]
+        print(f"\nbound: the most of FP32 peak the main loop can reach: 4 schedulers per SM each issue one instruction "
+              f"per cycle, and {lanes} FP32 lanes take " + ("one FFMA per scheduler per cycle: bound = FFMA share"
+                                                          if lanes == 128 else "one FFMA per scheduler every other "
+                                                          "cycle: bound = min(1, 2 x FFMA share)") + "\n")
         print(format_memory_table(rows, traffic()))
         print(f"\nbytes per element: global-memory reads and writes of the kernel's code per cell (LSTM) or map "
               f"element (softmax), counted in the CUDA simulator at B={TRAFFIC_SHAPE['B']}, "
