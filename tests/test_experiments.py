@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tinyalstm import experiments
+from tinyalstm.checks import RunError
 from tinyalstm.data import synthetic
 
 TINY = ["--size", "32", "--frames", "6", "--hidden", "3", "--fc-dim", "6", "--eval-windows", "1",
@@ -59,7 +60,7 @@ def test_a_rerun_with_other_options_is_refused_not_mixed_in(tiny_experiment):
     out, argv, _ = tiny_experiment
     other = [a if a != "1" or argv[i - 1] != "--epochs" else "2" for i, a in enumerate(argv)]
     assert other != argv
-    with pytest.raises(SystemExit, match="seed0.convnet-rgb: this run was made with other options"):
+    with pytest.raises(RunError, match="seed0.convnet-rgb: this run was made with other options"):
         experiments.main(other)
 
 

@@ -205,7 +205,12 @@ def test_the_cli_names_a_full_disk_in_one_line(tmp_path):
     assert "no space left for" in describe(storage.DiskFullError(tmp_path / "f.npy", 2 ** 21, 10))
     assert "no space left on the device writing" in describe(OSError(errno.ENOSPC, "No space", "/x/y"))
     assert describe(RuntimeError("boom")).startswith("unexpected RuntimeError: boom")
-    assert checkpoints.CheckpointError.__mro__[1] is SystemExit
+    # a refused checkpoint or run folder is an exception of the library (never SystemExit), which the CLI prints as
+    # its own message, without "unexpected"
+    from tinyalstm.checks import RunError
+    for error in (checkpoints.CheckpointError, RunFolderError):
+        assert issubclass(error, RunError) and not issubclass(error, SystemExit)
+        assert describe(error("x.npz: not a checkpoint")) == "x.npz: not a checkpoint"
 
 
 # -- checks before the expensive work --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tinyalstm import train
+from tinyalstm.checks import RunError
 from tinyalstm.metrics import mean_average_precision
 
 CLASSES = ["Jump", "Run", "Swim"]             # the classes of the ``feats`` fixture (conftest.py)
@@ -103,7 +104,7 @@ def test_a_validation_split_scores_the_epochs_and_the_test_set_waits(feats, tmp_
     rows = _metrics(out)
     assert all("val_acc" in r and "test_acc" not in r for r in rows)          # no epoch looks at the test set
     assert 0 <= res["validation_accuracy"] <= 1 and 0 <= res["test_accuracy"] <= 1
-    with pytest.raises(SystemExit, match="validation"):                       # resume with another split: refused
+    with pytest.raises(RunError, match="validation"):                       # resume with another split: refused
         train.main(_args(feats, out, "convlstm", epochs=3, extra=("--resume",)))
 
 
@@ -153,7 +154,7 @@ def test_evaluate_checkpoints_and_late_fusion(feats, tmp_path, capsys):
         "test_accuracy"]
     assert res["late fusion (product)"]["accuracy"] == float((fused.argmax(1) == labels).mean())
     assert "late fusion (product)" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="file not found"):
+    with pytest.raises(RunError, match="file not found"):
         evaluate.main(["--checkpoint", str(tmp_path / "nope.npz")])
     train.main(_args(feats, tmp_path / "rgb2", epochs=2, extra=["--seed", "3"]))   # a third model, weighted
     res = evaluate.main(["--checkpoint", str(tmp_path / "rgb" / "checkpoint.npz"), "--fuse",
@@ -219,7 +220,7 @@ def test_alstm_models_default_to_sgd_with_the_step_decay_of_their_paper(feats, t
     period (here: after --lr-decay-after epochs, once per epoch); the VideoLSTM models keep RMSprop at 1e-3. A
     resumed SGD run equals an uninterrupted one (the velocity is in the checkpoint; the schedule does not depend on
     --epochs)."""
-    from tinyalstm.training import build_optimizer
+    from tinyalstm.run_parts import build_optimizer
     args = train.parse_args(["--model", "alstm"])
     assert (args.optimizer, args.lr, args.momentum, args.lr_decay) == ("sgd", 0.03, 0.9, 0.9)
     assert (train.parse_args([]).optimizer, train.parse_args([]).lr) == ("rmsprop", 1e-3)

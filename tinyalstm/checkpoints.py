@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import backend
+from .checks import RunError
 from .storage import save_npz
 
 # The options a resumed or re-evaluated run must share with the run that wrote the checkpoint: everything that
@@ -30,7 +31,7 @@ _BEFORE = {"validation": 0.0, "attended_data": None, "attention_penalty": 0.0, "
 _REQUIRED = ("param/", "config", "epoch", "rng", "metrics")
 
 
-class CheckpointError(SystemExit):
+class CheckpointError(RunError):
     """A checkpoint that cannot be used; the message names the file and says why (exit status 1)."""
 
 

@@ -10,6 +10,12 @@ from .backend import array_module
 FLOAT_DTYPES = (np.float32, np.float64)
 
 
+class RunError(Exception):
+    """A run, checkpoint, run folder or combination of options that cannot be used. The message names the file or
+    option and says what to do; the commands print it and exit with status 1 (``cli.run``). Library code raises
+    it and never exits the process."""
+
+
 def check_float_array(name, x, ndim, sizes=None):
     """Require a float32/float64 array of rank ``ndim`` with finite values.
 

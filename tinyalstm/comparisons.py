@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .checks import RunError
 from .data.pipeline import default_synthetic_root, ensure_synthetic
 from .metrics import accuracy, late_fusion, mean_average_precision
 from .storage import save_json, save_text
@@ -36,7 +37,7 @@ def run_one(name, seed, args, log):
     options = ["--root", str(args.root), "--model", model, "--modality", modality, "--seed", str(seed),
                "--epochs", str(args.epochs), "--out", str(out)] + args.train_args
     if recorded.is_file() and json.loads(recorded.read_text()) != options:
-        raise SystemExit(f"{out}: this run was made with other options ({recorded}) than this invocation's; "
+        raise RunError(f"{out}: this run was made with other options ({recorded}) than this invocation's; "
                          f"use another --out, or delete the folder to redo it")
     if result.is_file():
         return json.loads(result.read_text())
@@ -49,7 +50,7 @@ def run_one(name, seed, args, log):
     with open(out / "train.log", "a") as f:
         rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
     if rc != 0 or not result.is_file():
-        raise SystemExit(f"run {name} (seed {seed}) failed with exit code {rc}; its log: {out / 'train.log'}")
+        raise RunError(f"run {name} (seed {seed}) failed with exit code {rc}; its log: {out / 'train.log'}")
     res = json.loads(result.read_text())
     log(f"  seed {seed} {name:22s} accuracy {res['test_accuracy']:.3f} ({time.perf_counter() - t0:.0f} s)")
     return res
@@ -122,7 +123,7 @@ def run_experiments(args, log=print):
         for (seed, name), job in jobs.items():
             try:
                 results[seed][name] = job.result()
-            except RuntimeError as err:
+            except RunError as err:         # a failed run: the others go on, the failure is named at the end
                 failed.append(str(err))
                 log(f"  {err}")
     for seed in args.seeds:
@@ -137,5 +138,5 @@ def run_experiments(args, log=print):
     save_text(args.out / "results.md", text)
     log("\n" + text)
     if failed:
-        raise SystemExit(f"{len(failed)} run(s) failed: " + "; ".join(failed))
+        raise RunError(f"{len(failed)} run(s) failed: " + "; ".join(failed))
     return results

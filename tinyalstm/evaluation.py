@@ -2,11 +2,17 @@
 VideoLSTM's test protocol (25 evenly spaced windows per video, softmax summed over a window's steps, averaged over
 windows; data/windows.py), alone or late-fused (VideoLSTM Table 3).
 """
+import zlib
+
 import numpy as np
 
 from . import backend
+from .checkpoints import read_config
+from .checks import RunError
+from .data.windows import chunk_windows, test_windows
 from .metrics import (accuracy, mean_average_precision, video_binary_cross_entropy, video_cross_entropy,
                       weighted_fusion)
+from .run_parts import load_run
 
 
 def sequence_inputs(model, data, idx):
@@ -37,9 +43,6 @@ def evaluate_videos(model, reader, items, T, n_windows, dtype, keep_attention=0,
     windows of up to ``keep_attention`` videos, the first of each class met, as [(key, frame indices,
     attention)]). Scores are the class probabilities averaged over steps and windows (model.predict averages over
     steps, i.e. the sum over steps / T: the same ranking as the sum)."""
-    import zlib
-
-    from .data.windows import chunk_windows, test_windows
     scores, attention, shown = [], [], set()
     for key, label in items:
         flips = None
@@ -69,30 +72,16 @@ def video_metrics(scores, labels):
             "map": mean_average_precision(scores, labels)}
 
 
-def load_run(config, path, log=print):
-    """The trained run behind checkpoint ``path`` with stored configuration ``config`` -> (data, model with the
-    checkpoint's parameters, WindowReader of its inputs); the data are rebuilt from the configuration (cached
-    stages are reused). Serves evaluate and localize."""
-    from .checkpoints import load_checkpoint
-    from .optim import RMSprop
-    from .training import build_run_model, run_data, run_reader
-    data = run_data(config, log)
-    model = build_run_model(config, data)
-    load_checkpoint(path, model, RMSprop(), config)
-    return data, model, run_reader(config, data)
-
-
 def evaluate_checkpoint(path, windows=25, log=print, chunks=None):
     """-> (scores (V, C), labels (V,), test keys, config) of one checkpoint on its own test split, with ``windows``
     evenly spaced windows, or aLSTM's ``chunks`` (default: the run's own ``test_chunks``)."""
-    from .checkpoints import read_config
     config = read_config(path)
     if config["model"] == "convnet":
-        raise SystemExit(f"--checkpoint {path}: ConvNet runs keep no checkpoint; their accuracy is in result.json")
+        raise RunError(f"--checkpoint {path}: ConvNet runs keep no checkpoint; their accuracy is in result.json")
     data, model, reader = load_run(config, path, log)
     chunks = config.get("test_chunks", 0) if chunks is None else chunks
     if chunks and not data.flipped_roots:
-        raise SystemExit(f"--chunks {chunks}: the run behind {path} has no mirrored maps (train it with "
+        raise RunError(f"--chunks {chunks}: the run behind {path} has no mirrored maps (train it with "
                          f"--test-chunks or --flip)")
     scores, labels, _ = evaluate_videos(model, reader, data.test, config["frames"], windows, model.dtype,
                                         chunks=chunks)
@@ -101,13 +90,13 @@ def evaluate_checkpoint(path, windows=25, log=print, chunks=None):
 
 def fused_rows(evaluated, weights=None, method="product"):
     """Rows {name: (scores, labels)} of evaluated checkpoints [(scores, labels, keys, config), ...], and, for two or
-    more, their late fusion (``metrics.weighted_fusion``; weights default to 1 each); a SystemExit when their
+    more, their late fusion (``metrics.weighted_fusion``; weights default to 1 each); a RunError when their
     test videos differ."""
     first_scores, labels, keys, _ = evaluated[0]
     rows = {}
     for scores, other_labels, other_keys, cfg in evaluated:
         if other_keys != keys or not np.array_equal(other_labels, labels):
-            raise SystemExit("--fuse: the checkpoints' test videos differ (other dataset or split); late fusion "
+            raise RunError("--fuse: the checkpoints' test videos differ (other dataset or split); late fusion "
                              "needs the same videos")
         name = f"{cfg['model']} ({cfg['modality']})"
         while name in rows:

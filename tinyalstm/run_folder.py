@@ -16,13 +16,15 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from .checks import RunError
+
 RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.npz", "best.npz", "result.json", "curves.png",
              "test_scores.npy", "test_labels.npy", "tubes.json", "localization.json")
 RUN_PICTURES = ("attention_*.png", "localization_*.png", "highlight_*.png", "*.partial")
 LOCK = ".lock"
 
 
-class RunFolderError(SystemExit):
+class RunFolderError(RunError):
     """An --out folder that this run may not use; the message says why and what to do (exit status 1)."""
 
 

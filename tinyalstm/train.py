@@ -32,7 +32,8 @@ from pathlib import Path
 from . import backend
 from .data.pipeline import ENCODER_WIDTHS, MULTILABEL_DATASETS
 from .models import MODELS
-from .training import DEFAULT_LR, OPTIMIZERS, SGD_DEFAULTS, default_optimizer, multilabel_models, run_training
+from .run_parts import DEFAULT_LR, OPTIMIZERS, SGD_DEFAULTS, default_optimizer, multilabel_models
+from .training import run_training
 
 DATASETS = ("synthetic", "ucf101", "hmdb51", "features", "hollywood2", "synthetic-multilabel", "activitynet")
 

@@ -7,15 +7,20 @@ and resume, the final 25-window evaluation, and the pictures.
 import json
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 
-from . import backend
-from .checkpoints import load_checkpoint, save_checkpoint
+from . import backend, plots
+from .checkpoints import (CheckpointError, check_same_options, init_from, load_checkpoint, read_checkpoint,
+                          save_checkpoint)
+from .data.windows import training_batches
 from .evaluation import evaluate_videos, sequence_inputs, video_metrics
-from .optim import SGD, RMSprop, clip_grad_norm
+from .localization.measure import draw_window_attention, ground_truth_for, run_localization
+from .optim import RMSprop, clip_grad_norm
 from .progress import eta, progress
+from .run_folder import claim
+from .run_parts import build_optimizer, build_run_model, run_data, run_reader
+from .storage import save_json, save_npy, save_text
 
 
 def train_batches(model, optimiser, batches, rng, max_norm=5.0):
@@ -46,91 +51,6 @@ def train_epoch(model, optimiser, data, batch_size, rng, max_norm=5.0):
 
 # -- the training run ---------------------------------------------------------------------------------------------
 
-def run_data(config, log=print):
-    """The FeatureData a run reads, from its configuration (the train CLI's options, or those a checkpoint
-    stores; cached stages are reused)."""
-    from .data.pipeline import load_data
-    from .models import model_spec
-    mods = [m for m in model_spec(config["model"]).modalities(config["modality"], config.get("attended_data")) if m]
-    path = lambda k: None if config.get(k) is None else Path(config[k])  # noqa: E731
-    return load_data(config["dataset"], path("root"), config["split"], mods, work=path("work"), size=config["size"],
-                     encoder_epochs=config["encoder_epochs"], seed=config["seed"],
-                     validation=config.get("validation", 0.0),
-                     flip=config.get("flip", False) or bool(config.get("test_chunks")), log=log,
-                     workers=config.get("workers", 1))
-
-
-def build_run_model(config, data):
-    """The registry's model for a run's configuration and data: maps (D, N, N), or given vectors (D,) of each
-    input (``data.shapes``: aLSTM's input-data dv and attended-data da)."""
-    from .models import build_model, model_spec
-    options = {"dropout": config["dropout"], "seed": config["seed"], "fc_dim": config["fc_dim"],
-               "attention_penalty": config.get("attention_penalty", 0.0)}
-    spec = model_spec(config["model"])
-    first, second = spec.modalities(config["modality"], config.get("attended_data"))
-    shape = tuple(data.shapes.get(first, data.feature_shape))
-    shape2 = tuple(data.shapes.get(second, shape)) if second else shape
-    if not spec.pooled and (len(shape) != 3 or len(shape2) != 3):
-        m, s = (first, shape) if len(shape) != 3 else (second, shape2)
-        raise ValueError(f"--model {spec.name}: it reads N x N maps; the {m} features are vectors of shape (frames, "
-                         f"{s[0]}); the models of vectors are lstm, alstm and alstm-b")
-    D, D2, N = shape[0], shape2[0], (shape[1] if len(shape) == 3 else None)
-    if data.multilabel:
-        if "multilabel" not in spec.options:
-            raise ValueError(f"--model {spec.name}: the {config['dataset']} clips carry several classes; the models "
-                             f"with the multi-label loss are {', '.join(multilabel_models())}")
-        options["multilabel"] = True
-    return build_model(config["model"], len(data.classes), D, config["hidden"], map_size=N, second_dim=D2,
-                       **{k: v for k, v in options.items() if k in spec.options})
-
-
-OPTIMIZERS = ("rmsprop", "sgd")
-# RMSprop: VideoLSTM's authors' code. SGD: aLSTM sec. 4.1 uses 0.01 over thousands of iterations of 200 videos; the
-# built-in benchmark's default run has 150 iterations of 16, where 0.01 underfits (aLSTM, seed 0, validation
-# accuracy 0.375 against 0.583 at 0.03 and 0.562 at 0.1; RMSprop 0.500), so SGD's default is 0.03
-DEFAULT_LR = {"rmsprop": 1e-3, "sgd": 0.03}
-# SGD's other options: aLSTM sec. 4.1's momentum; the decay's ratio and start are ours (the paper gives neither)
-SGD_DEFAULTS = {"momentum": 0.9, "lr_decay": 0.9, "lr_decay_after": 8}
-
-
-def default_optimizer(model):
-    """The recipe of the model's paper: SGD with momentum and step decay for the aLSTM paper's vector models
-    (lstm, alstm, alstm-b; sec. 4.1), RMSprop for VideoLSTM's (the authors' code)."""
-    from .models import model_spec
-    return "sgd" if model_spec(model).pooled else "rmsprop"
-
-
-def build_optimizer(config, steps_per_epoch):
-    """The run's optimiser. SGD follows aLSTM sec. 4.1 in epochs: the learning rate is fixed for ``lr_decay_after``
-    epochs ("0.01 for 2,512 iterations"), then multiplied by ``lr_decay`` after every further epoch ("decreased
-    every 125 iterations by a fixed ratio", which the paper does not give), momentum 0.9. The schedule does not
-    depend on --epochs, so a run resumed to more epochs trains its first epochs as they were."""
-    name = config.get("optimizer", "rmsprop")
-    if name == "rmsprop":
-        return RMSprop(lr=config["lr"], rho=0.9, eps=1e-6)
-    if name != "sgd":
-        raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {name!r}")
-    sgd = {k: config.get(k, v) for k, v in SGD_DEFAULTS.items()}
-    return SGD(lr=config["lr"], momentum=sgd["momentum"],
-               decay_start=None if sgd["lr_decay"] == 1.0 else steps_per_epoch * sgd["lr_decay_after"],
-               decay_every=steps_per_epoch, decay_rate=sgd["lr_decay"])
-
-
-def run_reader(config, data):
-    """The WindowReader of a run's inputs (its model, modality, attended-data and input chunk)."""
-    from .data.windows import WindowReader
-    from .models import model_spec
-    return WindowReader(data, model_spec(config["model"]), config["modality"], config.get("attended_data"),
-                        config.get("input_chunk", 1))
-
-
-def multilabel_models():
-    """The registry names that train on multi-label data: the aLSTM paper's models (sigmoid loss) and the frame
-    encoder's ConvNet baseline."""
-    from .models import MODELS
-    return [n for n, spec in MODELS.items() if spec.cls is None or "multilabel" in spec.options]
-
-
 def run_training(config, log=print):
     """One training run as ``python -m tinyalstm.train`` describes it, from its options (a dict: the CLI's
     arguments) -> the result dict written to result.json (None when a non-finite loss stopped it).
@@ -138,7 +58,6 @@ def run_training(config, log=print):
     The --out folder is locked for the run and never overwritten silently (run_folder.py); a resumed run must
     have the options of the run it continues, checked before any data is prepared; SIGINT / SIGTERM end it with
     a message naming the epoch and the checkpoint kept."""
-    from .run_folder import claim
     with claim(config["out"], config["resume"], config.get("overwrite", False), log) as out:
         ckpt = out / "checkpoint.npz"
         if config["resume"] and ckpt.exists():
@@ -149,7 +68,6 @@ def run_training(config, log=print):
 def _check_resume_early(ckpt, config):
     """The resume checks that need no data: the options the command line gives (the class list and map shape
     are checked once the data are loaded), and the epochs already done."""
-    from .checkpoints import CheckpointError, check_same_options, read_checkpoint
     saved = read_checkpoint(ckpt, "--resume")
     check_same_options(ckpt, saved["config"], config, only=set(config))
     if saved["epoch"] > config["epochs"]:
@@ -159,8 +77,6 @@ def _check_resume_early(ckpt, config):
 
 
 def _train_in(out, ckpt, config, log):
-    from .data.windows import training_batches
-    from .storage import save_json, save_npy, save_text
     t_start = time.perf_counter()
     data = run_data(config, log)
     config = {**config, "device": backend.get_device(), "classes": data.classes,
@@ -187,7 +103,6 @@ def _train_in(out, ckpt, config, log):
     elif config["resume"]:
         log(f"--resume: no checkpoint in {out}, starting from scratch")
     if config.get("init_from") and not start:                 # a resumed fine-tuning run has its own weights
-        from .checkpoints import init_from
         init_from(config["init_from"], model, config, log)
     save_json(out / "config.json", config)                       # only now: a refused resume leaves it as it was
     save_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
@@ -283,7 +198,6 @@ def _localization(config, model, videos, reader, result, log, key="localization"
     """On the built-in benchmark, where the attention goes over ``videos`` (localization/measure.py) into
     result[key]; a problem is reported, never fatal."""
     try:
-        from .localization.measure import run_localization
         figures = run_localization(config, model, videos, reader, log)
     except Exception as err:  # a measurement is a convenience: report, keep the run's results
         log(f"localization skipped: {type(err).__name__}: {err}")
@@ -306,7 +220,6 @@ def _ground_truth_boxes(config):
     """{key: [Tube]} of the built-in benchmark (the actor over its action); {} for other datasets."""
     if config["dataset"] != "synthetic":
         return {}
-    from .localization.measure import ground_truth_for
     return ground_truth_for(config)[0]
 
 
@@ -325,8 +238,6 @@ def _best_epoch(metrics):
 def _pictures(config, data, metrics, attention, out, log, chosen=None):
     """Curves and attention overlays; a missing video or plotting problem is reported, never fatal."""
     try:
-        from . import plots
-        from .localization.measure import draw_window_attention
         plots.plot_curves(metrics, out / "curves.png", chosen=chosen)
         draw_window_attention(data, attention, _ground_truth_boxes(config), out)
     except Exception as err:  # pictures are a convenience: report, keep the run's results

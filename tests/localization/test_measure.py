@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tinyalstm import localize, train
+from tinyalstm.checks import RunError
 from tinyalstm.data import synthetic
 from tinyalstm.localization.measure import attention_in_box, box_coverage, trivial_tubes
 from tinyalstm.localization.tubes import Tube
@@ -91,7 +92,7 @@ def gt_classes(root):
 
 
 def test_localize_names_a_missing_checkpoint_and_a_bad_threshold(tmp_path):
-    with pytest.raises(SystemExit, match="file not found"):
+    with pytest.raises(RunError, match="file not found"):
         localize.main(["--checkpoint", str(tmp_path / "none.npz")])
     with pytest.raises(SystemExit):
         localize.main(["--checkpoint", str(tmp_path / "none.npz"), "--theta", "300"])

@@ -20,11 +20,22 @@ weight (averaged over the decoder's steps) on the frames inside the action inter
 of the window; over all windows, and over the *mixed* windows alone (part action, part not), the only ones where
 attention can put more or less than the interval's share on it.
 """
+import json
+from pathlib import Path
+
 import numpy as np
 
-from .. import backend
-from ..progress import progress
+from .. import backend, plots
+from ..checkpoints import read_config
+from ..checks import RunError
+from ..data import ground_truth as gt
+from ..data.pipeline import default_synthetic_root
+from ..data.video import read_video
 from ..data.windows import covering_windows
+from ..evaluation import evaluate_videos
+from ..models import model_spec
+from ..progress import progress
+from ..run_parts import load_run
 from .attention_tubes import SATURATION, THETA, WINDOW, localize
 from .tubes import Tube, recall_at, video_map
 
@@ -236,14 +247,9 @@ def ground_truth_for(config, annotations=None):
     """The ground truth of a run's test videos -> ({key: [Tube]}, {key: (H, W)} or one (H, W), the actor's tracks
     over every frame {key: [Tube]} or None): the built-in benchmark's own annotation files (which have the tracks),
     or ``annotations`` (a UCF101-24 pickle in either format, boxes only inside the action)."""
-    import json
-    from pathlib import Path
-
-    from ..data import ground_truth as gt
-    from ..data.pipeline import default_synthetic_root
     if annotations is None:
         if config["dataset"] != "synthetic":
-            raise SystemExit(f"--annotations: the {config['dataset']} run has no built-in ground truth; give the "
+            raise RunError(f"--annotations: the {config['dataset']} run has no built-in ground truth; give the "
                              f"UCF101-24 annotation file (pyannot.pkl or UCF101v2-GT.pkl)")
         root = Path(config["root"]) if config.get("root") else default_synthetic_root()
         W, H = json.loads((root / "synthetic.json").read_text())["options"]["size"]   # the manifest: [W, H]
@@ -259,7 +265,6 @@ def run_localization(config, model, videos, reader, log=print):
     """The localization figures of a finished training run over ``videos`` [(key, label)] on a dataset with built-in
     ground truth (the synthetic benchmark), for result.json -> figures dict, or None for a run without ground truth
     or without attention."""
-    from ..models import model_spec
     spec = model_spec(config["model"])
     if config["dataset"] != "synthetic" or spec.cls is None or (spec.pooled and spec.second is None):
         return None
@@ -274,8 +279,6 @@ def draw_overlays(model, reader, data, config, tubes, ground_truth, out, n_video
     """Overlays of up to ``n_videos`` test videos of different classes: frames with the attention on the
     saliency scale (full colour at 8x uniform, the uniform level marked), the ground-truth box (lime) and the
     predicted tube's box (cyan), true and predicted class, real frame numbers -> the paths written."""
-    from .. import plots
-    from ..data.video import read_video as decode
     N = data.feature_shape[1]
     seen, paths = set(), []
     for key, label in data.test:
@@ -283,7 +286,7 @@ def draw_overlays(model, reader, data, config, tubes, ground_truth, out, n_video
             continue
         seen.add(label)
         att, _ = read_whole_video(model, reader, key, config["frames"], model.dtype)
-        frames = decode(data.video_paths[key])
+        frames = read_video(data.video_paths[key])
         n = min(len(frames), len(att))
         tube, probs = tubes[key]
         nan = np.full((n, 4), np.nan)
@@ -307,8 +310,6 @@ def draw_window_attention(data, attention, ground_truth, out, prefix="attention"
     (T, N, N) on the saliency colour scale with the actor's box, or aLSTM's temporal weights (steps, T), averaged
     over the steps, as its Fig. 2 (highest and lowest frames, the action interval shaded) -> the paths written.
     ``ground_truth`` {key: [Tube]} (may be empty)."""
-    from .. import plots
-    from ..data.video import read_video
     paths = []
     for key, idx, att in attention:
         path = data.video_paths.get(key)
@@ -336,7 +337,6 @@ def draw_window_attention(data, attention, ground_truth, out, prefix="attention"
 
 def _attended_modality(config):
     """The modality of the maps a run's attention weighs (VideoLSTM: RGB, its attention comes from flow)."""
-    from ..models import model_spec
     return model_spec(config["model"]).modalities(config["modality"])[0]
 
 
@@ -345,13 +345,10 @@ def localize_checkpoint(path, annotations=None, theta=THETA, sigma=None, smooth=
     """Load a training checkpoint, read every test video, localize and measure -> (figures, tubes json list,
     skipped); with ``out``, overlays of three test videos are drawn there. The data are rebuilt from the
     configuration the checkpoint stores (cached stages are reused)."""
-    from ..checkpoints import read_config
-    from ..evaluation import load_run
-    from ..models import model_spec
     config = read_config(path)
     spec = model_spec(config["model"])
     if spec.cls is None or (spec.pooled and spec.second is None):
-        raise SystemExit(f"--checkpoint {path}: {config['model']} has no attention to measure; localize reads the "
+        raise RunError(f"--checkpoint {path}: {config['model']} has no attention to measure; localize reads the "
                          f"VideoLSTM models' maps and aLSTM's temporal attention")
     ground_truth, sizes, tracks = ground_truth_for(config, annotations)
     data, model, reader = load_run(config, path, log)
@@ -359,7 +356,6 @@ def localize_checkpoint(path, annotations=None, theta=THETA, sigma=None, smooth=
         figures = temporal_in_interval(model, reader, data.test, config["frames"], ground_truth, log)
         figures.update(model=config["model"], modality=config["modality"])
         if out is not None:
-            from ..evaluation import evaluate_videos
             try:
                 _, _, kept = evaluate_videos(model, reader, data.test, config["frames"], 25, model.dtype,
                                              keep_attention=3)

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cli import run
+
 # Per-SM limits of sm_80 (A100) and sm_90 (H100/H200): registers, threads, blocks, shared memory (bytes usable
 # by blocks; each block also takes 1 KB reserved), register allocation per warp in units of 256.
 SM_LIMITS = {80: dict(registers=65536, threads=2048, blocks=32, shared=167936, fp32_lanes=64, name="A100"),
@@ -550,4 +552,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)
