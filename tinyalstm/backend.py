@@ -66,10 +66,33 @@ def array_module(x):
     return np
 
 
+KERNELS, FUSED, PLAIN = "kernels", "fused", "plain"
+
+
+def implementation(x):
+    """Which code runs on array ``x``, decided here and nowhere else:
+
+    - ``"kernels"``: a CuPy array; the layers call our Numba CUDA kernels (``kernels/``) for the convolutions, the
+      LSTM gate math and the spatial softmax, and CuPy for the rest;
+    - ``"fused"``: a NumPy array; the convolutional models run the CPU's fused recurrences
+      (``layers/fused_cpu.py``), checked against the step-by-step layers;
+    - ``"plain"``: the step-by-step layers with array operations only (NumPy or CuPy).
+
+    ``TINYALSTM_KERNELS=0`` turns CuPy arrays to ``"plain"`` (to measure what the kernels buy), and
+    ``TINYALSTM_FUSED=0`` NumPy arrays (to compare the fused path with the layers it is checked against)."""
+    if array_module(x) is np:
+        return FUSED if os.environ.get("TINYALSTM_FUSED", "1") != "0" else PLAIN
+    return KERNELS if os.environ.get("TINYALSTM_KERNELS", "1") != "0" else PLAIN
+
+
 def use_kernels(x):
-    """Whether the layers should run our Numba CUDA kernels (``kernels/``) on ``x``: for CuPy arrays, unless
-    ``TINYALSTM_KERNELS=0`` asks for plain CuPy (to measure what the kernels buy). NumPy arrays never do."""
-    return array_module(x) is not np and os.environ.get("TINYALSTM_KERNELS", "1") != "0"
+    """Whether the layers run our CUDA kernels on ``x`` (``implementation``)."""
+    return implementation(x) == KERNELS
+
+
+def use_fused(x):
+    """Whether the convolutional models run the fused CPU path on ``x`` (``implementation``)."""
+    return implementation(x) == FUSED
 
 
 def to_device(x, dtype=None):

@@ -3,8 +3,8 @@
 eqs. 10-15 with 7-9 and 1-6), and the initial states, each a forward/backward pair with the signature, the
 results and the gradient order of its step-by-step form (conv_lstm.py, conv_alstm.py, motion_attention.py),
 which stays the readable statement of the equations. The models use this path on NumPy arrays; CuPy arrays take
-the step-by-step path and its CUDA kernels. ``TINYALSTM_FUSED=0`` switches it off (to compare the two, or to
-measure what it buys).
+the step-by-step path and its CUDA kernels; ``backend.implementation`` decides (``TINYALSTM_FUSED=0`` switches this
+path off, to compare the two or to measure what it buys).
 
 The same equations, arranged for a CPU's BLAS:
 
@@ -35,18 +35,11 @@ All gate kernels (W_x, W_h, and the flow layer's W^m_x, W^m_h) must have one siz
 b (4K,); Wmx (4Km, Cm + K, k, k) (W^m_x then W^m_e), Wmh (4Km, Km, k, k), bm (4Km,); Wxa (Ka, C, ka, ka),
 Wha (Ka, K or Km, ka, ka), ba (Ka,), Wz (1, Ka, kz, kz).
 """
-import os
 from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ..backend import array_module
 from .cpu_loops import col2im_into, im2col_into, lstm_cell_backward_into, window_mask
-
-
-def use_fused(x):
-    """Whether the models should take this path for ``x``: NumPy arrays, unless ``TINYALSTM_FUSED=0``."""
-    return array_module(x) is np and os.environ.get("TINYALSTM_FUSED", "1") != "0"
 
 
 # -- buffers, layout and columns -----------------------------------------------------------------------------------

@@ -25,9 +25,9 @@ from .. import backend
 from ..layers.conv_alstm import conv_alstm_backward, conv_alstm_forward
 from ..layers.conv_lstm import (conv_initial_state_backward, conv_initial_state_forward, conv_lstm_backward,
                                 conv_lstm_forward)
-from ..layers.fused_cpu import (FusedInitialCache, Workspace, conv_alstm_fused_backward, conv_alstm_fused_forward,
+from ..layers.fused_cpu import (Workspace, conv_alstm_fused_backward, conv_alstm_fused_forward,
                                 conv_initial_states_fused_backward, conv_initial_states_fused_forward,
-                                conv_lstm_fused_backward, conv_lstm_fused_forward, use_fused,
+                                conv_lstm_fused_backward, conv_lstm_fused_forward,
                                 videolstm_fused_backward, videolstm_fused_forward)
 from ..layers.motion_attention import videolstm_backward, videolstm_forward
 from .base import MAPS, Classifier, HeadCache
@@ -45,12 +45,22 @@ def odd(name, k):
 
 
 class InitialCache(NamedTuple):
-    h0: object                   # layers.conv_lstm.ConvInitialStateCache
-    c0: object
+    """The initial states' cache with the backward that matches the forward that made it (step by step, or the
+    fused CPU path's one GEMM): ``backward(dh0, dc0, saved) -> dX, dW_h0, db_h0, dW_c0, db_c0``."""
+    backward: object
+    saved: object
+
+
+def conv_initial_states_backward(dh0, dc0, saved):
+    """The step-by-step backward of both initial states (``saved``: their two ``conv_initial_state_forward``
+    caches) -> dX, dW_h0, db_h0, dW_c0, db_c0."""
+    dX1, dW_h0, db_h0 = conv_initial_state_backward(dh0, saved[0])
+    dX2, dW_c0, db_c0 = conv_initial_state_backward(dc0, saved[1])
+    return dX1 + dX2, dW_h0, db_h0, dW_c0, db_c0
 
 
 class ConvModelCache(NamedTuple):
-    initial: object              # InitialCache (or the fused path's FusedInitialCache) of the top layer's h0, c0
+    initial: InitialCache        # of the top layer's h0, c0
     flow_initial: object         # the same for VideoLSTM's flow layer (hm0, cm0); None for the others
     recurrence: object           # the recurrence's cache
     recurrence_backward: object  # the backward that matches the recurrence's forward (step by step or fused)
@@ -80,9 +90,10 @@ class ConvLSTM(Classifier):
         self._workspace = Workspace()    # the fused CPU path's buffers, kept from one step to the next
 
     def _recurrence(self, X, plain, fused):
-        """(forward, backward) of the recurrence for inputs X: the fused CPU path (with the model's workspace) on
-        NumPy arrays, the step-by-step layers otherwise; ``plain`` and ``fused`` are such pairs."""
-        if use_fused(X):
+        """(forward, backward) of the recurrence for inputs X: the fused CPU path (with the model's workspace) where
+        ``backend.implementation`` says so, the step-by-step layers otherwise; ``plain`` and ``fused`` are such
+        pairs."""
+        if backend.use_fused(X):
             return functools.partial(fused[0], workspace=self._workspace), fused[1]
         return plain
 
@@ -95,21 +106,18 @@ class ConvLSTM(Classifier):
 
     def _initial(self, X, names=INITIAL):
         W_h0, b_h0, W_c0, b_c0 = self._weights(names)
-        if use_fused(X):
-            return conv_initial_states_fused_forward(X, W_h0, b_h0, W_c0, b_c0)
+        if backend.use_fused(X):
+            h0, c0, saved = conv_initial_states_fused_forward(X, W_h0, b_h0, W_c0, b_c0)
+            return h0, c0, InitialCache(conv_initial_states_fused_backward, saved)
         h0, h0_cache = conv_initial_state_forward(X, W_h0, b_h0)
         c0, c0_cache = conv_initial_state_forward(X, W_c0, b_c0)
-        return h0, c0, InitialCache(h0_cache, c0_cache)
+        return h0, c0, InitialCache(conv_initial_states_backward, (h0_cache, c0_cache))
 
     def _initial_backward(self, dh0, dc0, cache, g, names=INITIAL):
         """-> the input's gradient; the four parameters' gradients go into g under ``names``."""
-        if isinstance(cache, FusedInitialCache):
-            dX, *dw = conv_initial_states_fused_backward(dh0, dc0, cache)
-            g.update(zip(names, dw))
-            return dX
-        dX1, g[names[0]], g[names[1]] = conv_initial_state_backward(dh0, cache.h0)
-        dX2, g[names[2]], g[names[3]] = conv_initial_state_backward(dc0, cache.c0)
-        return dX1 + dX2
+        dX, *dw = cache.backward(dh0, dc0, cache.saved)
+        g.update(zip(names, dw))
+        return dX
 
     def _scores(self, h, mask):
         """The head on each step's flattened hidden map h (B, T, K, N, N)."""
