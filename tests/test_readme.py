@@ -65,3 +65,93 @@ def test_the_layout_section_names_every_module():
         assert f"{folder}/" in layout and (package / folder / "__init__.py").is_file()
     for kernel in ("conv2d", "lstm_pointwise", "spatial_softmax", "launch"):
         assert kernel in words and (ROOT / "kernels" / f"{kernel}.py").is_file()
+
+
+# The README is the guide; the full measurement tables live in docs/*.md, one page per area. Every link between
+# them must land on a file (and, with a #fragment, on a heading of that file), and every page must be reachable.
+DOCS = ROOT / "docs"
+README_MAX_LINES = 460
+
+
+def _prose(text):
+    """Markdown without fenced code blocks and inline code spans, where brackets are code, not links."""
+    text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    return re.sub(r"`[^`\n]*`", "", text)
+
+
+def _links(path):
+    """The relative link targets of a Markdown file: (file or None for the same file, fragment or None)."""
+    out = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", _prose(path.read_text())):
+        if re.match(r"[a-z][a-z0-9+.-]*:", target):                  # https:, mailto: ...
+            continue
+        file, _, fragment = target.partition("#")
+        out.append((file or None, fragment or None))
+    return out
+
+
+def _slug(heading):
+    """GitHub's anchor for a heading: lower case, code ticks and punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(path):
+    return {_slug(h) for h in re.findall(r"^#{1,6} (.+)$", _prose(path.read_text()), re.M)}
+
+
+def _broken_links(path):
+    broken = []
+    for file, fragment in _links(path):
+        target = (path.parent / file).resolve() if file else path
+        if not target.is_file():
+            broken.append(f"{file} (no such file)")
+        elif fragment and target.suffix == ".md" and fragment not in _anchors(target):
+            broken.append(f"{file or ''}#{fragment} (no such heading in {target.name})")
+    return broken
+
+
+def _pages():
+    return sorted(DOCS.glob("*.md"))
+
+
+def test_the_docs_pages_exist_and_the_readme_links_to_them():
+    assert len(_pages()) >= 5
+    readme_docs = {f for f, _ in _links(ROOT / "README.md") if f and f.startswith("docs/")}
+    assert readme_docs, "README.md links to no docs page"
+    unlinked = [p.name for p in _pages() if f"docs/{p.name}" not in readme_docs]
+    assert not unlinked, f"docs pages README.md does not link to: {unlinked}"
+
+
+@pytest.mark.parametrize("path", [ROOT / "README.md"] + _pages(), ids=lambda p: p.name)
+def test_every_relative_link_resolves(path):
+    assert not _broken_links(path), f"{path.relative_to(ROOT)}: broken links {_broken_links(path)}"
+
+
+@pytest.mark.parametrize("page", _pages(), ids=lambda p: p.name)
+def test_every_docs_page_has_a_title_and_a_link_back_to_the_readme(page):
+    lines = page.read_text().splitlines()
+    assert lines[0].startswith("# ") and len(lines[0]) > 2, f"{page.name}: the first line is not a title"
+    first_paragraph = next(ln for ln in lines[1:] if ln.strip())
+    assert "](../README.md" in first_paragraph, f"{page.name}: no link back to the README under the title"
+
+
+def test_the_readme_stays_short():
+    n = len((ROOT / "README.md").read_text().splitlines())
+    assert n <= README_MAX_LINES, f"README.md has {n} lines; move detail into docs/ (at most {README_MAX_LINES})"
+
+
+def test_the_link_checks_catch_what_they_should(tmp_path):
+    """The checks above can fail: a missing file, a missing heading and an unlinked page are all found."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# A\n\n[back](../README.md#intro)\n")
+    (tmp_path / "docs" / "orphan.md").write_text("# Orphan\n\n[back](../README.md)\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("# T\n\n## Intro\n\n[a](docs/a.md) [gone](docs/gone.md) [here](#nowhere) `[x](docs/x.md)`\n"
+                      "```\n[y](docs/y.md)\n```\n[web](https://example.org)\n")
+    assert _broken_links(tmp_path / "docs" / "a.md") == []
+    assert _broken_links(readme) == ["docs/gone.md (no such file)", "#nowhere (no such heading in README.md)"]
+    linked = {f for f, _ in _links(readme) if f}
+    assert linked == {"docs/a.md", "docs/gone.md"}
+    assert "docs/orphan.md" not in linked
+    assert _slug("Real data: UCF101, HMDB51") == "real-data-ucf101-hmdb51"
+    assert _slug("Training: `python -m tinyalstm.train`") == "training-python--m-tinyalstmtrain"
