@@ -23,9 +23,13 @@ to or from F64), calls to the 64-bit integer division routines and inline 32-bit
 the same GEMM shape for the convolution; CuPy's element-wise and reduction ops for the others).
 """
 import argparse
+import base64
 import contextlib
 import dataclasses
+import importlib.util
+import json
 import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -34,8 +38,18 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from numba import cuda
 
+from .. import backend
 from ..cli import run
+from ..kernels import conv2d as kconv
+from ..kernels import lstm_pointwise as kpw
+from ..kernels import spatial_softmax as ksm
+from ..kernels.launch import KERNELS, LAUNCHES, count_traffic
+from ..layers import lstm as llstm
+from ..layers import spatial_attention as latt
+from ..models import build_model
+from .training_step import cupy_sync, interleaved_medians
 
 # Per-SM limits of sm_80 (A100) and sm_90 (H100/H200): registers, threads, blocks, shared memory (bytes usable
 # by blocks; each block also takes 1 KB reserved), register allocation per warp in units of 256.
@@ -49,7 +63,6 @@ class ToolchainMissing(RuntimeError):
 
 
 def _wheel_tool(name, subdirs):
-    import importlib.util
     spec = importlib.util.find_spec("nvidia")
     roots = list(spec.submodule_search_locations) if spec and spec.submodule_search_locations else []
     for root in roots:
@@ -88,21 +101,17 @@ class Compiled:
 
 
 def _simulator_on():
-    from numba import cuda
     return bool(cuda.config.ENABLE_CUDASIM)
 
 
 def kernels():
     """Every kernel the library launches (importing the kernel modules registers them)."""
-    from ..kernels import conv2d, lstm_pointwise, spatial_softmax  # noqa: F401 -- registers the kernels
-    from ..kernels.launch import KERNELS
     return dict(KERNELS)
 
 
 def compile_kernel(kernel, dtype="float32", cc=90, tools=None):
     """Compile ``kernel`` (a ``kernels.launch.Kernel``) for ``dtype`` on sm_<cc>: PTX from numba-cuda, cubin from
     ptxas, SASS from nvdisasm. Raises the compiler's own error when the kernel does not compile."""
-    from numba import cuda
     ptxas, nvdisasm = tools or toolchain()
     ptx, _ = cuda.compile_ptx(kernel.source(dtype), kernel.signature(dtype), cc=divmod(cc, 10))
     with tempfile.TemporaryDirectory() as tmp:
@@ -243,8 +252,6 @@ def analyse(kernel, dtype="float32", cc=90, tools=None):
     """Compile and read one kernel -> Row. Inside the CUDA simulator (which cannot compile), in a child Python
     without it, so a notebook can check a kernel's numbers in the simulator and read its SASS side by side."""
     if _simulator_on():
-        import base64
-        import pickle
         code = ("import base64, pickle, sys; from tinyalstm.perf.kernels import analyse, kernels; "
                 f"row = analyse(kernels()[{kernel.name!r}], {dtype!r}, {cc!r}); "
                 "sys.stdout.write(base64.b64encode(pickle.dumps(row)).decode())")
@@ -309,7 +316,6 @@ TRAFFIC_SHAPE = dict(B=2, K=4, C=16, S=9)
 
 def _in_simulator(code):
     """Run ``code`` (which prints one JSON line) in a child Python with the CUDA simulator; -> the parsed JSON."""
-    import json
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if done.returncode != 0:
@@ -322,9 +328,6 @@ def measure_traffic():
     (per cell element for the LSTM kernels, per map element for the softmax), float32, as the kernel's code
     reads and writes them, and the minimum its contract allows: -> {name: (bytes, minimum)}. Measured at two
     batch sizes and differenced, so the simulator's own reads of each argument cancel."""
-    from ..kernels import lstm_pointwise as pw
-    from ..kernels import spatial_softmax as sm
-    from ..kernels.launch import count_traffic
     K, C, S = (TRAFFIC_SHAPE[k] for k in "KCS")
     r = np.random.default_rng(0)
     f = np.float32
@@ -333,10 +336,10 @@ def measure_traffic():
         a, pc = r.normal(size=(B, 4 * K, S)).astype(f), r.normal(size=(B, K, S)).astype(f)
         z, x = r.normal(size=(B, S)).astype(f), r.normal(size=(B, C, S)).astype(f)
         with count_traffic() as counts:
-            h, c, cache = pw.lstm_pointwise_forward(a, pc)
-            pw.lstm_pointwise_backward(h, c, cache)
-            x_att, att, scache = sm.spatial_softmax_forward(z, x)
-            sm.spatial_softmax_backward(x_att, scache, att)
+            h, c, cache = kpw.lstm_pointwise_forward(a, pc)
+            kpw.lstm_pointwise_backward(h, c, cache)
+            x_att, att, scache = ksm.spatial_softmax_forward(z, x)
+            ksm.spatial_softmax_backward(x_att, scache, att)
         return {name: counts[(name, "read")] + counts[(name, "written")] for name, _ in counts}
 
     small, large = run(TRAFFIC_SHAPE["B"]), run(TRAFFIC_SHAPE["B"] + 1)
@@ -366,9 +369,6 @@ def count_launches(steps):
     depend on the sizes, so the smallest model is used). It routes this process's NumPy arrays through the kernels
     (``TINYALSTM_FUSED=0``, ``backend.use_kernels``) for good: ``launches_per_step`` runs it in a child process."""
     os.environ["TINYALSTM_FUSED"] = "0"
-    from .. import backend
-    from ..kernels.launch import LAUNCHES
-    from ..models import build_model
     backend.use_kernels = lambda arr: True          # NumPy arrays through the kernels, as CuPy arrays go
     model = build_model("videolstm", 2, 1, 1, map_size=1, second_dim=1, fc_dim=1, dropout=0.0, seed=0,
                         dtype=np.float32)
@@ -417,12 +417,6 @@ def time_kernels(xp, sync, B=32, C=512, N=7, K=512, k=3, repeats=20, dtype="floa
     its GEMM shapes; the LSTM pointwise and spatial softmax kernels against the layers' own array code
     (CuPy's element-wise and reduction ops). ``xp`` is cupy on a GPU (``sync`` waits for it); the suite runs the
     same code on NumPy arrays in the simulator at a tiny size. -> list of dicts (one per kernel)."""
-    from ..kernels import conv2d as kconv
-    from ..kernels import lstm_pointwise as kpw
-    from ..kernels import spatial_softmax as ksm
-    from ..layers import lstm as llstm
-    from ..layers import spatial_attention as latt
-    from .training_step import interleaved_medians
     r = np.random.default_rng(0)
 
     def arr(*shape):
@@ -527,9 +521,7 @@ def main(argv=None):
               f"element (softmax), counted in the CUDA simulator at B={TRAFFIC_SHAPE['B']}, "
               f"K={TRAFFIC_SHAPE['K']}, C={TRAFFIC_SHAPE['C']}, S={TRAFFIC_SHAPE['S']}; float32")
     if args.time:
-        from ..backend import cupy_or_none
-        from .training_step import cupy_sync
-        cupy = cupy_or_none()
+        cupy = backend.cupy_or_none()
         if cupy is None:
             print("--time: CuPy is not installed or sees no GPU", file=sys.stderr)
             return 2
@@ -539,7 +531,6 @@ def main(argv=None):
                  f"(gates 4K), {PAPER['k']}x{PAPER['k']}, float32, on {props['name'].decode()}")
         print("\n" + format_times(rows, shape))
         if args.json:
-            import json
             Path(args.json).write_text(json.dumps(dict(device=props["name"].decode(), shape=PAPER, rows=rows),
                                                   indent=2))
     if args.launches:
