@@ -16,7 +16,7 @@ _device = None
 def cupy_or_none():
     """Return the cupy module if it imports and sees at least one GPU, else None."""
     try:
-        import cupy
+        import cupy          # optional (the gpu extra): never imported on the CPU path
         if cupy.cuda.runtime.getDeviceCount() > 0:
             return cupy
     except Exception:  # not installed, no driver, no device: all mean "no GPU here"
@@ -53,7 +53,7 @@ def get_device():
 def xp():
     """The array module of the current device (numpy or cupy)."""
     if get_device() == "cuda":
-        import cupy
+        import cupy          # optional (the gpu extra): never imported on the CPU path
         return cupy
     return np
 
@@ -61,7 +61,7 @@ def xp():
 def array_module(x):
     """numpy or cupy, whichever owns array ``x`` (numpy for anything that is not a CuPy array)."""
     if type(x).__module__.startswith("cupy"):
-        import cupy
+        import cupy          # optional (the gpu extra): never imported on the CPU path
         return cupy
     return np
 

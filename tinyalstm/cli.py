@@ -17,6 +17,8 @@ import os
 import signal
 import sys
 
+from .storage import DiskFullError
+
 
 class Interrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM, raised where the main thread is; ``code`` is the exit status (130 or 143)."""
@@ -32,7 +34,6 @@ def _raise_interrupted(signum, frame):
 
 def describe(err):
     """One paragraph for an exception that ended a command."""
-    from .storage import DiskFullError
     if isinstance(err, DiskFullError):
         return str(err)                                  # names the path, the space needed and the space left
     if isinstance(err, OSError) and err.errno == errno.ENOSPC:

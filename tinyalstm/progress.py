@@ -8,6 +8,8 @@ tqdm is a well-kept library that does the terminal part well; the plain lines ar
 import sys
 import time
 
+from tqdm import tqdm
+
 
 def _clock(seconds):
     seconds = int(round(seconds))
@@ -27,7 +29,6 @@ def progress(items, total=None, desc="", unit="it", every=30.0, stream=None, lea
     stream = sys.stderr if stream is None else stream
     total = len(items) if total is None else total
     if getattr(stream, "isatty", lambda: False)():
-        from tqdm import tqdm
         yield from tqdm(items, total=total, desc=desc, unit=unit, file=stream, leave=leave, dynamic_ncols=True)
         return
     if not lines:

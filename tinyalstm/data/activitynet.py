@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .datasets import DatasetError, Sample, SkipReport, Split
+from .video import read_video, video_duration
 
 ANNOTATION_FILES = ("activity_net.v1-3.min.json", "activity_net.v1-2.min.json")
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".flv", ".m4v")
@@ -155,7 +156,6 @@ def read_segment(sample, size=None, read=None):
     """The decoded frames of a segment sample, uint8 (F, H, W, 3), F >= 1. ``read(path, size)`` decodes the whole
     video (default ``video.read_video``). Raises ValueError naming the video when its container duration disagrees
     with the annotations' (module docstring)."""
-    from .video import read_video, video_duration
     frames = (read or read_video)(sample.path, size)
     start, end, duration = sample.segment
     stated = video_duration(sample.path)

@@ -85,6 +85,7 @@ import functools
 import time
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
 from ..backend import array_module
@@ -279,8 +280,7 @@ def _residual_loops(I0, I1, u, v, It):
 
 @functools.lru_cache(maxsize=1)
 def _residual_numba():
-    """``_residual_loops`` compiled by Numba (imported and compiled on first use; cached on disk)."""
-    import numba
+    """``_residual_loops`` compiled by Numba (compiled on first use; cached on disk)."""
     return numba.njit(cache=True)(_residual_loops)
 
 

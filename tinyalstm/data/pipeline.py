@@ -14,10 +14,12 @@ For ``--dataset features`` the features come from elsewhere: ``<root>/<modality>
 ``<root>/ucfTrainTestlist/`` (UCF101's split files), each file maps (frames, D, N, N) or vectors (frames, D) such as
 aLSTM's C3D and VGG features, the attended-data possibly with r rows per input-data row; see features.py.
 """
+import hashlib
 import json
 import os
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +33,11 @@ from .augment import flip_frames
 from .datasets import DatasetError, SkipReport, is_multilabel, load_hmdb51, load_ucf101
 from .hollywood2 import ACTIONS, load_hollywood2
 from .features import FeatureChecks, FeatureError, extract_features, load_features, validate_modalities
+from .flow import video_flow
+from .synthetic import generate
+from .synthetic_multilabel import generate_multilabel
 from .validation import carve_validation, group_of
+from .video import read_video
 from .windows import rows_per_input_step
 
 MODALITY_CHANNELS = {"rgb": 3, "flow": 2}
@@ -112,19 +118,16 @@ def check_split(train, test, classes, where):
 # they can run in its worker processes (workers > 1).
 
 def _frames_of(modality, size):
-    from functools import partial
     return partial(_decode if modality == "rgb" else _decoded_flow, size=size)
 
 
 def _decode(sample, size):          # the whole video, or a trimmed sample's segment of it (ActivityNet)
-    from .video import read_video
     return read_segment(sample, size) if sample.segment else read_video(sample.path, size=size)
 
 
 def _decoded_flow(sample, size):
     """Flow images of a decoded video, computed on the run's device (flow.py's steps are array operations on CuPy
     arrays too; on the GPU the chunk is the whole clip, one batch of pairs)."""
-    from .flow import video_flow
     frames = _decode(sample, size)
     if backend.get_device() == "cpu":
         return video_flow(frames)
@@ -137,7 +140,6 @@ def _unchanged(frames):
 
 
 def _cached_frames(root):
-    from functools import partial
     return partial(_load_cached, Path(root))
 
 
@@ -146,7 +148,6 @@ def _load_cached(root, sample):
 
 
 def _flipped_frames(frames_of, modality):
-    from functools import partial
     return partial(_flipped, frames_of, modality)
 
 
@@ -318,8 +319,6 @@ def ensure_synthetic(root, log=print, multilabel=False):
     """Generate the built-in benchmark into ``root`` unless a synthetic dataset (any options) is already there;
     ``multilabel``: its multi-label variant (synthetic_multilabel.py, Hollywood2's layout; the scene context
     follows the first actor's class)."""
-    from .synthetic import generate
-    from .synthetic_multilabel import generate_multilabel
     what = "multi-label synthetic benchmark" if multilabel else "synthetic benchmark"
     manifest = Path(root) / "synthetic.json"
     if manifest.is_file():
@@ -369,5 +368,4 @@ def default_cache():
 
 
 def _digest(text):
-    import hashlib
     return hashlib.sha1(text.encode()).hexdigest()[:8]

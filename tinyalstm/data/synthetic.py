@@ -102,7 +102,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
+import imageio_ffmpeg
 import numpy as np
+
+from ..cli import run
 
 FORMAT = "tinyalstm-synthetic"
 VERSION = 1
@@ -584,7 +587,6 @@ def _render(d, layers=LAYERS):
 def write_avi(path, frames, quality=3):
     """Encode frames (T, H, W, 3) uint8 RGB as XVID (libxvid, fourcc XVID) in AVI at 25 fps, -q:v ``quality``
     (1 best .. 31 worst)."""
-    import imageio_ffmpeg
     T, H, W, _ = frames.shape
     w = imageio_ffmpeg.write_frames(str(path), (W, H), fps=FPS, codec="libxvid", quality=None, macro_block_size=1,
                                     pix_fmt_out="yuv420p", ffmpeg_log_level="error",
@@ -794,5 +796,4 @@ def run_generator(ap, generator, out, **options):
 
 
 if __name__ == "__main__":
-    from ..cli import run
     run(main)

@@ -94,6 +94,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ..cli import run
 from . import synthetic as syn
 
 FORMAT = "tinyalstm-synthetic-multilabel"
@@ -420,5 +421,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from ..cli import run
     run(main)

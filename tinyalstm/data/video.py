@@ -39,6 +39,7 @@ import threading
 import time
 import warnings
 
+import imageio_ffmpeg                      # the dependency that ships an ffmpeg binary
 import numpy as np
 
 STALL_TIMEOUT = 60.0   # seconds a read may wait for ffmpeg before it is killed (a hung mount, a FIFO, ...)
@@ -165,7 +166,6 @@ def video_duration(path, timeout=RUN_TIMEOUT):
     """Seconds of the video as its container states it (ffmpeg's "Duration:" line; no decoding), or None where
     the container gives none. Frame counts never come from here (module docstring); datasets that annotate in
     seconds (ActivityNet) use it to turn seconds into decoded frames."""
-    import imageio_ffmpeg
     path = _check_file(path)
     try:
         proc = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path],
@@ -246,7 +246,6 @@ def _hw(size):
 
 
 def _ffmpeg_head():
-    import imageio_ffmpeg                      # the dependency that ships an ffmpeg binary
     return [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-v", "error"]
 
 

@@ -67,7 +67,7 @@ def conv2d_forward(x, w, b=None):
     convolutions, whose bias is another term's) -> out (B, K, H, W), cache.
     """
     if backend.use_kernels(x):
-        from ..kernels import conv2d as gpu
+        from ..kernels import conv2d as gpu   # the GPU path only: imports numba.cuda
         out, saved = gpu.conv2d_forward(x, w, b)
         return out, ConvCache(gpu.conv2d_backward, saved)
     B, C, H, W = x.shape

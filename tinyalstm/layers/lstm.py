@@ -70,7 +70,7 @@ def lstm_cell_forward(a, prev_c):
     ``kernels/lstm_pointwise.py`` does the same in one pass; the cache carries the matching backward.
     """
     if backend.use_kernels(a):
-        from ..kernels import lstm_pointwise as gpu
+        from ..kernels import lstm_pointwise as gpu   # the GPU path only: imports numba.cuda
         next_h, next_c, saved = gpu.lstm_pointwise_forward(a, prev_c)
         return next_h, next_c, CellCache(gpu.lstm_pointwise_backward, saved)
     xp = array_module(a)

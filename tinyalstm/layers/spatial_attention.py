@@ -42,7 +42,7 @@ class SpatialAttentionCache(NamedTuple):
 def spatial_softmax_forward(z, x):
     """Eqs. 8-9: scores z (B, N, N), maps x (B, C, N, N) -> x_att = A . X (B, C, N, N), A (B, N, N), cache."""
     if backend.use_kernels(x):
-        from ..kernels import spatial_softmax as gpu
+        from ..kernels import spatial_softmax as gpu   # the GPU path only: imports numba.cuda
         x_att, a, saved = gpu.spatial_softmax_forward(z, x)
         return x_att, a, SoftmaxCache(gpu.spatial_softmax_backward, saved)
     xp = array_module(x)

@@ -25,6 +25,8 @@ from ..layers.conv import (ConvCache, MaxPoolCache, conv2d_backward, conv2d_forw
                            maxpool2x2_forward, relu_backward, relu_forward)
 from ..layers.feedforward import (AffineCache, affine_backward, affine_forward, dropout_backward, dropout_forward,
                                   dropout_mask, softmax, stepwise_sigmoid_loss, stepwise_softmax_loss)
+from ..metrics import accuracy, mean_average_precision
+from ..optim import clip_grad_norm
 
 
 class BlockCache(NamedTuple):
@@ -173,7 +175,6 @@ def train_frame_encoder(encoder, samples, frames_of, optimiser, epochs, rng, per
                         log=None):
     """Train ``encoder`` frame by frame: every epoch draws ``per_video`` random frames of each video, shuffles
     them and steps on minibatches with dropout. -> list of mean training losses, one per epoch."""
-    from ..optim import clip_grad_norm
     losses = []
     for epoch in range(epochs):
         frames, labels = sample_frames(samples, frames_of, per_video, rng, report)
@@ -196,7 +197,6 @@ def video_baseline(encoder, samples, frames_of, per_video=None, batch=128, repor
     """The ConvNet baseline's protocol: frame probabilities averaged over a video's frames (all of them, or
     ``per_video`` evenly spaced) -> (top-1 accuracy, or the mean AP over classes for a multi-label encoder;
     probabilities (n_videos, n_classes))."""
-    from ..metrics import accuracy, mean_average_precision
     probs, labels = [], []
     for s, f in _readable(samples, frames_of, report):
         if per_video is not None:

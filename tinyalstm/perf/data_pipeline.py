@@ -6,20 +6,26 @@ nothing (the tests check correctness).
 import functools
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import imageio_ffmpeg
 import numpy as np
+
+from ..data.datasets import load_ucf101
+from ..data.features import extract_features
+from ..data.flow import endpoint_error, flow_throughput, make_flow_pair, optical_flow, video_flow
+from ..data.synthetic import generate
+from ..data.video import decode_throughput, read_video
+from ..models.frame_encoder import FrameEncoder
 
 
 def decode_table(tmp, frames=300, size=(240, 320), out_size=112):
     """Our reader (decode + scale + pipe + arrays) vs ``ffmpeg -i f -f null -`` on one generated XVID video."""
-    import imageio_ffmpeg
-
-    from ..data.video import decode_throughput
     path = Path(tmp) / "decode_bench.avi"
     H, W = size
     yy, xx = np.mgrid[0:H, 0:W]
@@ -41,7 +47,6 @@ def decode_table(tmp, frames=300, size=(240, 320), out_size=112):
 
 def flow_table(sizes=(112, 224), seeds=5):
     """Pairs/s of the batched video flow, and mean endpoint error against the zero-flow baseline."""
-    from ..data.flow import endpoint_error, flow_throughput, make_flow_pair, optical_flow
     print("\n## Optical flow (pyramidal Lucas-Kanade, defaults)\n")
     print("| size | pairs/s (video_flow, batched) |\n| --- | --- |")
     for s in sizes:
@@ -59,12 +64,6 @@ def flow_table(sizes=(112, 224), seeds=5):
 
 def extraction_pass(root, cache, size):
     """One feature-extraction pass over every video of a generated dataset (child process) -> peak RSS (MiB)."""
-    import resource
-
-    from ..data.datasets import load_ucf101
-    from ..data.features import extract_features
-    from ..data.video import read_video
-    from ..models.frame_encoder import FrameEncoder
     samples = [s for subset in ("train", "test") for s in load_ucf101(root, split=1, subset=subset)]
     enc = FrameEncoder(3, size, 8)
     items = [(s.name.rsplit(".", 1)[0], s.path) for s in samples]
@@ -77,7 +76,6 @@ def extraction_pass(root, cache, size):
 
 def memory_table(tmp, groups=(3, 12), size=64):
     """Peak resident memory of a fresh process running a whole extraction pass, for datasets of growing size."""
-    from ..data.synthetic import generate
     print(f"\n## Feature extraction: peak memory of one pass (fresh process, {size}x{size} RGB, frame encoder)\n")
     print("| videos | seconds | peak RSS (MiB) |\n| --- | --- | --- |")
     for g in groups:
@@ -92,8 +90,6 @@ def memory_table(tmp, groups=(3, 12), size=64):
 
 def decode_and_flow(path, size):
     """The pipeline's flow stage for one video: decode at size x size, then flow images (T, size, size, 2) uint8."""
-    from ..data.flow import video_flow
-    from ..data.video import read_video
     return video_flow(read_video(path, size=size))
 
 
@@ -103,12 +99,10 @@ def _unchanged(frames):
 
 def _warm_up(key):
     """A worker's first flow: what a fresh process pays once (imports, the flow loop's compiled code)."""
-    from ..data.flow import video_flow
     return video_flow(np.zeros((2, 16, 16, 3), np.uint8))
 
 
 def _cpu_seconds():
-    import resource
     return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
 
@@ -120,9 +114,6 @@ def workers_table(tmp, workers=(1, 2), classes=4, groups=4, frames=96, size=112,
     process, its workers and their ffmpeg), as cores busy = CPU / wall time, the ceiling the cores allow, and the
     start of a pool alone (spawned interpreters, imports, the flow's compiled loop) timed on a pass that computes
     one tiny flow per worker. On a machine shared with other jobs the cores busy say how much of it a pass got."""
-    from ..data.datasets import load_ucf101
-    from ..data.features import extract_features
-    from ..data.synthetic import generate
     root = Path(tmp) / "syn-workers"
     generate(root, classes=classes, groups=groups, clips=1, frames=frames, size=size)
     samples = [s for subset in ("train", "test") for s in load_ucf101(root, split=1, subset=subset)]

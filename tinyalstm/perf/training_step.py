@@ -196,7 +196,7 @@ def median_time(step, sync, repeats, warmup=1, label="", log=None):
 def cupy_sync():
     """Wait for our GPU work: CuPy's current stream (where the layers and the Numba kernels run), then the whole
     device, so that a kernel launched on another stream is not left running outside the timing."""
-    import cupy
+    import cupy                       # optional (the gpu extra): imported only on the GPU path
     cupy.cuda.get_current_stream().synchronize()
     cupy.cuda.runtime.deviceSynchronize()
 
@@ -206,7 +206,7 @@ def release_gpu_memory():
     gc.collect()
     if backend.get_device() != "cuda":
         return
-    import cupy
+    import cupy                       # optional (the gpu extra)
     cupy.get_default_memory_pool().free_all_blocks()
     torch = sys.modules.get("torch")      # only if the peer is in use: --no-torch must not import torch
     if torch is not None:
@@ -257,7 +257,7 @@ def ours_step(model_name, cfg, dtype, update, dropout):
 
 def torch_step(torch, model_name, cfg, dtype, update, dropout):
     """One training step of the PyTorch peer (same initial parameters as ours, same inputs) -> (step, sync)."""
-    from . import torch_peer as peer
+    from . import torch_peer as peer  # optional: PyTorch, the comparison peer, never a dependency
 
     device = "cuda" if backend.get_device() == "cuda" else "cpu"
     tdtype = torch.float32 if np.dtype(dtype) == np.float32 else torch.float64
@@ -313,7 +313,7 @@ def gemm_step(model_name, cfg, dtype, seed=0):
 def import_torch(device="cpu"):
     """torch (set up for a fair comparison on ``device``), or None with the reason when it does not import."""
     try:
-        import torch
+        import torch                  # optional: the comparison peer, never a dependency
     except Exception as exc:  # noqa: BLE001 -- not installed, or a broken install (e.g. missing CUDA libraries)
         return None, f"{type(exc).__name__}: {exc}"
     if device == "cuda":
@@ -338,7 +338,7 @@ def verify_peer(model_name, device="cpu", seed=0):
     torch, why = import_torch(device)
     if torch is None:
         raise RuntimeError(f"verify_peer: torch not importable ({why})")
-    from . import torch_peer as peer
+    from . import torch_peer as peer  # optional: PyTorch
 
     cfg, r = VERIFY, np.random.default_rng(seed)
     with on_device(device):
@@ -410,7 +410,7 @@ def format_table(rows):
 def describe_device(device, torch):
     """One line naming the hardware and the libraries."""
     if device == "cuda":
-        import cupy
+        import cupy                   # optional (the gpu extra)
         name = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)["name"].decode()
         line = f"device cuda: {name}, CuPy {cupy.__version__}"
     else:
