@@ -85,7 +85,6 @@ import functools
 import time
 from typing import NamedTuple
 
-import numba
 import numpy as np
 
 from ..backend import array_module
@@ -281,6 +280,7 @@ def _residual_loops(I0, I1, u, v, It):
 @functools.lru_cache(maxsize=1)
 def _residual_numba():
     """``_residual_loops`` compiled by Numba (compiled on first use; cached on disk)."""
+    import numba                      # heavy (~0.25 s): imported on first use, not with the package
     return numba.njit(cache=True)(_residual_loops)
 
 

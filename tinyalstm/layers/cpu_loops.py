@@ -19,7 +19,6 @@ views: Numba vectorises only what it knows to be contiguous.
 """
 import functools
 
-import numba
 import numpy as np
 
 
@@ -79,6 +78,7 @@ def _col2im_loops(dcols, td, row0, width, kh, kw, mask, dx, tx, accumulate):
 @functools.lru_cache(maxsize=None)
 def _compiled(name):
     """The loop ``name`` compiled by Numba (compiled on first use; cached on disk)."""
+    import numba                      # heavy (~0.25 s): imported when a loop is first compiled, not with the package
     return numba.njit(cache=True, boundscheck=False)(globals()[name])
 
 

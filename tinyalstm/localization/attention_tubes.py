@@ -20,7 +20,6 @@ scipy.ndimage does the Gaussian filter and the 8-connected labelling (a well-kep
 that are easy to get subtly wrong by hand, e.g. at the borders); the rest is NumPy.
 """
 import numpy as np
-from scipy.ndimage import find_objects, gaussian_filter, label, sum_labels
 
 from ..plots import upsample
 from .tubes import Tube, box_iou
@@ -33,6 +32,7 @@ WINDOW = 9             # LOWESS window in frames
 def saliency_maps(att, frame_size, sigma=None, saturation=SATURATION):
     """Step 1: att (T, N, N) attention maps -> S (T, H, W) float64 in [0, 255] for frames of ``frame_size``
     (H, W); ``sigma`` in pixels (None: half a map cell, 0: no smoothing)."""
+    from scipy.ndimage import gaussian_filter     # heavy (~0.2 s): imported when a tube is made
     att = np.asarray(att, dtype=np.float64)
     if att.ndim != 3 or att.shape[1] != att.shape[2] or 0 in att.shape:
         raise ValueError(f"att: expected attention maps (T, N, N), got shape {att.shape}")
@@ -59,6 +59,7 @@ def saliency_maps(att, frame_size, sigma=None, saturation=SATURATION):
 def candidate_boxes(saliency, theta=THETA):
     """Eq. 16 for one frame: saliency (H, W) -> (boxes (K, 4) ``x1, y1, x2, y2`` in pixels, masses (K,) the
     total saliency of each 8-connected component of ``saliency >= theta``), in label order."""
+    from scipy.ndimage import find_objects, label, sum_labels   # heavy: imported when a tube is made
     mask = np.asarray(saliency) >= theta
     labels, k = label(mask, structure=np.ones((3, 3), dtype=int))
     if k == 0:
