@@ -176,9 +176,9 @@ def test_models_through_the_kernels(name, expected_kernels, monkeypatch):
     """A whole model with every layer routed through the kernels (the GPU path, here on NumPy arrays in the
     simulator) gives the same loss, parameter and input gradients as the NumPy path. VideoLSTM's layers include
     all of the ConvLSTM's and the ConvALSTM's (conv gates, spatial attention, time-mean initial states); ALSTM runs
-    the fully connected LSTM on the pointwise kernel. Every kernel the model should launch is launched (the
-    NumPy arrays take the fused CPU path unless TINYALSTM_FUSED=0). VideoLSTM at T = 2 takes about 40 s in the
-    simulator."""
+    the fully connected LSTM on the pointwise kernel. Every kernel the model should launch is launched (left to
+    ``backend.implementation``, NumPy arrays would take the fused CPU path). VideoLSTM at T = 2 takes about 40 s in
+    the simulator."""
     from tinyalstm import backend
     from tinyalstm.kernels.launch import LAUNCHES
     from tinyalstm.models import build_model
@@ -188,8 +188,8 @@ def test_models_through_the_kernels(name, expected_kernels, monkeypatch):
     X, y = r.normal(size=(B, T, C, N, N)), np.array([1])
     M = r.normal(size=(B, T, 1, N, N)) if model.reads_second else None
     loss, grads, dinputs = model.loss_and_input_grads(X, y, M)
-    monkeypatch.setattr(backend, "use_kernels", lambda arr: True)
-    monkeypatch.setenv("TINYALSTM_FUSED", "0")          # the step-by-step layers, as CuPy arrays take them
+    # every array through the kernels and the step-by-step layers, as CuPy arrays go (the one dispatch)
+    monkeypatch.setattr(backend, "implementation", lambda arr: backend.KERNELS)
     LAUNCHES.clear()
     kloss, kgrads, kdinputs = model.loss_and_input_grads(X, y, M)
     assert set(LAUNCHES) == expected_kernels, dict(LAUNCHES)

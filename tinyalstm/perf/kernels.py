@@ -252,14 +252,10 @@ def analyse(kernel, dtype="float32", cc=90, tools=None):
     """Compile and read one kernel -> Row. Inside the CUDA simulator (which cannot compile), in a child Python
     without it, so a notebook can check a kernel's numbers in the simulator and read its SASS side by side."""
     if _simulator_on():
-        code = ("import base64, pickle, sys; from tinyalstm.perf.kernels import analyse, kernels; "
+        code = ("import base64, pickle; from tinyalstm.perf.kernels import analyse, kernels; "
                 f"row = analyse(kernels()[{kernel.name!r}], {dtype!r}, {cc!r}); "
-                "sys.stdout.write(base64.b64encode(pickle.dumps(row)).decode())")
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              env={**os.environ, "NUMBA_ENABLE_CUDASIM": "0"})
-        if done.returncode != 0:
-            raise RuntimeError(f"compiling {kernel.name} failed:\n{done.stderr[-3000:]}")
-        return pickle.loads(base64.b64decode(done.stdout.strip().splitlines()[-1]))
+                "print(base64.b64encode(pickle.dumps(row)).decode())")
+        return pickle.loads(base64.b64decode(_in_child(code, simulator=False)))
     c = compile_kernel(kernel, dtype, cc, tools)
     span, body = main_loop(c.sass)
     threads = kernel.threads
@@ -314,13 +310,15 @@ def format_memory_table(rows, traffic):
 TRAFFIC_SHAPE = dict(B=2, K=4, C=16, S=9)
 
 
-def _in_simulator(code):
-    """Run ``code`` (which prints one JSON line) in a child Python with the CUDA simulator; -> the parsed JSON."""
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+def _in_child(code, simulator):
+    """Run ``code`` in a child Python with the CUDA simulator on or off (numba.cuda is one or the other for a
+    whole process) -> the last line it printed."""
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1" if simulator else "0"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if done.returncode != 0:
-        raise RuntimeError(f"simulator run failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"child Python ({'simulator' if simulator else 'compiler'}) failed:\n"
+                           f"{done.stderr[-3000:]}")
+    return done.stdout.strip().splitlines()[-1]
 
 
 def measure_traffic():
@@ -358,18 +356,17 @@ def measure_traffic():
 
 def traffic():
     """``measure_traffic`` run in a simulator child process."""
-    return {k: tuple(v) for k, v in _in_simulator(
+    return {k: tuple(v) for k, v in json.loads(_in_child(
         "import json; from tinyalstm.perf.kernels import measure_traffic; "
-        "print(json.dumps(measure_traffic()))").items()}
+        "print(json.dumps(measure_traffic()))", simulator=True)).items()}
 
 
 def count_launches(steps):
     """In the simulator: our kernel launches of one VideoLSTM training step (forward and backward of the loss)
     over ``steps`` time steps, by kernel, through the step-by-step layers the GPU path runs (the count does not
     depend on the sizes, so the smallest model is used). It routes this process's NumPy arrays through the kernels
-    (``TINYALSTM_FUSED=0``, ``backend.use_kernels``) for good: ``launches_per_step`` runs it in a child process."""
-    os.environ["TINYALSTM_FUSED"] = "0"
-    backend.use_kernels = lambda arr: True          # NumPy arrays through the kernels, as CuPy arrays go
+    for good (``backend.implementation``): ``launches_per_step`` runs it in a child process."""
+    backend.implementation = lambda arr: backend.KERNELS   # NumPy arrays through the kernels, as CuPy arrays go
     model = build_model("videolstm", 2, 1, 1, map_size=1, second_dim=1, fc_dim=1, dropout=0.0, seed=0,
                         dtype=np.float32)
     r = np.random.default_rng(0)
@@ -385,7 +382,7 @@ def launches_per_step(steps=30):
     ``steps``)."""
     code = ("import json; from tinyalstm.perf.kernels import count_launches; "
             "print(json.dumps([count_launches(1), count_launches(2)]))")
-    one, two = _in_simulator(code)
+    one, two = json.loads(_in_child(code, simulator=True))
     names = sorted(set(one) | set(two))
     per = {n: two.get(n, 0) - one.get(n, 0) for n in names}
     fixed = {n: one.get(n, 0) - per[n] for n in names}
