@@ -38,7 +38,7 @@ def run_one(name, seed, args, log):
                "--epochs", str(args.epochs), "--out", str(out)] + args.train_args
     if recorded.is_file() and json.loads(recorded.read_text()) != options:
         raise RunError(f"{out}: this run was made with other options ({recorded}) than this invocation's; "
-                         f"use another --out, or delete the folder to redo it")
+                       f"use another --out, or delete the folder to redo it")
     if result.is_file():
         return json.loads(result.read_text())
     cmd = [sys.executable, "-m", "tinyalstm.train", *options, "--resume"]

@@ -82,7 +82,7 @@ def evaluate_checkpoint(path, windows=25, log=print, chunks=None):
     chunks = config.get("test_chunks", 0) if chunks is None else chunks
     if chunks and not data.flipped_roots:
         raise RunError(f"--chunks {chunks}: the run behind {path} has no mirrored maps (train it with "
-                         f"--test-chunks or --flip)")
+                       f"--test-chunks or --flip)")
     scores, labels, _ = evaluate_videos(model, reader, data.test, config["frames"], windows, model.dtype,
                                         chunks=chunks)
     return scores, labels, [k for k, _ in data.test], config
@@ -97,7 +97,7 @@ def fused_rows(evaluated, weights=None, method="product"):
     for scores, other_labels, other_keys, cfg in evaluated:
         if other_keys != keys or not np.array_equal(other_labels, labels):
             raise RunError("--fuse: the checkpoints' test videos differ (other dataset or split); late fusion "
-                             "needs the same videos")
+                           "needs the same videos")
         name = f"{cfg['model']} ({cfg['modality']})"
         while name in rows:
             name += "'"

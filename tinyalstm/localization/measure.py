@@ -250,7 +250,7 @@ def ground_truth_for(config, annotations=None):
     if annotations is None:
         if config["dataset"] != "synthetic":
             raise RunError(f"--annotations: the {config['dataset']} run has no built-in ground truth; give the "
-                             f"UCF101-24 annotation file (pyannot.pkl or UCF101v2-GT.pkl)")
+                           f"UCF101-24 annotation file (pyannot.pkl or UCF101v2-GT.pkl)")
         root = Path(config["root"]) if config.get("root") else default_synthetic_root()
         W, H = json.loads((root / "synthetic.json").read_text())["options"]["size"]   # the manifest: [W, H]
         return gt.synthetic_tubes(root), (int(H), int(W)), gt.synthetic_tubes(root, frames="all")
@@ -349,7 +349,7 @@ def localize_checkpoint(path, annotations=None, theta=THETA, sigma=None, smooth=
     spec = model_spec(config["model"])
     if spec.cls is None or (spec.pooled and spec.second is None):
         raise RunError(f"--checkpoint {path}: {config['model']} has no attention to measure; localize reads the "
-                         f"VideoLSTM models' maps and aLSTM's temporal attention")
+                       f"VideoLSTM models' maps and aLSTM's temporal attention")
     ground_truth, sizes, tracks = ground_truth_for(config, annotations)
     data, model, reader = load_run(config, path, log)
     if spec.pooled:                                                      # aLSTM: temporal attention only
