@@ -16,7 +16,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
-    packages=["tinyalstm", "tinyalstm.layers", "tinyalstm.models", "tinyalstm.data", "tinyalstm.localization",
+    packages=["tinyalstm", "tinyalstm.layers", "tinyalstm.models", "tinyalstm.data", "tinyalstm.localization", "tinyalstm.fused",
               "tinyalstm.perf", "tinyalstm.kernels", "tinyalstm.reference"],
     package_dir={"tinyalstm": "tinyalstm", "tinyalstm.kernels": "kernels", "tinyalstm.reference": "reference"},
     install_requires=["numpy>=1.23", "numba>=0.57", "pillow>=9", "imageio-ffmpeg>=0.4.8",

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from tinyalstm import bench
-from tinyalstm.layers import fused_cpu
 from tinyalstm.models import base
 from tinyalstm.perf import training_step as step
 
@@ -103,7 +102,8 @@ def _run_counting(name, monkeypatch, fused):
     for mod in [m for key, m in sys.modules.items() if key.startswith("tinyalstm.") and m is not None]:
         if hasattr(mod, "conv2d_forward"):
             monkeypatch.setattr(mod, "conv2d_forward", counting_conv(mod.conv2d_forward))
-    monkeypatch.setattr(fused_cpu, "conv_gemm", counting_gemm(fused_cpu.conv_gemm))
+        if hasattr(mod, "conv_gemm"):      # the fused path's modules (tinyalstm.fused)
+            monkeypatch.setattr(mod, "conv_gemm", counting_gemm(mod.conv_gemm))
     monkeypatch.setattr(base, "affine_forward", counting_affine(base.affine_forward))   # the head
     cfg = step.CONFIGS["tiny"]
     with step.on_device("cpu"):

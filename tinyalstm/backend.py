@@ -75,7 +75,7 @@ def implementation(x):
     - ``"kernels"``: a CuPy array; the layers call our Numba CUDA kernels (``kernels/``) for the convolutions, the
       LSTM gate math and the spatial softmax, and CuPy for the rest;
     - ``"fused"``: a NumPy array; the convolutional models run the CPU's fused recurrences
-      (``layers/fused_cpu.py``), checked against the step-by-step layers;
+      (``tinyalstm.fused``), checked against the step-by-step layers;
     - ``"plain"``: the step-by-step layers with array operations only (NumPy or CuPy).
 
     ``TINYALSTM_KERNELS=0`` turns CuPy arrays to ``"plain"`` (to measure what the kernels buy), and

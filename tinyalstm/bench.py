@@ -47,7 +47,7 @@ every convolution the im2col GEMM (K, C k k) x (C k k, B N N) (e.g. the gate con
 4K x K k k by K k k x B N N, T times) and its two backward products, for the head its products and theirs, at
 the shapes the step-by-step layers run (forward_gemms() in tinyalstm/perf/training_step.py). Its rate is what
 the BLAS reaches on this step's FLOPs; ours % of ceiling = GEMMs' time / our time. On the CPU, tinyalstm runs
-the recurrences as fewer, larger GEMMs of the same FLOPs (tinyalstm/layers/fused_cpu.py), so it can come near
+the recurrences as fewer, larger GEMMs of the same FLOPs (tinyalstm/fused/), so it can come near
 100 % only if everything else (im2col, gate math, softmax, layout) costs little.
 
 GFLOP/s: analytic FLOPs / median time. Counted: every convolution (a stride-1 "same" conv costs

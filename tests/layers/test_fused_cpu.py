@@ -1,4 +1,4 @@
-"""The fused CPU path (layers/fused_cpu.py, cpu_loops.py): its im2col/col2im loops against conv.py's, and each
+"""The fused CPU path (tinyalstm.fused): its im2col/col2im loops against conv.py's, and each
 fused recurrence (ConvLSTM, ConvALSTM, VideoLSTM) and the fused initial states against the step-by-step layers
 and reference/ in float64 (REF_TOL), their backward passes against the step-by-step BPTT and finite differences;
 the workspace's reuse rule; float32 without upcasts. Hypothesis draws batch, time, channels, map sizes (H != W
@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from tinyalstm import fused
 from tinyalstm import reference as ref
 from tinyalstm.gradcheck import REF_TOL, check_gradients, rel_error
-from tinyalstm.layers import fused_cpu as fused
+from tinyalstm.fused.loops import col2im_into, im2col_into, window_mask
 from tinyalstm.layers.conv import col2im, im2col
 from tinyalstm.layers.conv_alstm import conv_alstm_backward, conv_alstm_forward
 from tinyalstm.layers.conv_lstm import (conv_initial_state_backward, conv_initial_state_forward, conv_lstm_backward,
                                         conv_lstm_forward)
-from tinyalstm.layers.cpu_loops import col2im_into, im2col_into, window_mask
 from tinyalstm.layers.motion_attention import videolstm_backward, videolstm_forward
 
 small = st.integers(1, 2)
@@ -24,7 +24,7 @@ kernels = st.sampled_from([1, 3])
 @given(C=small, B=small, T=small, H=st.integers(1, 5), W=st.integers(1, 5), kh=st.sampled_from([1, 3, 5]),
        kw=st.sampled_from([1, 3, 5]), seed=st.integers(0, 2**31))
 def test_im2col_col2im_loops(C, B, T, H, W, kh, kw, seed):
-    """cpu_loops on channel-major (C, T, B*H*W) sequences equal conv.py's im2col/col2im of each step's
+    """fused/loops.py on channel-major (C, T, B*H*W) sequences equal conv.py's im2col/col2im of each step's
     (B, C, H, W) maps, exactly; col2im accumulates when asked."""
     r = np.random.default_rng(seed)
     x = r.normal(size=(C, T, B, H, W))

@@ -70,7 +70,7 @@ def test_bad_input_at_the_model_entry_points():
 @pytest.mark.parametrize("name, att_kernel, penalty", [
     ("convlstm", 1, 0.0), ("convalstm", 3, 0.1), ("videolstm", 1, 0.1), ("videolstm", 3, 0.0)])
 def test_fused_cpu_path_equals_step_by_step(name, att_kernel, penalty, monkeypatch):
-    """On NumPy arrays the models run the fused CPU path (layers/fused_cpu.py); with TINYALSTM_FUSED=0 the
+    """On NumPy arrays the models run the fused CPU path (tinyalstm.fused); with TINYALSTM_FUSED=0 the
     step-by-step layers. Same loss, parameter and input gradients and predictions (float64, REF_TOL), with a
     dropout mask and (penalty > 0) the attention penalty's direct gradient of the maps; two training steps in a
     row reuse the model's workspace."""

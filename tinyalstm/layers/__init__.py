@@ -18,8 +18,7 @@ arXiv 1607.01794):
 - ``motion_attention``    the VideoLSTM recurrence with motion-based attention, eqs. 10-15 with 7-9 and 1-6
 - ``sharma_alstm``        Sharma et al.'s soft-attention LSTM (VideoLSTM's ALSTM baseline) and its motion variant
 - ``unroll``              the one time loop (and its BPTT) the attention recurrences share
-- ``fused_cpu``           the same three convolutional recurrences (and initial states) arranged for a CPU's BLAS:
-                          channel-major maps, one GEMM per layer and step, input convolutions and weight gradients
-                          over all steps at once; what the models run on NumPy arrays
-- ``cpu_loops``           its Numba loops: im2col / col2im on channel-major maps, the LSTM cell's backward
+
+The fast paths are beside this package, not in it: ``tinyalstm.fused`` (the CPU's: the three convolutional
+recurrences arranged for a CPU's BLAS) and ``kernels/`` (the GPU's), both checked against these layers.
 """

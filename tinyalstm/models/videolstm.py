@@ -5,7 +5,7 @@ are in sharma_alstm.py.
 Inputs: feature maps X (B, T, C, N, N) (RGB or flow ConvNet maps) and, for VideoLSTM only, flow maps
 M (B, T, Cm, N, N) that drive the attention (sec. 3.2). Labels y (B,).
 
-On NumPy arrays the recurrences run the fused CPU path (layers/fused_cpu.py: same function, arranged as few large
+On NumPy arrays the recurrences run the fused CPU path (tinyalstm.fused: same function, arranged as few large
 GEMMs), on CuPy arrays the step-by-step layers with their CUDA kernels; ``TINYALSTM_FUSED=0`` forces the
 step-by-step path on the CPU too.
 
@@ -22,13 +22,12 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend
+from ..fused import (Workspace, conv_alstm_fused_backward, conv_alstm_fused_forward, conv_initial_states_fused_backward,
+                     conv_initial_states_fused_forward, conv_lstm_fused_backward, conv_lstm_fused_forward,
+                     videolstm_fused_backward, videolstm_fused_forward)
 from ..layers.conv_alstm import conv_alstm_backward, conv_alstm_forward
 from ..layers.conv_lstm import (conv_initial_state_backward, conv_initial_state_forward, conv_lstm_backward,
                                 conv_lstm_forward)
-from ..layers.fused_cpu import (Workspace, conv_alstm_fused_backward, conv_alstm_fused_forward,
-                                conv_initial_states_fused_backward, conv_initial_states_fused_forward,
-                                conv_lstm_fused_backward, conv_lstm_fused_forward,
-                                videolstm_fused_backward, videolstm_fused_forward)
 from ..layers.motion_attention import videolstm_backward, videolstm_forward
 from .base import MAPS, Classifier, HeadCache
 

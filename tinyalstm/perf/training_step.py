@@ -98,7 +98,7 @@ def forward_gemms(model_name, cfg):
     the B maps N x N of a step, K output and C input channels, k x k kernels, is (K, C k k) x (C k k, B N N)
     (im2col, conv.py), the ConvLSTM's input convolution one GEMM over all B*T frames (as in conv_lstm.py and the
     PyTorch peer); a head product of the B*T step states is (B T, D) x (D, M). The fused CPU path
-    (layers/fused_cpu.py) makes the same FLOPs as fewer, larger GEMMs.
+    (tinyalstm/fused/) makes the same FLOPs as fewer, larger GEMMs.
 
     Counted: every convolution (initial states from the time-mean, input-to-state and state-to-state gate
     convolutions, the attention's three projections W_xa, W_ha, W_z, the flow layer's gates) and the head's two

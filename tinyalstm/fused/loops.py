@@ -1,5 +1,5 @@
 """im2col and col2im as Numba CPU loops on channel-major maps: the data movement of the fused CPU path
-(fused_cpu.py). conv.py's ``im2col`` / ``col2im`` are the readable form of the same two maps.
+(tinyalstm.fused). layers/conv.py's ``im2col`` / ``col2im`` are the readable form of the same two maps.
 
 Layout. A sequence of maps is an array (C, T, L), C-contiguous: channel, step, and the L = B*H*W positions of
 one step in the order (batch, row, column). A single map is (C, 1, L). A column buffer is (R, T, L): the rows
