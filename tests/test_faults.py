@@ -12,9 +12,10 @@ import time
 import numpy as np
 import pytest
 
-from tinyalstm import checkpoints, storage, train
-from tinyalstm.checkpoints import CheckpointError, read_checkpoint
-from tinyalstm.run_folder import RunFolderError
+from tinyalstm import train
+from tinyalstm.run import checkpoints, storage
+from tinyalstm.run.checkpoints import CheckpointError, read_checkpoint
+from tinyalstm.run.folder import RunFolderError
 
 
 def _args(root, out, epochs=2, extra=()):
@@ -201,7 +202,7 @@ def test_a_write_that_meets_a_full_disk_removes_its_partial_file(tmp_path, monke
 
 
 def test_the_cli_names_a_full_disk_in_one_line(tmp_path):
-    from tinyalstm.cli import describe
+    from tinyalstm.run.cli import describe
     assert "no space left for" in describe(storage.DiskFullError(tmp_path / "f.npy", 2 ** 21, 10))
     assert "no space left on the device writing" in describe(OSError(errno.ENOSPC, "No space", "/x/y"))
     assert describe(RuntimeError("boom")).startswith("unexpected RuntimeError: boom")

@@ -2,7 +2,7 @@
 in a log."""
 import io
 
-from tinyalstm.progress import eta, progress
+from tinyalstm.run.progress import eta, progress
 
 
 class _Terminal(io.StringIO):

@@ -169,7 +169,7 @@ def test_evaluate_checkpoints_and_late_fusion(feats, tmp_path, capsys):
 
 
 def test_early_stopping_keeps_and_tests_the_best_epoch_on_validation(feats, tmp_path, capsys):
-    from tinyalstm.evaluation import evaluate_checkpoint
+    from tinyalstm.experiment.evaluation import evaluate_checkpoint
     out = tmp_path / "early"
     res = train.main(_args(feats, out, "convlstm", epochs=40, extra=("--validation", "0.34", "--patience", "2")))
     rows = _metrics(out)
@@ -186,7 +186,7 @@ def test_early_stopping_keeps_and_tests_the_best_epoch_on_validation(feats, tmp_
 
 def test_fine_tuning_from_a_checkpoint_copies_the_weights_and_restarts_the_class_layer(feats, tmp_path, capsys):
     import shutil
-    from tinyalstm.checkpoints import read_checkpoint
+    from tinyalstm.run.checkpoints import read_checkpoint
     first = tmp_path / "first"
     train.main(_args(feats, first, "convlstm", epochs=2))
     source = read_checkpoint(first / "checkpoint.npz")["params"]
@@ -210,7 +210,7 @@ def test_fine_tuning_from_a_checkpoint_copies_the_weights_and_restarts_the_class
     tuned = read_checkpoint(tuned_dir / "checkpoint.npz")["params"]
     assert not np.allclose(tuned["Wy"], source["Wy"])                   # the class layer was not copied
     assert all(np.allclose(tuned[k], source[k], atol=1e-6) for k in source if k not in ("Wy", "by"))
-    from tinyalstm.checkpoints import CheckpointError
+    from tinyalstm.run.checkpoints import CheckpointError
     with pytest.raises(CheckpointError, match="do not fit this run's model"):
         train.main(_args(feats, tmp_path / "bigger", "convlstm", epochs=1, extra=tiny + ("--hidden", "5")))
 
@@ -220,7 +220,7 @@ def test_alstm_models_default_to_sgd_with_the_step_decay_of_their_paper(feats, t
     period (here: after --lr-decay-after epochs, once per epoch); the VideoLSTM models keep RMSprop at 1e-3. A
     resumed SGD run equals an uninterrupted one (the velocity is in the checkpoint; the schedule does not depend on
     --epochs)."""
-    from tinyalstm.run_parts import build_optimizer
+    from tinyalstm.experiment.parts import build_optimizer
     args = train.parse_args(["--model", "alstm"])
     assert (args.optimizer, args.lr, args.momentum, args.lr_decay) == ("sgd", 0.03, 0.9, 0.9)
     assert (train.parse_args([]).optimizer, train.parse_args([]).lr) == ("rmsprop", 1e-3)

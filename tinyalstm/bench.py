@@ -111,5 +111,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from .cli import run
+    from .run.cli import run
     run(main)

@@ -16,10 +16,10 @@ import numpy as np
 
 from . import backend
 from .data.tasks import make_highlight_task, read_as_input
-from .evaluation import evaluate_sequences
+from .experiment.evaluation import evaluate_sequences
+from .experiment.training import train_sequences
 from .models import build_model
 from .optim import SGD
-from .training import train_sequences
 
 # the demo's rows: registry model, and which of the task's arrays it reads as its input-data
 ROWS = {"alstm": ("alstm", "V"), "alstm-b": ("alstm-b", "V"), "lstm": ("lstm", "V"),
@@ -88,5 +88,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from .cli import run
+    from .run.cli import run
     run(main)

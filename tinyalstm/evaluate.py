@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 from . import backend
-from .evaluation import evaluate_checkpoint, fused_rows, video_metrics
-from .storage import save_json
+from .experiment.evaluation import evaluate_checkpoint, fused_rows, video_metrics
+from .run.storage import save_json
 
 
 def main(argv=None):
@@ -64,5 +64,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from .cli import run
+    from .run.cli import run
     run(main)

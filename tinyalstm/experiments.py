@@ -25,7 +25,7 @@ import os
 import sys
 from pathlib import Path
 
-from .comparisons import RUNS, run_experiments
+from .experiment.comparisons import RUNS, run_experiments
 
 
 def parse_args(argv):
@@ -57,5 +57,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from .cli import run
+    from .run.cli import run
     run(main)

@@ -28,9 +28,9 @@ import sys
 from pathlib import Path
 
 from . import backend
+from .experiment.localization import localize_checkpoint
 from .localization.attention_tubes import THETA, WINDOW
-from .localization.measure import localize_checkpoint
-from .storage import save_json
+from .run.storage import save_json
 
 
 def main(argv=None):
@@ -101,5 +101,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from .cli import run
+    from .run.cli import run
     run(main)

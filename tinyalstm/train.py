@@ -31,9 +31,9 @@ from pathlib import Path
 
 from . import backend
 from .data.pipeline import ENCODER_WIDTHS, MULTILABEL_DATASETS
+from .experiment.parts import DEFAULT_LR, OPTIMIZERS, SGD_DEFAULTS, default_optimizer, multilabel_models
+from .experiment.training import run_training
 from .models import MODELS
-from .run_parts import DEFAULT_LR, OPTIMIZERS, SGD_DEFAULTS, default_optimizer, multilabel_models
-from .training import run_training
 
 DATASETS = ("synthetic", "ucf101", "hmdb51", "features", "hollywood2", "synthetic-multilabel", "activitynet")
 
@@ -206,5 +206,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from .cli import run
+    from .run.cli import run
     run(main)

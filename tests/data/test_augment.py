@@ -44,7 +44,7 @@ def test_training_with_flips_caches_and_reads_the_mirrored_maps(tmp_path):
     from tinyalstm.data import synthetic
     from tinyalstm.data.windows import WindowReader
     from tinyalstm.models import model_spec
-    from tinyalstm.run_parts import run_data
+    from tinyalstm.experiment.parts import run_data
     synthetic.generate(tmp_path / "syn", classes=3, groups=3, clips=1, frames=12, size=32, distractors=1, clutter=2)
     out = tmp_path / "run"
     argv = ["--root", str(tmp_path / "syn"), "--out", str(out), "--epochs", "1", "--encoder-epochs", "1", "--size",
@@ -70,11 +70,11 @@ def test_alstm_test_protocol_averages_random_chunks_and_their_mirrored_copies(tm
     import zlib
 
     from tinyalstm import train
-    from tinyalstm.checkpoints import read_config
+    from tinyalstm.run.checkpoints import read_config
     from tinyalstm.data import synthetic
     from tinyalstm.data.windows import chunk_windows
-    from tinyalstm.evaluation import evaluate_checkpoint
-    from tinyalstm.run_parts import load_run
+    from tinyalstm.experiment.evaluation import evaluate_checkpoint
+    from tinyalstm.experiment.parts import load_run
     synthetic.generate(tmp_path / "syn", classes=3, groups=3, clips=1, frames=12, size=32, distractors=1, clutter=2)
     out = tmp_path / "chunks"
     res = train.main(["--root", str(tmp_path / "syn"), "--out", str(out), "--model", "alstm", "--epochs", "1",

@@ -20,7 +20,7 @@ from tinyalstm.data.datasets import DatasetError, load_ucf101
 from tinyalstm.data.features import FeatureError, extract_features, feature_path, gather_window, load_features
 from tinyalstm.data.video import read_video
 from tinyalstm.models.frame_encoder import FrameEncoder
-from tinyalstm.storage import DiskFullError
+from tinyalstm.run.storage import DiskFullError
 
 
 def _videos():

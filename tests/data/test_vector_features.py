@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tinyalstm import train
-from tinyalstm.checkpoints import read_checkpoint
+from tinyalstm.run.checkpoints import read_checkpoint
 from tinyalstm.data.features import load_feature_split, validate_feature_files
 from tinyalstm.data.pipeline import prepare_given_features
 from tinyalstm.data.windows import WindowReader, rows_per_input_step

@@ -9,7 +9,7 @@ import pytest
 from tinyalstm import localize, train
 from tinyalstm.checks import RunError
 from tinyalstm.data import synthetic
-from tinyalstm.localization.measure import attention_in_box, box_coverage, trivial_tubes
+from tinyalstm.experiment.localization import attention_in_box, box_coverage, trivial_tubes
 from tinyalstm.localization.tubes import Tube
 
 
@@ -115,7 +115,7 @@ def test_localize_measures_alstm_temporal_attention(tmp_path, capsys):
 
 
 def test_oracle_maps_attend_to_the_box_alone():
-    from tinyalstm.localization.measure import oracle_maps
+    from tinyalstm.experiment.localization import oracle_maps
     maps = oracle_maps([[0, 0, 8, 8], [4, 4, 12, 12]], (16, 16), 2)
     np.testing.assert_allclose(maps.sum(axis=(1, 2)), 1.0)
     np.testing.assert_allclose(maps[0], [[1, 0], [0, 0]])
@@ -124,7 +124,7 @@ def test_oracle_maps_attend_to_the_box_alone():
 
 
 def test_ground_truth_is_clipped_to_the_frame_and_boxes_outside_it_dropped():
-    from tinyalstm.localization.measure import clip_to_frame
+    from tinyalstm.experiment.localization import clip_to_frame
     tube = Tube([0, 1, 2], [[-4, 2, 10, 10], [2, 2, 8, 8], [40, 40, 50, 50]], label=1)
     (clipped,), notes = clip_to_frame([tube], (32, 32))
     assert clipped.frames.tolist() == [0, 1] and clipped.label == 1

@@ -39,7 +39,7 @@ def test_modalities_and_defaults():
 
 def test_the_command_lines_name_registry_models():
     from tinyalstm import demo
-    from tinyalstm.comparisons import RUNS
+    from tinyalstm.experiment.comparisons import RUNS
     from tinyalstm.perf import training_step
     assert {model for model, _ in RUNS.values()} <= set(MODELS)
     assert set(training_step.MODELS) <= set(MODELS)

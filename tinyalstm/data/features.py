@@ -49,8 +49,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend
-from ..progress import progress as show_progress
-from ..storage import save_json, save_npy
+from ..run.progress import progress as show_progress
+from ..run.storage import save_json, save_npy
 from .datasets import SkipReport, Split, load_ucf101
 from .workers import check_picklable, ordered_map
 

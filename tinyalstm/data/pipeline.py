@@ -27,13 +27,13 @@ import numpy as np
 from .. import backend
 from ..models.frame_encoder import FrameEncoder, train_frame_encoder, video_baseline
 from ..optim import RMSprop
-from ..storage import save_npz
+from ..run.storage import save_npz
 from .activitynet import index_videos, load_activitynet, read_segment
 from .augment import flip_frames
 from .datasets import DatasetError, SkipReport, is_multilabel, load_hmdb51, load_ucf101
-from .hollywood2 import ACTIONS, load_hollywood2
 from .features import FeatureChecks, FeatureError, extract_features, load_features, validate_modalities
 from .flow import video_flow
+from .hollywood2 import ACTIONS, load_hollywood2
 from .synthetic import generate
 from .synthetic_multilabel import generate_multilabel
 from .validation import carve_validation, group_of

@@ -105,7 +105,7 @@ from functools import lru_cache
 import imageio_ffmpeg
 import numpy as np
 
-from ..cli import run
+from ..run.cli import run
 
 FORMAT = "tinyalstm-synthetic"
 VERSION = 1

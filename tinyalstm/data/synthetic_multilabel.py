@@ -94,7 +94,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..cli import run
+from ..run.cli import run
 from . import synthetic as syn
 
 FORMAT = "tinyalstm-synthetic-multilabel"

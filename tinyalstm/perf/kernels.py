@@ -41,7 +41,6 @@ import numpy as np
 from numba import cuda
 
 from .. import backend
-from ..cli import run
 from ..kernels import conv2d as kconv
 from ..kernels import lstm_pointwise as kpw
 from ..kernels import spatial_softmax as ksm
@@ -49,6 +48,7 @@ from ..kernels.launch import KERNELS, LAUNCHES, count_traffic
 from ..layers import lstm as llstm
 from ..layers import spatial_attention as latt
 from ..models import build_model
+from ..run.cli import run
 from .training_step import cupy_sync, interleaved_medians
 
 # Per-SM limits of sm_80 (A100) and sm_90 (H100/H200): registers, threads, blocks, shared memory (bytes usable

@@ -10,17 +10,17 @@ import time
 
 import numpy as np
 
-from . import backend, plots
-from .checkpoints import (CheckpointError, check_same_options, init_from, load_checkpoint, read_checkpoint,
+from .. import backend, plots
+from ..data.windows import training_batches
+from ..optim import RMSprop, clip_grad_norm
+from ..run.checkpoints import (CheckpointError, check_same_options, init_from, load_checkpoint, read_checkpoint,
                           save_checkpoint)
-from .data.windows import training_batches
+from ..run.folder import claim
+from ..run.progress import eta, progress
+from ..run.storage import save_json, save_npy, save_text
 from .evaluation import evaluate_videos, sequence_inputs, video_metrics
-from .localization.measure import draw_window_attention, ground_truth_for, run_localization
-from .optim import RMSprop, clip_grad_norm
-from .progress import eta, progress
-from .run_folder import claim
-from .run_parts import build_optimizer, build_run_model, run_data, run_reader
-from .storage import save_json, save_npy, save_text
+from .localization import draw_window_attention, ground_truth_for, run_localization
+from .parts import build_optimizer, build_run_model, run_data, run_reader
 
 
 def train_batches(model, optimiser, batches, rng, max_norm=5.0):
@@ -55,7 +55,7 @@ def run_training(config, log=print):
     """One training run as ``python -m tinyalstm.train`` describes it, from its options (a dict: the CLI's
     arguments) -> the result dict written to result.json (None when a non-finite loss stopped it).
 
-    The --out folder is locked for the run and never overwritten silently (run_folder.py); a resumed run must
+    The --out folder is locked for the run and never overwritten silently (run/folder.py); a resumed run must
     have the options of the run it continues, checked before any data is prepared; SIGINT / SIGTERM end it with
     a message naming the epoch and the checkpoint kept."""
     with claim(config["out"], config["resume"], config.get("overwrite", False), log) as out:
@@ -195,7 +195,7 @@ def _result_figures(subset, figures):
 
 
 def _localization(config, model, videos, reader, result, log, key="localization"):
-    """On the built-in benchmark, where the attention goes over ``videos`` (localization/measure.py) into
+    """On the built-in benchmark, where the attention goes over ``videos`` (localization.py) into
     result[key]; a problem is reported, never fatal."""
     try:
         figures = run_localization(config, model, videos, reader, log)

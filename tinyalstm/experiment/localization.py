@@ -26,18 +26,18 @@ from pathlib import Path
 import numpy as np
 
 from .. import backend, plots
-from ..checkpoints import read_config
 from ..checks import RunError
 from ..data import ground_truth as gt
 from ..data.pipeline import default_synthetic_root
 from ..data.video import read_video
 from ..data.windows import covering_windows
-from ..evaluation import evaluate_videos
+from ..localization.attention_tubes import SATURATION, THETA, WINDOW, localize
+from ..localization.tubes import Tube, recall_at, video_map
 from ..models import model_spec
-from ..progress import progress
-from ..run_parts import load_run
-from .attention_tubes import SATURATION, THETA, WINDOW, localize
-from .tubes import Tube, recall_at, video_map
+from ..run.checkpoints import read_config
+from ..run.progress import progress
+from .evaluation import evaluate_videos
+from .parts import load_run
 
 RECALL_AT = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 MAP_AT = (0.1, 0.2, 0.3, 0.4, 0.5)

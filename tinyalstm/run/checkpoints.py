@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import backend
-from .checks import RunError
+from .. import backend
+from ..checks import RunError
 from .storage import save_npz
 
 # The options a resumed or re-evaluated run must share with the run that wrote the checkpoint: everything that

@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .checks import RunError
-from .data.pipeline import default_synthetic_root, ensure_synthetic
-from .metrics import accuracy, late_fusion, mean_average_precision
-from .storage import save_json, save_text
+from ..checks import RunError
+from ..data.pipeline import default_synthetic_root, ensure_synthetic
+from ..metrics import accuracy, late_fusion, mean_average_precision
+from ..run.storage import save_json, save_text
 
 # run name -> (registry model name, modality)
 RUNS = {

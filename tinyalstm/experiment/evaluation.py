@@ -6,13 +6,13 @@ import zlib
 
 import numpy as np
 
-from . import backend
-from .checkpoints import read_config
-from .checks import RunError
-from .data.windows import chunk_windows, test_windows
-from .metrics import (accuracy, mean_average_precision, video_binary_cross_entropy, video_cross_entropy,
+from .. import backend
+from ..checks import RunError
+from ..data.windows import chunk_windows, test_windows
+from ..metrics import (accuracy, mean_average_precision, video_binary_cross_entropy, video_cross_entropy,
                       weighted_fusion)
-from .run_parts import load_run
+from ..run.checkpoints import read_config
+from .parts import load_run
 
 
 def sequence_inputs(model, data, idx):

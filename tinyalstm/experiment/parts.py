@@ -6,11 +6,11 @@ trained one here, and none of them imports another for it.
 """
 from pathlib import Path
 
-from .checkpoints import load_checkpoint
-from .data.pipeline import load_data
-from .data.windows import WindowReader
-from .models import MODELS, build_model, model_spec
-from .optim import SGD, RMSprop
+from ..data.pipeline import load_data
+from ..data.windows import WindowReader
+from ..models import MODELS, build_model, model_spec
+from ..optim import SGD, RMSprop
+from ..run.checkpoints import load_checkpoint
 
 
 def run_data(config, log=print):

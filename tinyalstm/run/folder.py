@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .checks import RunError
+from ..checks import RunError
 
 RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.npz", "best.npz", "result.json", "curves.png",
              "test_scores.npy", "test_labels.npy", "tubes.json", "localization.json")
