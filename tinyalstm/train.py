@@ -30,20 +30,22 @@ import textwrap
 from pathlib import Path
 
 from . import backend
-from .data.pipeline import ENCODER_WIDTHS, MULTILABEL_DATASETS
+from .data.pipeline import ENCODER_WIDTHS
+from .data.registry import DATASETS, dataset_spec
 from .experiment.parts import DEFAULT_LR, OPTIMIZERS, SGD_DEFAULTS, default_optimizer, multilabel_models
 from .experiment.training import run_training
-from .models import MODELS
-
-DATASETS = ("synthetic", "ucf101", "hmdb51", "features", "hollywood2", "synthetic-multilabel", "activitynet")
+from .models import CONVNET, MODEL_CHOICES, MODELS
+from .models.registry import CONVNET_SUMMARY
 
 
 def parse_args(argv):
-    models = "\n".join(textwrap.fill(f"{s.name:14s} {s.summary} ({s.paper})", 114, initial_indent="  ",
-                                      subsequent_indent=" " * 17) for s in MODELS.values())
+    models = "\n".join(textwrap.fill(f"{s[0]:14s} {s[1]} ({s[2]})", 114, initial_indent="  ",
+                                      subsequent_indent=" " * 17)
+                       for s in [(CONVNET, CONVNET_SUMMARY, "VideoLSTM Table 1")] + [(s.name, s.summary, s.paper)
+                                                                                   for s in MODELS.values()])
     ap = argparse.ArgumentParser(prog="python -m tinyalstm.train", description=__doc__.format(models=models),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", choices=DATASETS, default="synthetic",
+    ap.add_argument("--dataset", choices=tuple(DATASETS), default="synthetic",
                     help="synthetic (default: generated once into --root or "
                          "~/.cache/tinyalstm/synthetic-context0.75), ucf101 (<root>/UCF-101 + "
                          "<root>/ucfTrainTestlist), hmdb51 (<root>/hmdb51_org + "
@@ -60,7 +62,7 @@ def parse_args(argv):
                          "they take the models lstm, alstm, alstm-b and convnet")
     ap.add_argument("--root", type=Path, default=None, help="dataset folder (required except for synthetic)")
     ap.add_argument("--split", type=int, choices=(1, 2, 3), default=1, help="official split (default 1)")
-    ap.add_argument("--model", choices=tuple(MODELS), default="videolstm",
+    ap.add_argument("--model", choices=MODEL_CHOICES, default="videolstm",
                     help="see the list above (default videolstm)")
     ap.add_argument("--modality", choices=("rgb", "flow"), default="rgb",
                     help="feature maps of single-stream models (default rgb); alstm and videolstm read both")
@@ -155,14 +157,15 @@ def parse_args(argv):
     if not 0 <= args.dropout < 1:
         ap.error(f"--dropout: expected a probability in [0, 1), got {args.dropout}")
     halvings = 2 ** len(ENCODER_WIDTHS)
-    if args.dataset != "features" and (args.size % halvings or args.size < 2 * halvings):
+    dataset, spec = dataset_spec(args.dataset), MODELS.get(args.model)      # spec None: the ConvNet baseline
+    if dataset.videos and (args.size % halvings or args.size < 2 * halvings):
         ap.error(f"--size: expected a multiple of {halvings} (the frame encoders halve the frames "
                  f"{len(ENCODER_WIDTHS)} times) of at least {2 * halvings}, got {args.size}")
     if args.init_from is not None and not args.init_from.is_file():
         ap.error(f"--init-from {args.init_from}: file not found")
-    if args.flip and args.dataset == "features":
+    if args.flip and not dataset.videos:
         ap.error("--flip: given features (--dataset features) have no frames to mirror")
-    if args.test_chunks < 0 or (args.test_chunks and args.dataset == "features"):
+    if args.test_chunks < 0 or (args.test_chunks and not dataset.videos):
         ap.error(f"--test-chunks {args.test_chunks}: expected an integer >= 0, and videos to mirror (not "
                  f"--dataset features)")
     args.workers = len(os.sched_getaffinity(0)) if args.workers is None else args.workers
@@ -170,13 +173,13 @@ def parse_args(argv):
         ap.error(f"--workers: expected an integer >= 1, got {args.workers}")
     if args.resume and args.overwrite:
         ap.error("--resume and --overwrite: give one (continue the run in --out, or replace it)")
-    if args.attended_data is not None and not MODELS[args.model].takes_attended:
+    if args.attended_data is not None and not (spec and spec.takes_attended):
         ap.error(f"--attended-data: only the aLSTM models (alstm, alstm-b) read attended-data, not {args.model}")
     if args.input_chunk < 1 or args.frames % args.input_chunk or (args.input_chunk > 1
-                                                                    and not MODELS[args.model].pooled):
+                                                                    and not (spec and spec.pooled)):
         ap.error(f"--input-chunk {args.input_chunk}: expected a divisor of --frames {args.frames}, for a model of "
                  f"pooled vectors (lstm, alstm, alstm-b), not {args.model}")
-    if args.attention_penalty and "attention_penalty" not in MODELS[args.model].options:
+    if args.attention_penalty and (spec is None or "attention_penalty" not in spec.options):
         ap.error(f"--attention-penalty: {args.model} has no spatial attention to penalise")
     if not (args.attention_penalty >= 0 and math.isfinite(args.attention_penalty)):
         ap.error(f"--attention-penalty: expected alpha_c >= 0, got {args.attention_penalty}")
@@ -184,13 +187,13 @@ def parse_args(argv):
         ap.error(f"--validation: expected a fraction in [0, 1), got {args.validation}")
     if args.patience < 0 or (args.patience and not args.validation):
         ap.error(f"--patience {args.patience}: expected an integer >= 0, and --validation to watch")
-    if args.dataset in MULTILABEL_DATASETS:
+    if dataset.multilabel:
         if args.model not in multilabel_models():
             ap.error(f"--model {args.model}: {args.dataset} clips carry several classes; the models with the "
                      f"multi-label loss are {', '.join(multilabel_models())}")
-    if args.dataset in MULTILABEL_DATASETS + ("activitynet",) and args.split != 1:
+    if args.split > dataset.splits:
         ap.error(f"--split {args.split}: {args.dataset} has one split (its train and test lists)")
-    if not args.dataset.startswith("synthetic") and args.root is None:
+    if not dataset.built_in and args.root is None:
         ap.error(f"--root is required for --dataset {args.dataset}")
     if args.root is not None and not args.root.is_dir():
         ap.error(f"--root {args.root}: not a folder")

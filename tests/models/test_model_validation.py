@@ -92,7 +92,7 @@ def test_model_constructor_rejects_bad_options(kwargs, pattern):
 
 
 @pytest.mark.parametrize("name, kwargs, pattern", [
-    ("alstm-c", {}, r"model: expected one of \('convnet', 'lstm', 'alstm', 'alstm-b', .*\), got 'alstm-c'"),
+    ("alstm-c", {}, r"model: expected one of \('lstm', 'alstm', 'alstm-b', .*\), got 'alstm-c'"),
     ("alstm", {"variant": "b"}, r"alstm: no option variant; it takes dropout, seed, dtype"),
     ("convlstm", {}, r"map_size: convlstm reads N x N maps; give their size N"),
     ("convnet", {}, r"model: 'convnet' is the frame encoder alone")])

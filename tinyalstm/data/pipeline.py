@@ -16,7 +16,6 @@ aLSTM's C3D and VGG features, the attended-data possibly with r rows per input-d
 """
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -28,15 +27,13 @@ from .. import backend
 from ..models.frame_encoder import FrameEncoder, train_frame_encoder, video_baseline
 from ..optim import RMSprop
 from ..run.storage import save_npz
-from .activitynet import index_videos, load_activitynet, read_segment
+from .activitynet import read_segment
 from .augment import flip_frames
-from .datasets import DatasetError, SkipReport, is_multilabel, load_hmdb51, load_ucf101
+from .datasets import DatasetError, SkipReport, is_multilabel, load_ucf101
 from .features import FeatureChecks, FeatureError, extract_features, load_features, validate_modalities
 from .flow import video_flow
-from .hollywood2 import ACTIONS, load_hollywood2
-from .synthetic import generate
-from .synthetic_multilabel import generate_multilabel
-from .validation import carve_validation, group_of
+from .registry import dataset_spec, default_cache, ensure_built_in
+from .validation import carve_validation
 from .video import read_video
 from .windows import rows_per_input_step
 
@@ -73,21 +70,11 @@ def key_of(sample):
     return sample.name.rsplit(".", 1)[0]
 
 
-MULTILABEL_DATASETS = ("hollywood2", "synthetic-multilabel")    # clips with several classes: sigmoid loss, mAP
-
-
 def load_split(dataset, root, split):
-    """-> (train samples, test samples, classes, report) of a video dataset in its official layout."""
+    """-> (train samples, test samples, classes, report) of a video dataset in its official layout (its loader in
+    the dataset registry)."""
     report = SkipReport()
-    if dataset in MULTILABEL_DATASETS:           # one split: the distributed train and test lists
-        actions = ACTIONS if dataset == "hollywood2" else multilabel_classes(root)
-        train, test = (load_hollywood2(root, subset, report=report, actions=actions) for subset in ("train", "test"))
-    elif dataset == "activitynet":               # the labelled segments of training and validation
-        videos = index_videos(root)
-        train, test = (load_activitynet(root, subset, report, videos) for subset in ("train", "test"))
-    else:
-        loader = {"ucf101": load_ucf101, "synthetic": load_ucf101, "hmdb51": load_hmdb51}[dataset]
-        train, test = (loader(root, split=split, subset=subset, report=report) for subset in ("train", "test"))
+    train, test = dataset_spec(dataset).load(root, split, report)
     if not len(train) or not len(test):
         raise ValueError(f"--root {root}: split {split} has {len(train)} training and {len(test)} test videos "
                          f"that could be found; see the report:\n{report.summary()}")
@@ -165,19 +152,17 @@ def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epoc
     (``FeatureData.flipped_roots``), for flip augmentation and aLSTM's test protocol (videos only: given features
     have no frames to flip). ``workers``: processes decoding, computing flow and encoding videos
     (``features.extract_features``; 1: this process)."""
-    if dataset == "features":
+    spec = dataset_spec(dataset)
+    if not spec.videos:
         if flip:
             raise ValueError("--flip: given features (--dataset features) have no frames to mirror; flip the "
                              "videos before computing them")
         data = prepare_given_features(root, split, modalities, log=log)
         data.train, data.val = carve_validation(data.train, validation, key=lambda s: s[0])
         return data
-    if dataset == "synthetic":
-        root = root or default_synthetic_root()
-        ensure_synthetic(root, log=log)
-    if dataset == "synthetic-multilabel":
-        root = root or default_cache() / f"synthetic-multilabel-context{DEFAULT_BENCHMARK['context']}"
-        ensure_synthetic(root, log=log, multilabel=True)
+    if spec.built_in:
+        root = root or spec.default_root()
+        ensure_built_in(spec, root, log=log)
     work = work or default_work(dataset, root)
     return prepare_video_features(dataset, root, split, modalities, work, size=size, enc_epochs=encoder_epochs,
                                   seed=seed, validation=validation, flip=flip, log=log, workers=workers)
@@ -191,7 +176,7 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
     in this process, which holds the one CUDA context)."""
     work = Path(work)
     train, test, classes, report = load_split(dataset, root, split)
-    train, val = carve_validation(train, validation, key=key_of, group=_group_of(dataset, root))
+    train, val = carve_validation(train, validation, key=key_of, group=dataset_spec(dataset).groups(root))
     log(f"data: {dataset} split {split}: {len(train)} train / " + (f"{len(val)} validation / " if val else "")
         + f"{len(test)} test videos, {len(classes)} classes"
         + (f"; {report.count} list entries skipped" if report.count else ""))
@@ -302,69 +287,15 @@ def prepare_given_features(root, split, modalities, log=print):
                        tuple(shapes[first]), report=report, shapes={m: shapes[m] for m in modalities}, rates=rates)
 
 
-# The built-in benchmark: synthetic.py's defaults plus scene context. With p = 0.75 three in four (class, group)
-# pairs are filmed in the class's scene, as in UCF101 where appearance alone gets far (VideoLSTM Table 1: RGB
-# ConvNet 77.4 %); motion is needed for the rest. With p = 0 single frames carry no class at all and every RGB model
-# in the default run sat at chance (RGB ConvNet 0.094, VideoLSTM 0.125 on 8 classes), which compares nothing.
-DEFAULT_BENCHMARK = {"context": 0.75}
-
-
-def default_synthetic_root():
-    """~/.cache/tinyalstm/synthetic-context0.75 (XDG_CACHE_HOME respected): named by its options, so a change of
-    the built-in benchmark never reuses another's videos or feature caches."""
-    return default_cache() / f"synthetic-context{DEFAULT_BENCHMARK['context']}"
-
-
-def ensure_synthetic(root, log=print, multilabel=False):
-    """Generate the built-in benchmark into ``root`` unless a synthetic dataset (any options) is already there;
-    ``multilabel``: its multi-label variant (synthetic_multilabel.py, Hollywood2's layout; the scene context
-    follows the first actor's class)."""
-    what = "multi-label synthetic benchmark" if multilabel else "synthetic benchmark"
-    manifest = Path(root) / "synthetic.json"
-    if manifest.is_file():
-        context = json.loads(manifest.read_text()).get("options", {}).get("context")
-        log(f"data: {what} in {root} (reused; scene context {context})")
-        return {"cached": True}
-    log(f"data: generating the {what} into {root} (once; reused by later runs)")
-    summary = (generate_multilabel if multilabel else generate)(root, verbose=False, **DEFAULT_BENCHMARK)
-    if not summary.get("cached"):
-        log(f"data: generated {summary['videos']} videos in {summary['seconds']:.0f} s")
-    return summary
-
-
-def _group_of(dataset, root):
-    """How the validation split names a training video's group: from its name (validation.group_of), or for the
-    multi-label benchmark, whose clip names carry none, from its annotation file ("group")."""
-    if dataset != "synthetic-multilabel":
-        return group_of
-    groups = {p.stem: json.loads(p.read_text())["group"] for p in (Path(root) / "annotations").glob("*.json")}
-    return lambda key: f"g{groups[key]:02d}" if key in groups else key
-
-
-def multilabel_classes(root):
-    """The class list of a multi-label synthetic benchmark, from its manifest."""
-    manifest = Path(root) / "synthetic.json"
-    try:
-        return list(json.loads(manifest.read_text())["classes"])
-    except (OSError, ValueError, KeyError) as err:
-        raise DatasetError(f"--root {root}: {manifest} does not name the benchmark's classes ({err}); generate it "
-                           f"with python -m tinyalstm.data.synthetic_multilabel") from None
-
-
 def default_work(dataset, root):
     """Cache folder of a video dataset, named so that a cache is never read for other videos than its own:
     <root>/.tinyalstm-work/<hash of synthetic.json's options> for a synthetic benchmark (ours to write into; a
     regeneration with other options gets a fresh cache), else ~/.cache/tinyalstm/work-<dataset>-<hash of the root's
     path> (a read-only dataset folder is fine, and two copies of a dataset never share cached frames)."""
-    if dataset.startswith("synthetic"):
+    if dataset_spec(dataset).built_in:
         options = json.loads((Path(root) / "synthetic.json").read_text()).get("options", {})
         return Path(root) / ".tinyalstm-work" / _digest(json.dumps(options, sort_keys=True))
     return default_cache() / f"work-{dataset}-{_digest(str(Path(root).resolve()))}"
-
-
-def default_cache():
-    """~/.cache/tinyalstm (XDG_CACHE_HOME respected)."""
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tinyalstm"
 
 
 def _digest(text):

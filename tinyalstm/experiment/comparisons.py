@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..checks import RunError
-from ..data.pipeline import default_synthetic_root, ensure_synthetic
+from ..data.registry import DATASETS, ensure_built_in
 from ..metrics import accuracy, late_fusion, mean_average_precision
 from ..run.storage import save_json, save_text
 
@@ -105,9 +105,10 @@ def run_experiments(args, log=print):
     """Every run of ``args.runs`` for every seed of ``args.seeds`` (2 at a time: ``args.jobs``), their fusions, and
     results.json / results.md in ``args.out`` -> {seed: {run: result}}. ``args`` as experiments.parse_args makes."""
     t0 = time.perf_counter()
+    benchmark = DATASETS["synthetic"]
     if args.root is None:
-        args.root = default_synthetic_root()
-    ensure_synthetic(args.root, log=log)
+        args.root = benchmark.default_root()
+    ensure_built_in(benchmark, args.root, log=log)
     args.out.mkdir(parents=True, exist_ok=True)
     runs = [r for r in RUNS if r in args.runs]
     first = [r for r in runs if r.startswith("convnet-")]     # build the seed's encoders and feature caches

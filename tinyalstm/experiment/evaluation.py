@@ -11,6 +11,7 @@ from ..checks import RunError
 from ..data.windows import chunk_windows, test_windows
 from ..metrics import (accuracy, mean_average_precision, video_binary_cross_entropy, video_cross_entropy,
                       weighted_fusion)
+from ..models import CONVNET
 from ..run.checkpoints import read_config
 from .parts import load_run
 
@@ -76,7 +77,7 @@ def evaluate_checkpoint(path, windows=25, log=print, chunks=None):
     """-> (scores (V, C), labels (V,), test keys, config) of one checkpoint on its own test split, with ``windows``
     evenly spaced windows, or aLSTM's ``chunks`` (default: the run's own ``test_chunks``)."""
     config = read_config(path)
-    if config["model"] == "convnet":
+    if config["model"] == CONVNET:
         raise RunError(f"--checkpoint {path}: ConvNet runs keep no checkpoint; their accuracy is in result.json")
     data, model, reader = load_run(config, path, log)
     chunks = config.get("test_chunks", 0) if chunks is None else chunks

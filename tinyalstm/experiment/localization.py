@@ -20,20 +20,17 @@ weight (averaged over the decoder's steps) on the frames inside the action inter
 of the window; over all windows, and over the *mixed* windows alone (part action, part not), the only ones where
 attention can put more or less than the interval's share on it.
 """
-import json
-from pathlib import Path
 
 import numpy as np
 
 from .. import backend, plots
 from ..checks import RunError
-from ..data import ground_truth as gt
-from ..data.pipeline import default_synthetic_root
+from ..data.registry import dataset_spec, ground_truth_for
 from ..data.video import read_video
 from ..data.windows import covering_windows
 from ..localization.attention_tubes import SATURATION, THETA, WINDOW, localize
 from ..localization.tubes import Tube, recall_at, video_map
-from ..models import model_spec
+from ..models import CONVNET, model_spec
 from ..run.checkpoints import read_config
 from ..run.progress import progress
 from .evaluation import evaluate_videos
@@ -243,31 +240,21 @@ def temporal_in_interval(model, reader, items, T, ground_truth, log=print):
     return figures
 
 
-def ground_truth_for(config, annotations=None):
-    """The ground truth of a run's test videos -> ({key: [Tube]}, {key: (H, W)} or one (H, W), the actor's tracks
-    over every frame {key: [Tube]} or None): the built-in benchmark's own annotation files (which have the tracks),
-    or ``annotations`` (a UCF101-24 pickle in either format, boxes only inside the action)."""
-    if annotations is None:
-        if config["dataset"] != "synthetic":
-            raise RunError(f"--annotations: the {config['dataset']} run has no built-in ground truth; give the "
-                           f"UCF101-24 annotation file (pyannot.pkl or UCF101v2-GT.pkl)")
-        root = Path(config["root"]) if config.get("root") else default_synthetic_root()
-        W, H = json.loads((root / "synthetic.json").read_text())["options"]["size"]   # the manifest: [W, H]
-        return gt.synthetic_tubes(root), (int(H), int(W)), gt.synthetic_tubes(root, frames="all")
-    data = gt.load_plain_pickle(annotations)
-    if isinstance(data, dict) and "gttubes" in data:
-        g = gt.ucf101v2_gt(annotations)
-        return g.tubes, {k: tuple(int(v) for v in hw) for k, hw in g.resolution.items()}, None
-    return gt.corrected_annotations(annotations), (240, 320), None        # UCF101's frame size
+def has_attention(name):
+    """Whether the run's model has attention to measure: not the ConvNet, not the plain LSTM (pooled, one input)."""
+    if name == CONVNET:
+        return False
+    spec = model_spec(name)
+    return not (spec.pooled and spec.second is None)
 
 
 def run_localization(config, model, videos, reader, log=print):
     """The localization figures of a finished training run over ``videos`` [(key, label)] on a dataset with built-in
     ground truth (the synthetic benchmark), for result.json -> figures dict, or None for a run without ground truth
     or without attention."""
-    spec = model_spec(config["model"])
-    if config["dataset"] != "synthetic" or spec.cls is None or (spec.pooled and spec.second is None):
+    if dataset_spec(config["dataset"]).ground_truth is None or not has_attention(config["model"]):
         return None
+    spec = model_spec(config["model"])
     ground_truth, sizes, tracks = ground_truth_for(config)
     if spec.pooled:
         return temporal_in_interval(model, reader, videos, config["frames"], ground_truth, log)
@@ -346,12 +333,12 @@ def localize_checkpoint(path, annotations=None, theta=THETA, sigma=None, smooth=
     skipped); with ``out``, overlays of three test videos are drawn there. The data are rebuilt from the
     configuration the checkpoint stores (cached stages are reused)."""
     config = read_config(path)
-    spec = model_spec(config["model"])
-    if spec.cls is None or (spec.pooled and spec.second is None):
+    if not has_attention(config["model"]):
         raise RunError(f"--checkpoint {path}: {config['model']} has no attention to measure; localize reads the "
                        f"VideoLSTM models' maps and aLSTM's temporal attention")
     ground_truth, sizes, tracks = ground_truth_for(config, annotations)
     data, model, reader = load_run(config, path, log)
+    spec = model_spec(config["model"])
     if spec.pooled:                                                      # aLSTM: temporal attention only
         figures = temporal_in_interval(model, reader, data.test, config["frames"], ground_truth, log)
         figures.update(model=config["model"], modality=config["modality"])

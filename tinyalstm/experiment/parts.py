@@ -8,15 +8,19 @@ from pathlib import Path
 
 from ..data.pipeline import load_data
 from ..data.windows import WindowReader
-from ..models import MODELS, build_model, model_spec
+from ..models import CONVNET, MODELS, build_model, model_spec
 from ..optim import SGD, RMSprop
 from ..run.checkpoints import load_checkpoint
 
 
 def run_data(config, log=print):
     """The FeatureData a run reads, from its configuration (the train CLI's options, or those a checkpoint
-    stores; cached stages are reused)."""
-    mods = [m for m in model_spec(config["model"]).modalities(config["modality"], config.get("attended_data")) if m]
+    stores; cached stages are reused). A ConvNet run reads its one modality's frames."""
+    if config["model"] == CONVNET:
+        mods = [config["modality"]]
+    else:
+        mods = [m for m in model_spec(config["model"]).modalities(config["modality"], config.get("attended_data"))
+                if m]
     path = lambda k: None if config.get(k) is None else Path(config[k])  # noqa: E731
     return load_data(config["dataset"], path("root"), config["split"], mods, work=path("work"), size=config["size"],
                      encoder_epochs=config["encoder_epochs"], seed=config["seed"],
@@ -59,8 +63,8 @@ SGD_DEFAULTS = {"momentum": 0.9, "lr_decay": 0.9, "lr_decay_after": 8}
 
 def default_optimizer(model):
     """The recipe of the model's paper: SGD with momentum and step decay for the aLSTM paper's vector models
-    (lstm, alstm, alstm-b; sec. 4.1), RMSprop for VideoLSTM's (the authors' code)."""
-    return "sgd" if model_spec(model).pooled else "rmsprop"
+    (lstm, alstm, alstm-b; sec. 4.1), RMSprop for VideoLSTM's (the authors' code) and the ConvNet."""
+    return "sgd" if model != CONVNET and model_spec(model).pooled else "rmsprop"
 
 
 def build_optimizer(config, steps_per_epoch):
@@ -88,7 +92,7 @@ def run_reader(config, data):
 def multilabel_models():
     """The registry names that train on multi-label data: the aLSTM paper's models (sigmoid loss) and the frame
     encoder's ConvNet baseline."""
-    return [n for n, spec in MODELS.items() if spec.cls is None or "multilabel" in spec.options]
+    return [CONVNET] + [n for n, spec in MODELS.items() if "multilabel" in spec.options]
 
 
 def load_run(config, path, log=print):

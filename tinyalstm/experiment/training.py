@@ -11,7 +11,9 @@ import time
 import numpy as np
 
 from .. import backend, plots
+from ..data.registry import dataset_spec, ground_truth_for
 from ..data.windows import training_batches
+from ..models import CONVNET
 from ..optim import RMSprop, clip_grad_norm
 from ..run.checkpoints import (CheckpointError, check_same_options, init_from, load_checkpoint, read_checkpoint,
                           save_checkpoint)
@@ -19,7 +21,7 @@ from ..run.folder import claim
 from ..run.progress import eta, progress
 from ..run.storage import save_json, save_npy, save_text
 from .evaluation import evaluate_videos, sequence_inputs, video_metrics
-from .localization import draw_window_attention, ground_truth_for, run_localization
+from .localization import draw_window_attention, run_localization
 from .parts import build_optimizer, build_run_model, run_data, run_reader
 
 
@@ -84,14 +86,8 @@ def _train_in(out, ckpt, config, log):
               "rows_per_step": dict(data.rates), "train_videos": len(data.train),
               "validation_videos": len(data.val), "test_videos": len(data.test), "convnet": data.convnet}
     C, name, modality = len(data.classes), config["model"], config["modality"]
-    if name == "convnet":
-        figure = "test_map" if data.multilabel else "test_accuracy"     # the frame encoder's own baseline figure
-        result = {"model": "convnet", "modality": modality, figure: data.convnet[modality]}
-        save_json(out / "config.json", config)
-        save_json(out / "result.json", result)
-        log(f"ConvNet ({modality}) {figure.replace('_', ' ').replace('map', 'mAP')} {result[figure]:.3f}"
-            + ("" if data.multilabel else f" (chance {1 / C:.3f})"))
-        return result
+    if name == CONVNET:
+        return _convnet_run(out, config, data, log)
     model = build_run_model(config, data)
     opt = build_optimizer(config, -(-len(data.train) // config["batch_size"]))
     reader = run_reader(config, data)
@@ -183,6 +179,19 @@ def _train_in(out, ckpt, config, log):
     return result
 
 
+def _convnet_run(out, config, data, log):
+    """A ConvNet run: the frame encoder's own figure, trained and scored by the data pipeline with the features
+    (VideoLSTM Table 1's ConvNet) -> its result, written beside its configuration."""
+    modality, C = config["modality"], len(data.classes)
+    figure = "test_map" if data.multilabel else "test_accuracy"
+    result = {"model": CONVNET, "modality": modality, figure: data.convnet[modality]}
+    save_json(out / "config.json", config)
+    save_json(out / "result.json", result)
+    log(f"ConvNet ({modality}) {figure.replace('_', ' ').replace('map', 'mAP')} {result[figure]:.3f}"
+        + ("" if data.multilabel else f" (chance {1 / C:.3f})"))
+    return result
+
+
 def _figures_line(figures, loss=True):
     """'loss 0.4321 acc 0.604 mAP 0.717' of ``evaluation.video_metrics`` (no accuracy for multi-label data)."""
     names = (("loss", "loss", "{:.4f}"),) * loss + (("acc", "acc", "{:.3f}"), ("map", "mAP", "{:.3f}"))
@@ -217,8 +226,8 @@ def _localization(config, model, videos, reader, result, log, key="localization"
 
 
 def _ground_truth_boxes(config):
-    """{key: [Tube]} of the built-in benchmark (the actor over its action); {} for other datasets."""
-    if config["dataset"] != "synthetic":
+    """{key: [Tube]} of a dataset with built-in ground truth (the actor over its action); {} for others."""
+    if dataset_spec(config["dataset"]).ground_truth is None:
         return {}
     return ground_truth_for(config)[0]
 

@@ -1,0 +1,167 @@
+"""The one registry of datasets a run can name (``--dataset``): how each is loaded, whether its clips carry one
+class or several, how many official splits it has, where a built-in one lives, its ground truth, and how the
+validation split groups its videos.
+
+    from tinyalstm.data.registry import DATASETS, dataset_spec
+    spec = dataset_spec("hmdb51")
+    train, test, classes = spec.load(root, split=1, report=SkipReport())
+
+The built-in benchmarks (``synthetic``, ``synthetic-multilabel``) are generated into the cache folder on first use
+(``ensure_built_in``); every other dataset is read from ``--root`` in its official layout (datasets.py,
+hollywood2.py, activitynet.py); ``features`` is a folder of precomputed features (features.py), read by the
+pipeline without frames.
+"""
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from ..checks import RunError
+from . import ground_truth as gt
+from .activitynet import index_videos, load_activitynet
+from .datasets import DatasetError, load_hmdb51, load_ucf101
+from .hollywood2 import ACTIONS, load_hollywood2
+from .synthetic import generate
+from .synthetic_multilabel import generate_multilabel
+from .validation import group_of
+
+# The built-in benchmark: synthetic.py's defaults plus scene context. With p = 0.75 three in four (class, group)
+# pairs are filmed in the class's scene, as in UCF101 where appearance alone gets far (VideoLSTM Table 1: RGB
+# ConvNet 77.4 %); motion is needed for the rest. With p = 0 single frames carry no class at all and every RGB model
+# in the default run sat at chance (RGB ConvNet 0.094, VideoLSTM 0.125 on 8 classes), which compares nothing.
+DEFAULT_BENCHMARK = {"context": 0.75}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str                           # the --dataset name
+    summary: str                        # one line for --help
+    load: Optional[Callable] = None     # (root, split, report) -> (train Split, test Split); None: given features
+    multilabel: bool = False            # clips carry several classes: sigmoid loss, mAP
+    splits: int = 1                     # official splits (--split 1..splits)
+    generate: Optional[Callable] = None  # built in: (root, **options) writes it; None: read from --root
+    ground_truth: Optional[Callable] = None   # built-in action tubes: (root) -> (tubes, frame size, tracks)
+    groups: Callable = lambda root: group_of  # (root) -> key -> group: what the validation split holds out whole
+
+    @property
+    def built_in(self):
+        return self.generate is not None
+
+    @property
+    def videos(self):
+        """Whether the dataset is videos (decoded, with flow and frame encoders) rather than given features."""
+        return self.load is not None
+
+    def default_root(self):
+        """Where a built-in benchmark lives when a run names no --root: ~/.cache/tinyalstm/<name>-context0.75
+        (XDG_CACHE_HOME respected), named by its options, so a change of the benchmark never reuses another's
+        videos or feature caches."""
+        return default_cache() / f"{self.name}-context{DEFAULT_BENCHMARK['context']}"
+
+
+def default_cache():
+    """~/.cache/tinyalstm (XDG_CACHE_HOME respected)."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tinyalstm"
+
+
+def _two_subsets(load):
+    """A loader of one subset (root, subset, report, ...) -> a registry loader of the train and test subsets."""
+    return lambda root, split, report: tuple(load(root, split, subset, report) for subset in ("train", "test"))
+
+
+def _ucf101_layout(loader):
+    return _two_subsets(lambda root, split, subset, report: loader(root, split=split, subset=subset, report=report))
+
+
+def _hollywood2(actions):
+    """Hollywood2's layout with the classes ``actions(root)``: one split, the distributed train and test lists."""
+    return _two_subsets(lambda root, split, subset, report: load_hollywood2(root, subset, report=report,
+                                                                           actions=actions(root)))
+
+
+def _activitynet(root, split, report):
+    videos = index_videos(root)                  # the labelled segments of training and validation
+    return tuple(load_activitynet(root, subset, report, videos) for subset in ("train", "test"))
+
+
+def multilabel_classes(root):
+    """The class list of a multi-label synthetic benchmark, from its manifest."""
+    manifest = Path(root) / "synthetic.json"
+    try:
+        return list(json.loads(manifest.read_text())["classes"])
+    except (OSError, ValueError, KeyError) as err:
+        raise DatasetError(f"--root {root}: {manifest} does not name the benchmark's classes ({err}); generate it "
+                           f"with python -m tinyalstm.data.synthetic_multilabel") from None
+
+
+def _clip_groups(root):
+    """The multi-label benchmark's clip names carry no group: it is in each clip's annotation file."""
+    groups = {p.stem: json.loads(p.read_text())["group"] for p in (Path(root) / "annotations").glob("*.json")}
+    return lambda key: f"g{groups[key]:02d}" if key in groups else key
+
+
+def _synthetic_ground_truth(root):
+    """The built-in benchmark's own annotation files: tubes inside the action, the frame size (H, W) from the
+    manifest, and the actor's tracks over every frame."""
+    W, H = json.loads((Path(root) / "synthetic.json").read_text())["options"]["size"]   # the manifest: [W, H]
+    return gt.synthetic_tubes(root), (int(H), int(W)), gt.synthetic_tubes(root, frames="all")
+
+
+_SPECS = [
+    DatasetSpec("synthetic", "the built-in benchmark (UCF101's layout), generated on first use",
+                _ucf101_layout(load_ucf101), generate=generate, ground_truth=_synthetic_ground_truth),
+    DatasetSpec("ucf101", "UCF101 in its official layout (--root), three splits", _ucf101_layout(load_ucf101),
+                splits=3),
+    DatasetSpec("hmdb51", "HMDB51 in its official layout (--root), three splits", _ucf101_layout(load_hmdb51),
+                splits=3),
+    DatasetSpec("features", "precomputed features: <root>/<modality>/<Class>/<video>.npy + ucfTrainTestlist/",
+                splits=3),
+    DatasetSpec("hollywood2", "Hollywood2's actions (HOHA2), multi-label", _hollywood2(lambda root: ACTIONS),
+                multilabel=True),
+    DatasetSpec("synthetic-multilabel", "the built-in benchmark's multi-label variant (Hollywood2's layout)",
+                _hollywood2(multilabel_classes), multilabel=True, generate=generate_multilabel,
+                groups=_clip_groups),
+    DatasetSpec("activitynet", "ActivityNet's labelled segments (training and validation lists)", _activitynet),
+]
+DATASETS = {spec.name: spec for spec in _SPECS}
+
+
+def dataset_spec(name):
+    """The registry entry of ``name``, or a ValueError listing the names."""
+    if name not in DATASETS:
+        raise ValueError(f"dataset: expected one of {tuple(DATASETS)}, got {name!r}")
+    return DATASETS[name]
+
+
+def ensure_built_in(spec, root, log=print):
+    """Generate the built-in benchmark ``spec`` into ``root`` unless a synthetic dataset (any options) is already
+    there (the multi-label variant's scene context follows the first actor's class) -> the generator's summary."""
+    what = "multi-label synthetic benchmark" if spec.multilabel else "synthetic benchmark"
+    manifest = Path(root) / "synthetic.json"
+    if manifest.is_file():
+        context = json.loads(manifest.read_text()).get("options", {}).get("context")
+        log(f"data: {what} in {root} (reused; scene context {context})")
+        return {"cached": True}
+    log(f"data: generating the {what} into {root} (once; reused by later runs)")
+    summary = spec.generate(root, verbose=False, **DEFAULT_BENCHMARK)
+    if not summary.get("cached"):
+        log(f"data: generated {summary['videos']} videos in {summary['seconds']:.0f} s")
+    return summary
+
+
+def ground_truth_for(config, annotations=None):
+    """The ground truth of a run's test videos -> ({key: [Tube]}, {key: (H, W)} or one (H, W), the actor's tracks
+    over every frame {key: [Tube]} or None): the built-in benchmark's own annotation files (which have the tracks),
+    or ``annotations`` (a UCF101-24 pickle in either format, boxes only inside the action)."""
+    if annotations is None:
+        spec = dataset_spec(config["dataset"])
+        if spec.ground_truth is None:
+            raise RunError(f"--annotations: the {config['dataset']} run has no built-in ground truth; give the "
+                             f"UCF101-24 annotation file (pyannot.pkl or UCF101v2-GT.pkl)")
+        return spec.ground_truth(Path(config["root"]) if config.get("root") else spec.default_root())
+    data = gt.load_plain_pickle(annotations)
+    if isinstance(data, dict) and "gttubes" in data:
+        g = gt.ucf101v2_gt(annotations)
+        return g.tubes, {k: tuple(int(v) for v in hw) for k, hw in g.resolution.items()}, None
+    return gt.corrected_annotations(annotations), (240, 320), None        # UCF101's frame size
