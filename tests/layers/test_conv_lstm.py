@@ -8,6 +8,8 @@ from tinyalstm.gradcheck import REF_TOL, check_gradients, rel_error
 from tinyalstm.layers.conv_lstm import (conv_lstm_backward, conv_lstm_forward, conv_lstm_step_backward,
                                         conv_lstm_step_forward)
 
+from opcheck import check_op      # forward vs reference/, backward vs finite differences
+
 
 small = st.integers(1, 2)
 
@@ -23,16 +25,9 @@ def _setup(r, B, T, C, K, n, k):
 def test_conv_lstm_step(B, C, K, n, k, seed):
     r = np.random.default_rng(seed)
     x, h, c, Wx, Wh, b = _setup(r, B, 1, C, K, n, k)
-    x = x[:, 0]
-    nh, nc, cache = conv_lstm_step_forward(x, h, c, Wx, Wh, b)
-    rh, rc = ref.conv_lstm_step(x, h, c, Wx, Wh, b)
-    assert rel_error(nh, rh) <= REF_TOL and rel_error(nc, rc) <= REF_TOL
-    dnh, dnc = r.normal(size=nh.shape), r.normal(size=nc.shape)
-    grads = dict(zip(["x", "prev_h", "prev_c", "Wx", "Wh", "b"], conv_lstm_step_backward(dnh, dnc, cache)))
-    check_gradients("conv_lstm_step (VideoLSTM eqs. 1-6)",
-                    lambda: np.concatenate(conv_lstm_step_forward(x, h, c, Wx, Wh, b)[:2], axis=1),
-                    {"x": x, "prev_h": h, "prev_c": c, "Wx": Wx, "Wh": Wh, "b": b}, grads,
-                    np.concatenate([dnh, dnc], axis=1))
+    check_op("conv_lstm_step (VideoLSTM eqs. 1-6)", conv_lstm_step_forward, conv_lstm_step_backward,
+             {"x": x[:, 0], "prev_h": h, "prev_c": c, "Wx": Wx, "Wh": Wh, "b": b}, r, reference=ref.conv_lstm_step,
+             outputs=2)
 
 
 @given(B=small, T=st.integers(1, 3), C=small, K=small, n=st.integers(1, 4), k=st.sampled_from([1, 3]),
@@ -73,14 +68,12 @@ def test_conv_alstm_sequence(B, T, C, K, n, k, ka, seed):
     Ka = 2
     att = [r.normal(size=(Ka, C, ka, ka)), r.normal(size=(Ka, K, ka, ka)), r.normal(size=Ka),
            r.normal(size=(1, Ka, ka, ka))]
-    h, a, cache = conv_alstm_forward(x, h0, c0, Wx, Wh, b, *att)
+    h, a, _ = conv_alstm_forward(x, h0, c0, Wx, Wh, b, *att)
     rh, rc = h0, c0
     for t in range(T):
         x_att, ra = ref.spatial_attention(x[:, t], rh, *att)
         rh, rc = ref.conv_lstm_step(x_att, rh, rc, Wx, Wh, b)
         assert rel_error(h[:, t], rh) <= REF_TOL and rel_error(a[:, t], ra) <= REF_TOL
-    dh = r.normal(size=h.shape)
     names = ["x", "h0", "c0", "Wx", "Wh", "b", "Wxa", "Wha", "ba", "Wz"]
-    grads = dict(zip(names, conv_alstm_backward(dh, cache)))
-    check_gradients("conv_alstm sequence (BPTT)", lambda: conv_alstm_forward(x, h0, c0, Wx, Wh, b, *att)[0],
-                    dict(zip(names, [x, h0, c0, Wx, Wh, b, *att])), grads, dh)
+    check_op("conv_alstm sequence (BPTT)", conv_alstm_forward, conv_alstm_backward,
+             dict(zip(names, [x, h0, c0, Wx, Wh, b, *att])), r)

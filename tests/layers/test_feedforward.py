@@ -5,11 +5,13 @@ import pytest
 from hypothesis import given, strategies as st
 
 from tinyalstm import reference as ref
-from tinyalstm.gradcheck import REF_TOL, check_gradients, numeric_gradient, record, rel_error
+from tinyalstm.gradcheck import REF_TOL, numeric_gradient, record, rel_error
 from tinyalstm.layers.feedforward import (affine_backward, affine_forward, dropout_backward, dropout_forward,
                                           dropout_mask, sigmoid_backward, sigmoid_forward, sigmoid_input_backward,
                                           sigmoid_input_forward, stepwise_sigmoid_loss, stepwise_softmax_loss,
                                           tanh_backward, tanh_forward)
+
+from opcheck import check_op      # forward vs reference/, backward vs finite differences
 
 
 dims = st.integers(1, 4)
@@ -20,13 +22,8 @@ scales = st.sampled_from([0.3, 1.0, 3.0])
 def test_affine(B, N, D, M, scale, seed):
     r = np.random.default_rng(seed)
     x, w, b = scale * r.normal(size=(B, N, D)), r.normal(size=(D, M)), r.normal(size=M)
-    out, cache = affine_forward(x, w, b)
-    assert out.shape == (B, N, M)
-    assert rel_error(out, ref.affine(x, w, b)) <= REF_TOL
-    dout = r.normal(size=out.shape)
-    dx, dw, db = affine_backward(dout, cache)
-    check_gradients("affine", lambda: affine_forward(x, w, b)[0], {"x": x, "w": w, "b": b},
-                    {"x": dx, "w": dw, "b": db}, dout)
+    assert affine_forward(x, w, b)[0].shape == (B, N, M)
+    check_op("affine", affine_forward, affine_backward, {"x": x, "w": w, "b": b}, r, reference=ref.affine)
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "tanh"])
@@ -35,10 +32,7 @@ def test_elementwise(name, shape, scale, seed):
     fwd, bwd = {"sigmoid": (sigmoid_forward, sigmoid_backward), "tanh": (tanh_forward, tanh_backward)}[name]
     r = np.random.default_rng(seed)
     x = scale * r.normal(size=shape)
-    out, cache = fwd(x)
-    assert rel_error(out, getattr(ref, name)(x)) <= REF_TOL
-    dout = r.normal(size=out.shape)
-    check_gradients(name, lambda: fwd(x)[0], {"x": x}, {"x": bwd(dout, cache)}, dout)
+    check_op(name, fwd, bwd, {"x": x}, r, reference=getattr(ref, name))
 
 
 def test_sigmoid_saturates_without_overflow():
@@ -51,12 +45,8 @@ def test_sigmoid_saturates_without_overflow():
 def test_sigmoid_input_layer(B, N, dv, seed):
     r = np.random.default_rng(seed)
     V, W, b = r.normal(size=(B, N, dv)), r.normal(size=(dv, dv)), r.normal(size=dv)
-    out, cache = sigmoid_input_forward(V, W, b)
-    assert rel_error(out, ref.sigmoid_input_layer(V, W, b)) <= REF_TOL
-    dout = r.normal(size=out.shape)
-    dV, dW, db = sigmoid_input_backward(dout, cache)
-    check_gradients("sigmoid_input (sec. 4.1)", lambda: sigmoid_input_forward(V, W, b)[0],
-                    {"V": V, "W_in": W, "b_in": b}, {"V": dV, "W_in": dW, "b_in": db}, dout)
+    check_op("sigmoid_input (sec. 4.1)", sigmoid_input_forward, sigmoid_input_backward,
+             {"V": V, "W_in": W, "b_in": b}, r, reference=ref.sigmoid_input_layer)
 
 
 @given(shape=st.lists(dims, min_size=1, max_size=3), p=st.sampled_from([0.2, 0.5, 0.7]),
@@ -66,11 +56,8 @@ def test_dropout_with_fixed_mask(shape, p, seed):
     x = r.normal(size=shape)
     mask = dropout_mask(x.shape, p, np.random.default_rng(seed), x.dtype)
     assert set(np.unique(mask)) <= {0.0, 1.0}
-    out, cache = dropout_forward(x, p, mask)
-    assert rel_error(out, ref.dropout(x, p, mask)) <= REF_TOL
-    dout = r.normal(size=out.shape)
-    check_gradients("dropout (fixed mask)", lambda: dropout_forward(x, p, mask)[0], {"x": x},
-                    {"x": dropout_backward(dout, cache)}, dout)
+    check_op("dropout (fixed mask)", lambda x: dropout_forward(x, p, mask), dropout_backward, {"x": x}, r,
+             reference=lambda x: ref.dropout(x, p, mask))
 
 
 def test_dropout_mask_rate_and_identity_at_eval():

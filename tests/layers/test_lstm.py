@@ -8,6 +8,8 @@ from tinyalstm.gradcheck import REF_TOL, check_gradients, rel_error
 from tinyalstm.layers.lstm import (initial_state_backward, initial_state_forward, lstm_backward, lstm_forward,
                                    lstm_step_backward, lstm_step_forward)
 
+from opcheck import check_op      # forward vs reference/, backward vs finite differences
+
 
 dims = st.integers(1, 4)
 
@@ -21,16 +23,9 @@ def test_lstm_step(B, D, H, seed):
     r = np.random.default_rng(seed)
     x, h, c = r.normal(size=(B, D)), r.normal(size=(B, H)), r.normal(size=(B, H))
     Wx, Wh, b = _weights(r, D, H)
-    nh, nc, cache = lstm_step_forward(x, h, c, Wx, Wh, b)
-    rh, rc = ref.lstm_step(x, h, c, Wx, Wh, b)
-    assert rel_error(nh, rh) <= REF_TOL and rel_error(nc, rc) <= REF_TOL
-    dnh, dnc = r.normal(size=(B, H)), r.normal(size=(B, H))
-    grads = dict(zip(["x", "prev_h", "prev_c", "Wx", "Wh", "b"], lstm_step_backward(dnh, dnc, cache)))
-    inputs = {"x": x, "prev_h": h, "prev_c": c, "Wx": Wx, "Wh": Wh, "b": b}
-    # both outputs at once: sum(next_h * dnh + next_c * dnc)
-    both = np.concatenate([dnh, dnc], axis=1)
-    check_gradients("lstm_step (eqs. 7-12)",
-                    lambda: np.concatenate(lstm_step_forward(x, h, c, Wx, Wh, b)[:2], axis=1), inputs, grads, both)
+    # both outputs at once (outputs=2): sum(next_h * dnh + next_c * dnc)
+    check_op("lstm_step (eqs. 7-12)", lstm_step_forward, lstm_step_backward,
+             {"x": x, "prev_h": h, "prev_c": c, "Wx": Wx, "Wh": Wh, "b": b}, r, reference=ref.lstm_step, outputs=2)
 
 
 def test_gate_order_is_i_f_o_g():
@@ -81,12 +76,5 @@ def test_initial_state(B, T, da, H, seed):
     r = np.random.default_rng(seed)
     A = r.normal(size=(B, T, da))
     Wh0, bh0, Wc0, bc0 = r.normal(size=(da, H)), r.normal(size=H), r.normal(size=(da, H)), r.normal(size=H)
-    h0, c0, cache = initial_state_forward(A, Wh0, bh0, Wc0, bc0)
-    rh, rc = ref.initial_state(A, Wh0, bh0, Wc0, bc0)
-    assert rel_error(h0, rh) <= REF_TOL and rel_error(c0, rc) <= REF_TOL
-    dh0, dc0 = r.normal(size=(B, H)), r.normal(size=(B, H))
-    grads = dict(zip(["A", "W_h0", "b_h0", "W_c0", "b_c0"], initial_state_backward(dh0, dc0, cache)))
-    check_gradients("initial_state (mean of A)",
-                    lambda: np.concatenate(initial_state_forward(A, Wh0, bh0, Wc0, bc0)[:2], axis=1),
-                    {"A": A, "W_h0": Wh0, "b_h0": bh0, "W_c0": Wc0, "b_c0": bc0}, grads,
-                    np.concatenate([dh0, dc0], axis=1))
+    check_op("initial_state (mean of A)", initial_state_forward, initial_state_backward,
+             {"A": A, "W_h0": Wh0, "b_h0": bh0, "W_c0": Wc0, "b_c0": bc0}, r, reference=ref.initial_state, outputs=2)

@@ -5,8 +5,10 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from tinyalstm import reference as ref
-from tinyalstm.gradcheck import REF_TOL, check_gradients, rel_error
+from tinyalstm.gradcheck import REF_TOL, rel_error
 from tinyalstm.layers.motion_attention import videolstm_backward, videolstm_forward
+
+from opcheck import check_op      # forward vs reference/, backward vs finite differences
 
 small = st.integers(1, 2)
 
@@ -25,7 +27,7 @@ def test_videolstm_recurrence(B, T, C, Cm, K, Km, n, k, ka, seed):
     Ka = 2
     att = (r.normal(size=(Ka, C, ka, ka)), r.normal(size=(Ka, Km, ka, ka)), r.normal(size=Ka),
            r.normal(size=(1, Ka, ka, ka)))
-    h, a, cache = videolstm_forward(x, m, h0, c0, hm0, cm0, *top, *flow, *att)
+    h, a, _ = videolstm_forward(x, m, h0, c0, hm0, cm0, *top, *flow, *att)
 
     rh, rc, rhm, rcm = h0, c0, hm0, cm0
     Wmx, Wme = flow[0][:, :Cm], flow[0][:, Cm:]
@@ -35,9 +37,6 @@ def test_videolstm_recurrence(B, T, C, Cm, K, Km, n, k, ka, seed):
         rh, rc = ref.conv_lstm_step(x_att, rh, rc, *top)
         assert rel_error(h[:, t], rh) <= REF_TOL and rel_error(a[:, t], ra) <= REF_TOL
 
-    dh = r.normal(size=h.shape)
     names = ["x", "m", "h0", "c0", "hm0", "cm0", "Wx", "Wh", "b", "Wmx", "Wmh", "bm", "Wxa", "Wha", "ba", "Wz"]
-    inputs = dict(zip(names, [x, m, h0, c0, hm0, cm0, *top, *flow, *att]))
-    grads = dict(zip(names, videolstm_backward(dh, cache)))     # in the forward's argument order
-    check_gradients("videolstm recurrence (eqs. 10-15, 7-9, 1-6)",
-                    lambda: videolstm_forward(x, m, h0, c0, hm0, cm0, *top, *flow, *att)[0], inputs, grads, dh)
+    check_op("videolstm recurrence (eqs. 10-15, 7-9, 1-6)", videolstm_forward, videolstm_backward,
+             dict(zip(names, [x, m, h0, c0, hm0, cm0, *top, *flow, *att])), r)

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tinyalstm.gradcheck import REF_TOL, check_gradients, check_model_loss, rel_error
+from tinyalstm.gradcheck import REF_TOL, check_model_loss, rel_error
 from tinyalstm.layers.sharma_alstm import (motion_soft_attention_lstm_backward, motion_soft_attention_lstm_forward,
                                            motion_soft_attention_lstm_step_forward)
 from tinyalstm.models import MotionALSTM
+
+from opcheck import check_op      # forward vs reference/, backward vs finite differences
 
 small = st.integers(1, 2)
 
@@ -93,20 +95,16 @@ def test_motion_soft_attention_lstm_gradients(B, T, n, D, Cm, H, Hm, M, seed):
     x, m = r.normal(size=(B, T, n * n, D)), r.normal(size=(B, T, Cm))
     h0, c0, hm0, cm0 = r.normal(size=(B, H)), r.normal(size=(B, H)), r.normal(size=(B, Hm)), r.normal(size=(B, Hm))
     top, flow, att = _weights(r, D, Cm, H, Hm, M)
-    h, w, cache = motion_soft_attention_lstm_forward(x, m, h0, c0, hm0, cm0, *top, *flow, *att)
+    h, w, _ = motion_soft_attention_lstm_forward(x, m, h0, c0, hm0, cm0, *top, *flow, *att)
 
     state = (h0, c0, hm0, cm0)
     for t in range(T):
         *state, w_t, _ = motion_soft_attention_lstm_step_forward(x[:, t], m[:, t], *state, *top, *flow, *att)
         assert rel_error(h[:, t], state[0]) <= REF_TOL and rel_error(w[:, t], w_t) <= REF_TOL
 
-    dh = r.normal(size=h.shape)
     names = ["x", "m", "h0", "c0", "hm0", "cm0", "Wk", "Wh", "b", "Wmx", "Wmh", "bm", "Wah", "Waa", "ba", "u"]
-    inputs = dict(zip(names, [x, m, h0, c0, hm0, cm0, *top, *flow, *att]))
-    grads = dict(zip(names, motion_soft_attention_lstm_backward(dh, cache)))   # the forward's argument order
-    check_gradients("motion soft-attention LSTM (ALSTM, Table 2)",
-                    lambda: motion_soft_attention_lstm_forward(x, m, h0, c0, hm0, cm0, *top, *flow, *att)[0],
-                    inputs, grads, dh)
+    check_op("motion soft-attention LSTM (ALSTM, Table 2)", motion_soft_attention_lstm_forward,
+             motion_soft_attention_lstm_backward, dict(zip(names, [x, m, h0, c0, hm0, cm0, *top, *flow, *att])), r)
 
 
 # -- (b) the whole model: full loss gradient wrt every parameter and X, M, head dropout off and on --------------
