@@ -14,8 +14,9 @@ Conventions shared by all of them:
 - matplotlib is imported lazily, inside the functions that draw. Figures are built with ``matplotlib.figure.Figure``
   and never through pyplot: that renders with Agg whatever the configured backend, so it works headless, and it
   does not switch the backend of a notebook or script that imported us (``matplotlib.use("Agg")`` would).
-- A PNG is written to ``<path>.<pid>.partial`` and renamed onto ``path`` when complete, so a crash never leaves a
-  truncated picture where the previous good one was; the parent folder is created.
+- A PNG is written like every file of a run (``run.storage.write_atomic``): to ``<path>.partial``, renamed onto
+  ``path`` when complete, so a crash never leaves a truncated picture where the previous good one was; the parent
+  folder is created, and a full disk is a DiskFullError naming the path.
 
 The overlay scales each map by its own maximum (``A / max A``) before colouring. Min-max scaling would show more
 contrast, but it stretches the near-uniform maps of an untrained model (and the uniform 1/N^2 map the ConvLSTM
@@ -27,6 +28,7 @@ import os
 import numpy as np
 
 from .backend import to_numpy
+from .run.storage import write_atomic
 
 DPI = 100
 CMAPS = ("hot", "jet")
@@ -157,18 +159,12 @@ def _figure(width, height):
 
 
 def _save(fig, path):
-    """Render ``fig`` to PNG at ``path`` via a temporary file in the same folder (so the rename is atomic)."""
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    partial = f"{path}.{os.getpid()}.partial"
-    try:
-        with open(partial, "wb") as f:
+    """Render ``fig`` to PNG at ``path`` through the one atomic writer (``run.storage.write_atomic``: a partial
+    file renamed when complete, after a free-space check) -> the path as a string."""
+    def write(tmp):
+        with open(tmp, "wb") as f:
             fig.savefig(f, format="png", dpi=DPI)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
-    return path
+    return os.fspath(write_atomic(path, write, nbytes=2 ** 20))    # a picture is well under 1 MiB
 
 
 def _image_axes(ax, image, label):
