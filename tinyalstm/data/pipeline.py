@@ -1,4 +1,12 @@
-"""From videos to the feature maps the recurrent models read (VideoLSTM sec. 5.2, scaled down to a CPU):
+"""From videos to the feature maps the recurrent models read (VideoLSTM sec. 5.2, scaled down to a CPU), in the
+order of ``load_data``'s stages:
+
+1. dataset and split: ``load_split`` (the loader in registry.py; no leak between the lists, ``check_split``)
+2. validation carve: ``validation.carve_validation`` holds out whole groups of the training videos
+3. frames and flow: ``cache_frames``
+4. frame encoders: ``fit_frame_encoder`` (its test figure is the ConvNet baseline)
+5. maps: ``encode_maps`` (and the mirrored maps with ``flip``)
+6. windows: ``windows.py`` reads the ``FeatureData`` this module returns, as training and test windows
 
     videos --decode (video.py)--> RGB frames ----------------------> frame cache   work/frames/rgb/<key>.npy
            --optical flow (flow.py)--> 2-channel flow images ------> frame cache   work/frames/flow/<key>.npy
@@ -170,10 +178,11 @@ def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epoc
 
 def prepare_video_features(dataset, root, split, modalities, work, size=64, widths=ENCODER_WIDTHS, enc_epochs=8,
                            per_video=8, seed=0, validation=0.0, flip=False, log=print, workers=1):
-    """Run the pipeline of the module docstring for ``modalities`` -> FeatureData. Stages already done (same
-    options) are skipped; encoder weights are kept in work/encoders/<modality>-<options>.npz. ``workers``:
-    processes per extraction pass (decoding + flow; the encoder's passes too on the CPU, while on a GPU they stay
-    in this process, which holds the one CUDA context)."""
+    """Run the pipeline of the module docstring for ``modalities`` -> FeatureData, its stages in order: the dataset's
+    split, the validation carve, then per modality the frames (and flow), the frame encoder, the maps. Stages
+    already done (same options) are skipped; encoder weights are kept in work/encoders/<modality>-<options>.npz.
+    ``workers``: processes per extraction pass (decoding + flow; the encoder's passes too on the CPU, while on a GPU
+    they stay in this process, which holds the one CUDA context)."""
     work = Path(work)
     train, test, classes, report = load_split(dataset, root, split)
     train, val = carve_validation(train, validation, key=key_of, group=dataset_spec(dataset).groups(root))
@@ -182,58 +191,73 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
         + (f"; {report.count} list entries skipped" if report.count else ""))
     everything = train + val + test
     multilabel = is_multilabel(s.label for s in everything)
-    figure = "mAP" if multilabel else "accuracy"
     roots, convnet, flipped = {}, {}, {}
-    enc = None
+    enc, held_out = None, f"-val{validation:g}" if val else ""
     enc_workers = workers if backend.get_device() == "cpu" else 1
     for m in modalities:
-        frames_root = work / "frames" / m / f"{size}px"
-        t0 = time.perf_counter()
-        log(f"[{m}] decoding{' + optical flow' if m == 'flow' else ''} at {size}x{size} -> {frames_root}")
-        read = _frames_of(m, size)
-        extract_features(((key_of(s), s) for s in everything), read, _unchanged, frames_root,
-                         (size, size, MODALITY_CHANNELS[m]), dtype=np.uint8, batch=4096, report=report,
-                         desc=f"[{m}] decoding" + (" + flow" if m == "flow" else ""), workers=workers)
-        log(f"[{m}] frames ready ({time.perf_counter() - t0:.0f} s)")
+        frames_root = cache_frames(m, everything, work / "frames" / m / f"{size}px", size, report, log, workers)
         ok = [s for s in everything if (frames_root / f"{key_of(s)}.npy").exists()]
         usable = set(ok)
-        tr, va, te = ([s for s in subset if s in usable] for subset in (train, val, test))
+        train, val, test = ([s for s in subset if s in usable] for subset in (train, val, test))
         frames_of = _cached_frames(frames_root)
-        tag = (f"{m}-s{size}-w{'x'.join(map(str, widths))}-e{enc_epochs}-p{per_video}-seed{seed}-split{split}"
-               + (f"-val{validation:g}" if val else ""))
+        tag = f"{m}-s{size}-w{'x'.join(map(str, widths))}-e{enc_epochs}-p{per_video}-seed{seed}-split{split}{held_out}"
         enc = FrameEncoder(MODALITY_CHANNELS[m], size, len(classes), widths=widths, seed=seed, multilabel=multilabel)
-        enc_file = work / "encoders" / f"{tag}.npz"
-        if enc_file.exists():
-            with np.load(enc_file) as z:
-                enc.params = {k: backend.to_device(z[k], enc.dtype) for k in enc.params}
-                convnet[m] = float(z["__test_acc"])     # the baseline's figure: accuracy, or mAP (multi-label)
-            log(f"[{m}] frame encoder loaded from {enc_file} (ConvNet test {figure} {convnet[m]:.3f})")
-        else:
-            t0 = time.perf_counter()
-            log(f"[{m}] training the frame encoder ({enc_epochs} epochs, {per_video} frames per video)")
-            train_frame_encoder(enc, tr, frames_of, RMSprop(lr=1e-3), enc_epochs, np.random.default_rng(seed),
-                                per_video=per_video, report=report, log=lambda s: log(f"[{m}]   {s}"))
-            convnet[m], _ = video_baseline(enc, te, frames_of)
-            save_npz(enc_file, __test_acc=convnet[m], **{k: backend.to_numpy(v) for k, v in enc.params.items()})
-            log(f"[{m}] ConvNet baseline (frame probabilities averaged over each test video): {figure} "
-                f"{convnet[m]:.3f} ({time.perf_counter() - t0:.0f} s)")
-        feat_root = work / "features" / tag
-        extract_features(((key_of(s), s) for s in ok), frames_of, enc.features, feat_root, enc.feature_shape,
-                         report=report, desc=f"[{m}] feature maps", workers=enc_workers)
-        roots[m] = feat_root
+        convnet[m] = fit_frame_encoder(enc, m, work / "encoders" / f"{tag}.npz", train, test, frames_of, enc_epochs,
+                                       per_video, seed, report, log)
+        roots[m] = encode_maps(enc, ok, frames_of, work / "features" / tag, report, f"[{m}] feature maps",
+                               enc_workers)
         if flip:                                  # the same encoder on the mirrored videos
-            flipped_root = work / "features" / f"{tag}-flipped"
-            extract_features(((key_of(s), s) for s in ok), _flipped_frames(frames_of, m),
-                             enc.features, flipped_root, enc.feature_shape, report=report,
-                             desc=f"[{m}] mirrored feature maps", workers=enc_workers)
-            flipped[m] = flipped_root
-        train, val, test = tr, va, te
+            flipped[m] = encode_maps(enc, ok, _flipped_frames(frames_of, m), work / "features" / f"{tag}-flipped",
+                                     report, f"[{m}] mirrored feature maps", enc_workers)
     if report.count:
         log(f"data report: {report.summary()}")
     pairs = lambda subset: [(key_of(s), s.label) for s in subset]  # noqa: E731
     return FeatureData(pairs(train), pairs(test), classes, roots, enc.feature_shape,
                        {key_of(s): s.path for s in train + val + test}, convnet, report, pairs(val), flipped,
                        multilabel)
+
+
+def cache_frames(modality, samples, frames_root, size, report, log=print, workers=1):
+    """Stage "frames and flow": decode every sample at size x size (and compute its flow images, ``flow.py``) into
+    ``frames_root/<key>.npy`` (uint8; done ones are skipped, bad videos reported) -> frames_root."""
+    t0 = time.perf_counter()
+    flow = " + optical flow" if modality == "flow" else ""
+    log(f"[{modality}] decoding{flow} at {size}x{size} -> {frames_root}")
+    extract_features(((key_of(s), s) for s in samples), _frames_of(modality, size), _unchanged, frames_root,
+                     (size, size, MODALITY_CHANNELS[modality]), dtype=np.uint8, batch=4096, report=report,
+                     desc=f"[{modality}] decoding" + (" + flow" if flow else ""), workers=workers)
+    log(f"[{modality}] frames ready ({time.perf_counter() - t0:.0f} s)")
+    return frames_root
+
+
+def fit_frame_encoder(enc, modality, enc_file, train, test, frames_of, epochs, per_video, seed, report, log=print):
+    """Stage "frame encoder": train ``enc`` on the training videos' cached frames and score it on the test videos
+    (the ConvNet baseline), or load both from ``enc_file`` if a run with these options made it -> the baseline's
+    figure (accuracy, or mAP for multi-label data)."""
+    figure = "mAP" if enc.multilabel else "accuracy"
+    if enc_file.exists():
+        with np.load(enc_file) as z:
+            enc.params = {k: backend.to_device(z[k], enc.dtype) for k in enc.params}
+            score = float(z["__test_acc"])
+        log(f"[{modality}] frame encoder loaded from {enc_file} (ConvNet test {figure} {score:.3f})")
+        return score
+    t0 = time.perf_counter()
+    log(f"[{modality}] training the frame encoder ({epochs} epochs, {per_video} frames per video)")
+    train_frame_encoder(enc, train, frames_of, RMSprop(lr=1e-3), epochs, np.random.default_rng(seed),
+                        per_video=per_video, report=report, log=lambda s: log(f"[{modality}]   {s}"))
+    score, _ = video_baseline(enc, test, frames_of)
+    save_npz(enc_file, __test_acc=score, **{k: backend.to_numpy(v) for k, v in enc.params.items()})
+    log(f"[{modality}] ConvNet baseline (frame probabilities averaged over each test video): {figure} "
+        f"{score:.3f} ({time.perf_counter() - t0:.0f} s)")
+    return score
+
+
+def encode_maps(enc, samples, frames_of, feature_root, report, desc, workers=1):
+    """Stage "maps": the frame encoder's last pooled maps of every sample's frames into
+    ``feature_root/<key>.npy`` (done ones skipped) -> feature_root."""
+    extract_features(((key_of(s), s) for s in samples), frames_of, enc.features, feature_root, enc.feature_shape,
+                     report=report, desc=desc, workers=workers)
+    return feature_root
 
 
 def prepare_given_features(root, split, modalities, log=print):
