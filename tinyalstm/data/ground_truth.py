@@ -14,6 +14,10 @@ cache's, ``"<Class>/v_<Class>_gXX_cYY"`` (no extension), 0-based frame indices a
   {label: [(n, 5) arrays of frame (1-based), x1, y1, x2, y2]}}``, ``nframes``, ``train_videos``, ``test_videos``
   (lists per split) and ``resolution`` ``{video: (height, width)}``. Returns a ``GroundTruth`` with all of them.
 
+What localization measures against, as ``(tubes, frame size(s), tracks or None)``: ``synthetic_ground_truth(root)``
+for the built-in benchmark, ``annotation_ground_truth(path)`` for a UCF101-24 file in either format (the dataset
+registry's ``ground_truth_for`` picks one for a run).
+
 Both UCF101-24 files are pickles, and unpickling can run code. They are read with a restricted unpickler that
 builds only plain containers, numbers, strings and NumPy arrays, and refuses anything else, naming the file and
 what it held (``AnnotationError``).
@@ -173,3 +177,20 @@ def ucf101v2_gt(path):
     lists = lambda s: [[video_key(v) for v in split] for split in s]  # noqa: E731
     return GroundTruth(tubes, [str(x) for x in data["labels"]], keyed(data["nframes"]), lists(data["train_videos"]),
                        lists(data["test_videos"]), keyed(data["resolution"]))
+
+
+def synthetic_ground_truth(root):
+    """The built-in benchmark's ground truth -> (tubes inside the action, the frame size (H, W) from its manifest,
+    the actor's tracks over every frame)."""
+    W, H = json.loads((Path(root) / "synthetic.json").read_text())["options"]["size"]   # the manifest: [W, H]
+    return synthetic_tubes(root), (int(H), int(W)), synthetic_tubes(root, frames="all")
+
+
+def annotation_ground_truth(path):
+    """A UCF101-24 annotation file in either format -> (tubes, {key: (H, W)} or UCF101's one (240, 320), None: boxes
+    only inside the action, no tracks)."""
+    data = load_plain_pickle(path)
+    if isinstance(data, dict) and "gttubes" in data:
+        g = ucf101v2_gt(path)
+        return g.tubes, {k: tuple(int(v) for v in hw) for k, hw in g.resolution.items()}, None
+    return corrected_annotations(path), (240, 320), None

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..checks import RunError
-from . import ground_truth as gt
 from .activitynet import index_videos, load_activitynet
 from .datasets import DatasetError, load_hmdb51, load_ucf101
+from .ground_truth import annotation_ground_truth, synthetic_ground_truth
 from .hollywood2 import ACTIONS, load_hollywood2
 from .synthetic import generate
 from .synthetic_multilabel import generate_multilabel
@@ -101,16 +101,9 @@ def _clip_groups(root):
     return lambda key: f"g{groups[key]:02d}" if key in groups else key
 
 
-def _synthetic_ground_truth(root):
-    """The built-in benchmark's own annotation files: tubes inside the action, the frame size (H, W) from the
-    manifest, and the actor's tracks over every frame."""
-    W, H = json.loads((Path(root) / "synthetic.json").read_text())["options"]["size"]   # the manifest: [W, H]
-    return gt.synthetic_tubes(root), (int(H), int(W)), gt.synthetic_tubes(root, frames="all")
-
-
 _SPECS = [
     DatasetSpec("synthetic", "the built-in benchmark (UCF101's layout), generated on first use",
-                _ucf101_layout(load_ucf101), generate=generate, ground_truth=_synthetic_ground_truth),
+                _ucf101_layout(load_ucf101), generate=generate, ground_truth=synthetic_ground_truth),
     DatasetSpec("ucf101", "UCF101 in its official layout (--root), three splits", _ucf101_layout(load_ucf101),
                 splits=3),
     DatasetSpec("hmdb51", "HMDB51 in its official layout (--root), three splits", _ucf101_layout(load_hmdb51),
@@ -160,8 +153,4 @@ def ground_truth_for(config, annotations=None):
             raise RunError(f"--annotations: the {config['dataset']} run has no built-in ground truth; give the "
                              f"UCF101-24 annotation file (pyannot.pkl or UCF101v2-GT.pkl)")
         return spec.ground_truth(Path(config["root"]) if config.get("root") else spec.default_root())
-    data = gt.load_plain_pickle(annotations)
-    if isinstance(data, dict) and "gttubes" in data:
-        g = gt.ucf101v2_gt(annotations)
-        return g.tubes, {k: tuple(int(v) for v in hw) for k, hw in g.resolution.items()}, None
-    return gt.corrected_annotations(annotations), (240, 320), None        # UCF101's frame size
+    return annotation_ground_truth(annotations)
