@@ -76,8 +76,26 @@ def test_the_cycle_finder_finds_a_planted_cycle():
 def test_no_import_cycle_among_the_package_modules():
     graph = import_graph()
     assert {"tinyalstm.experiment.training", "tinyalstm.experiment.evaluation", "tinyalstm.experiment.parts"} <= set(graph)
-    assert "tinyalstm.experiment.parts" in graph["tinyalstm.experiment.evaluation"]         # the graph sees relative imports
+    assert "tinyalstm.experiment.parts" in graph["tinyalstm.experiment.evaluation"]   # the graph sees relative imports
     assert cycles(graph) == []
+
+
+def package_graph(graph):
+    """The module graph collapsed to the units a reader sees: each subpackage of tinyalstm (``data``, ``models``,
+    ...) and each top-level module."""
+    unit = lambda m: ".".join(m.split(".")[:2])  # noqa: E731 -- tinyalstm.data.video -> tinyalstm.data
+    packages = {}
+    for module, targets in graph.items():
+        packages.setdefault(unit(module), set()).update(unit(t) for t in targets if unit(t) != unit(module))
+    return packages
+
+
+def test_no_import_cycle_among_the_packages():
+    """Layers -> models -> data -> experiment -> commands, with no way back: a package never imports one that
+    imports it, even through other modules."""
+    packages = package_graph(import_graph())
+    assert "tinyalstm.models" in packages["tinyalstm.data"]                            # the pipeline's encoders
+    assert cycles(packages) == []
 
 
 def test_library_code_does_not_end_the_process():

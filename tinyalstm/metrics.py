@@ -24,6 +24,19 @@ FUSION_METHODS = ("product", "sum")
 
 # ----------------------------------------------------------------------------------------------------- validation
 
+def label_array(labels, n_classes):
+    """Labels of samples as the models and metrics read them: ints -> (V,) int64; tuples of class indices
+    (multi-label) -> (V, n_classes) int8 0/1 indicators."""
+    labels = list(labels)
+    if labels and isinstance(labels[0], tuple):
+        Y = np.zeros((len(labels), n_classes), dtype=np.int8)
+        for i, classes in enumerate(labels):
+            Y[i, list(classes)] = 1
+        return Y
+    return np.array(labels, dtype=np.int64)
+
+
+
 def _as_array(name, x):
     try:
         return to_numpy(x)

@@ -4,7 +4,8 @@ samples, and what hand-made lists get wrong, named by file and line."""
 import numpy as np
 import pytest
 
-from tinyalstm.data.datasets import DatasetError, is_multilabel, label_array
+from tinyalstm.data.datasets import DatasetError, is_multilabel
+from tinyalstm.metrics import label_array
 from tinyalstm.data.hollywood2 import ACTIONS, load_hollywood2
 
 TRAIN = {"actioncliptrain00001": {"Kiss", "HugPerson"}, "actioncliptrain00002": {"Run"},

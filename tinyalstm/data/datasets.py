@@ -18,8 +18,6 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import numpy as np
-
 from .video import VideoError, VideoWarning, read_video
 
 ON_ERROR = ("skip", "raise")
@@ -29,25 +27,13 @@ ON_ERROR = ("skip", "raise")
 class Sample:
     """One video of a split. path: the file (resolved on disk); label: 0-based class index into
     ``Split.classes`` (multi-label datasets such as Hollywood2: the sorted tuple of the video's class indices, see
-    ``label_array``); name: the entry as the split file writes it (e.g.
+    ``metrics.label_array``); name: the entry as the split file writes it (e.g.
     "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi" for UCF101, "April_09_brush_hair_u_nm_np1_ba_goo_0.avi" for
     HMDB51), unique within a split and what reports quote."""
     path: str
     label: int
     name: str
     segment: object = None       # a trimmed sample's interval of the video (activitynet.Segment); None: all of it
-
-
-def label_array(labels, n_classes):
-    """Labels of samples as the models and metrics read them: ints -> (V,) int64; tuples of class indices
-    (multi-label) -> (V, n_classes) int8 0/1 indicators."""
-    labels = list(labels)
-    if labels and isinstance(labels[0], tuple):
-        Y = np.zeros((len(labels), n_classes), dtype=np.int8)
-        for i, classes in enumerate(labels):
-            Y[i, list(classes)] = 1
-        return Y
-    return np.array(labels, dtype=np.int64)
 
 
 def is_multilabel(labels):

@@ -11,7 +11,7 @@ in it, -1 where it does not, so a clip may carry several actions. ClipSets also 
 lists (``actions_train.txt`` ...): they are not action classes and are not read.
 
 ``load_hollywood2(root, subset)`` -> ``Split`` whose samples' ``label`` is the tuple of the clip's action indices
-(sorted; ``datasets.label_array`` turns a list of them into the (V, 12) 0/1 matrix the multi-label loss and mAP
+(sorted; ``metrics.label_array`` turns a list of them into the (V, 12) 0/1 matrix the multi-label loss and mAP
 read). ``actions`` replaces the 12 actions by another class list in the same layout (the built-in multi-label
 benchmark, ``synthetic_multilabel.py``).
 A line that cannot be parsed, names a clip of the other subset, is listed twice, or says something other than

@@ -18,7 +18,7 @@ from collections import Counter
 
 import numpy as np
 
-from .datasets import label_array
+from ..metrics import label_array
 from .features import gather_window, load_features
 
 
@@ -151,7 +151,7 @@ class WindowReader:
 
     def labels(self, items):
         """The labels of items [(key, label)] as the models read them: (B,) ints, or (B, C) 0/1 indicators for a
-        multi-label dataset (``datasets.label_array``)."""
+        multi-label dataset (``metrics.label_array``)."""
         return label_array([label for _, label in items], len(self.data.classes))
 
     def batch(self, items, windows, dtype, flips=None):

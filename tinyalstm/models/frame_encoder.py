@@ -20,12 +20,11 @@ import numpy as np
 
 from .. import backend
 from ..checks import check_labels, check_multilabels, check_positive, check_probability
-from ..data.datasets import label_array
 from ..layers.conv import (ConvCache, MaxPoolCache, conv2d_backward, conv2d_forward, maxpool2x2_backward,
                            maxpool2x2_forward, relu_backward, relu_forward)
 from ..layers.feedforward import (AffineCache, affine_backward, affine_forward, dropout_backward, dropout_forward,
                                   dropout_mask, softmax, stepwise_sigmoid_loss, stepwise_softmax_loss)
-from ..metrics import accuracy, mean_average_precision
+from ..metrics import accuracy, label_array, mean_average_precision
 from ..optim import clip_grad_norm
 
 
