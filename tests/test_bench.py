@@ -1,9 +1,8 @@
-"""The benchmark (python -m tinyalstm.bench, tinyalstm/perf/training_step.py): the CLI prints a row per model on a
-tiny config, runs without torch,
-its FLOP count matches the convolutions and matrix products the models actually perform (the GEMM shapes of the
-step-by-step path, the FLOPs of the fused CPU path), the GEMM ceiling runs those products, the timed steps are
-interleaved, and the PyTorch peer computes the same function as tinyalstm (skipped where torch is not installed,
-e.g. CI)."""
+"""The benchmark (python -m tinyalstm.bench, tinyalstm/perf/): the CLI prints a row per model on a tiny config,
+runs without torch, its FLOP count matches the convolutions and matrix products the models actually perform (the
+GEMM shapes of the step-by-step path, the FLOPs of the fused CPU path), the GEMM ceiling runs those products, the
+timed steps are interleaved, and the PyTorch peer computes the same function as tinyalstm (skipped where torch is
+not installed, e.g. CI)."""
 import subprocess
 import sys
 from collections import Counter
@@ -13,7 +12,7 @@ import pytest
 
 from tinyalstm import bench
 from tinyalstm.models import base
-from tinyalstm.perf import training_step as step
+from tinyalstm.perf import flops, peer_check, steps, timing
 
 TINY = ["--config", "tiny", "--repeats", "1", "--device", "cpu"]
 
@@ -27,7 +26,7 @@ def _table_rows(text):
 
 def _check_rows(text):
     rows = _table_rows(text)
-    assert [r["model"] for r in rows] == list(step.MODELS), text
+    assert [r["model"] for r in rows] == list(steps.BENCH_MODELS), text
     for r in rows:
         assert r["config"] == "tiny" and r["device"] == "cpu" and r["dtype"] == "float32"
         assert float(r["ours ms/step"]) > 0
@@ -60,12 +59,17 @@ def test_runs_without_torch(monkeypatch, capsys):
     _check_rows(out)
 
 
+def test_the_benchmarked_models_are_the_convolutional_recurrences():
+    """The models timed, read from the registry: ConvLSTM and the two built on it, in the registry's order."""
+    assert steps.BENCH_MODELS == ("convlstm", "convalstm", "videolstm")
+
+
 def test_flop_count_by_hand():
     """ConvLSTM at the tiny config (B=2, T=6, N=5, C=4, K=7, 3x3, 11 classes, FC 8), counted by hand."""
     init = 2 * (2 * 2 * 25 * 7 * 4 * 9)                                  # h0, c0: 2 B N^2 K C k^2 each
     gates = 6 * (2 * 2 * 25 * 28 * 4 * 9 + 2 * 2 * 25 * 28 * 7 * 9)      # T x (input + recurrent), 4K = 28 outputs
     head = 2 * 12 * 175 * 8 + 2 * 12 * 8 * 11                            # B T = 12 rows: (K N^2 = 175) x 8, 8 x 11
-    assert step.step_flops("convlstm", step.CONFIGS["tiny"]) == 3 * (init + gates + head) == 5247936
+    assert flops.step_flops("convlstm", steps.CONFIGS["tiny"]) == 3 * (init + gates + head) == 5247936
 
 
 def _expanded(gemms):
@@ -105,33 +109,33 @@ def _run_counting(name, monkeypatch, fused):
         if hasattr(mod, "conv_gemm"):      # the fused path's modules (tinyalstm.fused)
             monkeypatch.setattr(mod, "conv_gemm", counting_gemm(mod.conv_gemm))
     monkeypatch.setattr(base, "affine_forward", counting_affine(base.affine_forward))   # the head
-    cfg = step.CONFIGS["tiny"]
-    with step.on_device("cpu"):
-        model = step.build_model(name, cfg, np.float64)
-        X, y, M = step.make_inputs(cfg, model.reads_second, np.float64)
+    cfg = steps.CONFIGS["tiny"]
+    with timing.on_device("cpu"):
+        model = steps.model_at(name, cfg, np.float64)
+        X, y, M = steps.make_inputs(cfg, model.reads_second, np.float64)
         model.loss_and_input_grads(X, y, M)
     return shapes
 
 
-@pytest.mark.parametrize("name", list(step.MODELS))
+@pytest.mark.parametrize("name", list(steps.BENCH_MODELS))
 def test_gemm_shapes_are_the_step_by_step_calls(name, monkeypatch):
     """forward_gemms lists exactly the (K, C kh kw, B H W) GEMM of every conv2d_forward call the step-by-step path
     makes and the (rows, D, M) of the head's affine_forward calls (the shapes the GEMM ceiling times)."""
     shapes = _run_counting(name, monkeypatch, fused=False)
     assert shapes, "no convolution was counted: the wrappers missed the model's calls"
-    assert Counter(shapes) == _expanded(step.forward_gemms(name, step.CONFIGS["tiny"]))
+    assert Counter(shapes) == _expanded(flops.forward_gemms(name, steps.CONFIGS["tiny"]))
 
 
-@pytest.mark.parametrize("name", list(step.MODELS))
+@pytest.mark.parametrize("name", list(steps.BENCH_MODELS))
 def test_flop_count_matches_the_fused_calls(name, monkeypatch):
     """The fused CPU path makes fewer, larger GEMMs (stacked kernels, every step at once) of the same FLOPs:
     forward_flops equals 2*rows*inner*cols summed over its conv_gemm and head calls."""
     shapes = _run_counting(name, monkeypatch, fused=True)
-    assert len(shapes) < sum(g.count for g in step.forward_gemms(name, step.CONFIGS["tiny"]))
-    assert sum(2 * m * k * n for m, k, n in shapes) == sum(step.forward_flops(name, step.CONFIGS["tiny"]).values())
+    assert len(shapes) < sum(g.count for g in flops.forward_gemms(name, steps.CONFIGS["tiny"]))
+    assert sum(2 * m * k * n for m, k, n in shapes) == sum(flops.forward_flops(name, steps.CONFIGS["tiny"]).values())
 
 
-@pytest.mark.parametrize("name", list(step.MODELS))
+@pytest.mark.parametrize("name", list(steps.BENCH_MODELS))
 def test_gemm_ceiling_runs_the_steps_products(name, monkeypatch):
     """gemm_step runs, for every forward GEMM (m, k) x (k, n), count times the forward product and its two
     backward products (m, n) x (n, k) and (k, m) x (m, n): 3x the forward FLOPs, the step's own count."""
@@ -145,28 +149,37 @@ def test_gemm_ceiling_runs_the_steps_products(name, monkeypatch):
             calls.append((a.shape, b.shape))
             return np.matmul(a, b)
 
-    monkeypatch.setattr(step.backend, "xp", lambda: Counting)
-    cfg = step.CONFIGS["tiny"]
-    step.gemm_step(name, cfg, np.float32)()
+    monkeypatch.setattr(steps.backend, "xp", lambda: Counting)
+    cfg = steps.CONFIGS["tiny"]
+    steps.gemm_step(name, cfg, np.float32)()
     assert all(a[1] == b[0] for a, b in calls)
-    assert sum(2 * a[0] * a[1] * b[1] for a, b in calls) == step.step_flops(name, cfg)
+    assert sum(2 * a[0] * a[1] * b[1] for a, b in calls) == flops.step_flops(name, cfg)
     forward = Counter((a[0], a[1], b[1]) for a, b in calls[::3])
-    assert forward == _expanded(step.forward_gemms(name, cfg))
+    assert forward == _expanded(flops.forward_gemms(name, cfg))
 
 
 def test_timed_steps_are_interleaved():
     """interleaved_medians: one warm-up of each, then rounds running each step once, in turn; medians by label."""
     order, clock = [], iter(range(100))
-    steps = {label: ((lambda label=label: order.append(label)), lambda: next(clock)) for label in "abc"}
-    medians = step.interleaved_medians(steps, repeats=3)
+    timed = {label: ((lambda label=label: order.append(label)), lambda: next(clock)) for label in "abc"}
+    medians = timing.interleaved_medians(timed, repeats=3)
     assert order == list("abc") * 4
     assert set(medians) == set("abc") and all(t > 0 for t in medians.values())
 
 
-@pytest.mark.parametrize("name", list(step.MODELS))
+def test_one_step_is_timed_by_the_same_loop():
+    """median_time is interleaved_medians with one step: one warm-up, then ``repeats`` timed runs, each between
+    two waits for the device."""
+    order = []
+    t = timing.median_time(lambda: order.append("step"), lambda: order.append("sync"), repeats=3)
+    assert order == ["step", "sync"] + ["sync", "step", "sync"] * 3
+    assert t > 0
+
+
+@pytest.mark.parametrize("name", list(steps.BENCH_MODELS))
 def test_peer_computes_the_same_function(name):
     pytest.importorskip("torch")
-    worst = step.verify_peer(name)
+    worst = peer_check.verify_peer(name)
     assert worst["loss"] <= 1e-9
     assert worst["grads"] <= 1e-8 and worst["inputs"] <= 1e-8
 
@@ -185,4 +198,4 @@ def test_verify_peer_catches_a_different_peer(monkeypatch):
 
     monkeypatch.setattr(peer, "cell", wrong_cell)
     with pytest.raises(AssertionError, match="different function"):
-        step.verify_peer("convlstm")
+        peer_check.verify_peer("convlstm")

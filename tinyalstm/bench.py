@@ -21,7 +21,9 @@ checks on a small float64 configuration that the peer computes the same loss and
 import argparse
 
 from . import backend
-from .perf.training_step import CONFIGS, MODELS, UPDATE, VERIFY_GRAD_TOL, VERIFY_LOSS_TOL, run_benchmark
+from .perf.peer_check import VERIFY_GRAD_TOL, VERIFY_LOSS_TOL
+from .perf.steps import BENCH_MODELS, CONFIGS, UPDATE
+from .perf.training_step import run_benchmark
 
 # -- CLI -----------------------------------------------------------------------------------------------------------
 EPILOG = f"""\
@@ -45,7 +47,7 @@ GEMM ceiling (columns "GEMMs ms/step", "ceiling GFLOP/s", "ours % of ceiling"): 
 step's matrix products, the array module's matmul (NumPy's BLAS; cuBLAS through CuPy) on random operands: for
 every convolution the im2col GEMM (K, C k k) x (C k k, B N N) (e.g. the gate convolution W_h * H_(t-1),
 4K x K k k by K k k x B N N, T times) and its two backward products, for the head its products and theirs, at
-the shapes the step-by-step layers run (forward_gemms() in tinyalstm/perf/training_step.py). Its rate is what
+the shapes the step-by-step layers run (forward_gemms() in tinyalstm/perf/flops.py). Its rate is what
 the BLAS reaches on this step's FLOPs; ours % of ceiling = GEMMs' time / our time. On the CPU, tinyalstm runs
 the recurrences as fewer, larger GEMMs of the same FLOPs (tinyalstm/fused/), so it can come near
 100 % only if everything else (im2col, gate math, softmax, layout) costs little.
@@ -53,7 +55,7 @@ the recurrences as fewer, larger GEMMs of the same FLOPs (tinyalstm/fused/), so 
 GFLOP/s: analytic FLOPs / median time. Counted: every convolution (a stride-1 "same" conv costs
 2*B*H*W*K*C*kh*kw forward) and the head's two matrix products, forward; a training step is 3x forward (the
 backward pass computes an input gradient and a weight gradient of the same size for each). Not counted: biases,
-pointwise gate math, softmaxes, the attention product, the loss. See forward_flops() in tinyalstm/perf/training_step.py.
+pointwise gate math, softmaxes, the attention product, the loss. See forward_flops() in tinyalstm/perf/flops.py.
 
 PyTorch peer (tinyalstm/perf/torch_peer.py): the same models written with F.conv2d and autograd, same gate order
 i, f, o, g, same attention, same time-mean initial states, same FC-1024-tanh-dropout-softmax head; it starts from
@@ -83,7 +85,7 @@ def parse_args(argv=None):
                          "GPU, else cpu)")
     ap.add_argument("--config", choices=(*CONFIGS, "all"), default=None,
                     help="problem size, see below (default: cpu on the CPU, all on cuda)")
-    ap.add_argument("--models", nargs="+", choices=tuple(MODELS), default=list(MODELS),
+    ap.add_argument("--models", nargs="+", choices=BENCH_MODELS, default=list(BENCH_MODELS),
                     help="models to time (default: all three)")
     ap.add_argument("--repeats", type=int, default=5, help="timed steps after the warm-up step; the median is "
                                                            "reported (default 5)")

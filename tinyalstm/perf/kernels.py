@@ -49,7 +49,7 @@ from ..layers import lstm as llstm
 from ..layers import spatial_attention as latt
 from ..models import build_model
 from ..run.cli import run
-from .training_step import cupy_sync, interleaved_medians
+from .timing import cupy_sync, interleaved_medians
 
 # Per-SM limits of sm_80 (A100) and sm_90 (H100/H200): registers, threads, blocks, shared memory (bytes usable
 # by blocks; each block also takes 1 KB reserved), register allocation per warp in units of 256.
@@ -409,7 +409,7 @@ def _plain_array_ops():
 
 
 def time_kernels(xp, sync, B=32, C=512, N=7, K=512, k=3, repeats=20, dtype="float32"):
-    """Each kernel alone against its peer, in the same interleaved rounds (``training_step.interleaved_medians``):
+    """Each kernel alone against its peer, in the same interleaved rounds (``timing.interleaved_medians``):
     the gate convolution's forward and backward (dgrad + wgrad) against cuBLAS SGEMM (``xp.matmul``) of exactly
     its GEMM shapes; the LSTM pointwise and spatial softmax kernels against the layers' own array code
     (CuPy's element-wise and reduction ops). ``xp`` is cupy on a GPU (``sync`` waits for it); the suite runs the

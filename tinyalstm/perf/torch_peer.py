@@ -1,11 +1,11 @@
 """PyTorch peers of the VideoLSTM-paper models, the comparison point of ``tinyalstm.bench`` (never used by the library).
 
 PyTorch is not a dependency of tinyalstm: this module imports torch at the top, so import it only after
-``import torch`` has worked (training_step.py does exactly that, lazily, inside a function).
+``import torch`` has worked (steps.py and peer_check.py do exactly that, lazily, inside a function).
 
 Each peer computes the same function as its tinyalstm model, written the way a competent PyTorch user would write
 it: a dict of leaf tensors for the parameters (same names and shapes as ``model.params``), ``F.conv2d`` for every
-stride-1 "same" convolution (cuDNN on a GPU), autograd for the backward pass. ``training_step.verify_peer`` checks the
+stride-1 "same" convolution (cuDNN on a GPU), autograd for the backward pass. ``peer_check.verify_peer`` checks the
 equality on a small float64 configuration before any peer is timed.
 
 - initial states: tanh(W * mean_t X + b) for h0 and c0 (and for the flow layer's hm0, cm0 from M);
@@ -21,7 +21,7 @@ equality on a small float64 configuration before any peer is timed.
 import torch
 import torch.nn.functional as F
 
-MODELS = ("convlstm", "convalstm", "videolstm")     # the registry names of the models written here
+PEER_MODELS = ("convlstm", "convalstm", "videolstm")     # the registry names of the models written here
 
 
 def conv(x, w, b=None):
@@ -116,7 +116,7 @@ def loss(name, p, X, y, M=None, dropout=None):
     elif name == "videolstm":
         hs = videolstm_hidden(p, X, M)
     else:
-        raise ValueError(f"name: expected one of {MODELS}, got {name!r}")
+        raise ValueError(f"name: expected one of {PEER_MODELS}, got {name!r}")
     return head_loss(p, hs, y, dropout)
 
 
