@@ -40,7 +40,7 @@ def test_modalities_and_defaults():
 def test_the_command_lines_name_registry_models():
     from tinyalstm import demo
     from tinyalstm.experiment.comparisons import RUNS
-    from tinyalstm.perf import training_step
+    from tinyalstm.perf.steps import BENCH_MODELS
     assert {model for model, _ in RUNS.values()} <= set(MODEL_CHOICES)
-    assert set(training_step.MODELS) <= set(MODELS)
+    assert set(BENCH_MODELS) <= set(MODELS)
     assert {model for model, _ in demo.ROWS.values()} <= set(MODELS)
