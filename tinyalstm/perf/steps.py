@@ -16,7 +16,7 @@ from .flops import forward_gemms
 
 # The models timed: the VideoLSTM paper's convolutional recurrences, ConvLSTM and the models built on it
 # (convlstm, convalstm, videolstm), the ones forward_gemms counts and torch_peer.py writes in PyTorch.
-BENCH_MODELS = tuple(name for name, spec in MODELS.items() if spec.cls is not None and issubclass(spec.cls, ConvLSTM))
+BENCH_MODELS = tuple(name for name, spec in MODELS.items() if issubclass(spec.cls, ConvLSTM))
 
 
 @dataclass(frozen=True)
