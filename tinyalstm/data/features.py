@@ -30,7 +30,7 @@ is decided by the files, see ``windows.rows_per_input_step``). ``validate_modali
 and skips, naming the file and the reason: missing, unreadable, truncated, pickled or integer files, 1-d or 3-d
 arrays, vectors among maps (or maps among vectors), another shape than the modality's, NaN or inf values.
 
-Writing is atomic (``storage.write_atomic``): a file is written as ``<key>.npy.partial`` and renamed when
+Writing is atomic (``run.storage.write_atomic``): a file is written as ``<key>.npy.partial`` and renamed when
 complete, so a pass killed halfway or a full disk leaves no truncated feature file, and rerunning it skips the
 videos already cached (resume).
 
@@ -125,7 +125,7 @@ def _extract_one(job, item):
 
 
 def _remove_partial(path):
-    """What a worker stopped mid-write leaves (storage.write_atomic's temporary file)."""
+    """What a worker stopped mid-write leaves (run.storage.write_atomic's temporary file)."""
     path.with_name(path.name + ".partial").unlink(missing_ok=True)
 
 

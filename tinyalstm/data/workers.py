@@ -15,7 +15,7 @@ carries one item, and at most 2 x workers items are in flight, so memory is boun
 - What travels to the workers must pickle: module-level functions, ``functools.partial`` of them, bound methods of
   picklable objects; not lambdas or closures (``check_picklable`` says which argument is not).
 - Warnings raised in a worker are raised again in the caller, in order; an exception stops the map and is raised
-  in the caller as itself (exceptions that do not unpickle by default, such as ``storage.DiskFullError``, are
+  in the caller as itself (exceptions that do not unpickle by default, such as ``run.storage.DiskFullError``, are
   rebuilt from their attributes).
 - Ctrl-C (or any exception) stops the map: nothing new starts, each worker unwinds the item in hand (SIGTERM
   becomes KeyboardInterrupt there: storage removes its ``.partial`` file, video.py kills its ffmpeg) and exits;
@@ -181,7 +181,7 @@ def _work(item):
 
 
 def _make_picklable(err):
-    """Exceptions whose __init__ takes other arguments than their ``args`` (storage.DiskFullError) do not unpickle
+    """Exceptions whose __init__ takes other arguments than their ``args`` (run.storage.DiskFullError) do not unpickle
     by default; register a reduction that rebuilds them from their attributes, so the parent raises the same."""
     try:
         pickle.loads(pickle.dumps(err))
