@@ -34,8 +34,7 @@ from .datasets import DatasetError, SkipReport, is_multilabel, load_hmdb51, load
 from .features import FeatureChecks, FeatureError, extract_features, load_features, validate_modalities
 from .flow import video_flow
 from .hollywood2 import ACTIONS, load_hollywood2
-from .synthetic import generate
-from .synthetic_multilabel import generate_multilabel
+from .synthetic import generate, generate_multilabel
 from .validation import carve_validation, group_of
 from .video import read_video
 from .windows import rows_per_input_step
@@ -348,7 +347,7 @@ def multilabel_classes(root):
         return list(json.loads(manifest.read_text())["classes"])
     except (OSError, ValueError, KeyError) as err:
         raise DatasetError(f"--root {root}: {manifest} does not name the benchmark's classes ({err}); generate it "
-                           f"with python -m tinyalstm.data.synthetic_multilabel") from None
+                           f"with python -m tinyalstm.data.synthetic.multilabel") from None
 
 
 def default_work(dataset, root):
