@@ -50,7 +50,7 @@ def test_the_multilabel_benchmark_trains_and_its_validation_split_holds_out_whol
     carry no group, so the validation split takes the groups from the annotation files, and no group is on both
     sides."""
     from tinyalstm.data.pipeline import load_data
-    from tinyalstm.data.synthetic_multilabel import generate_multilabel
+    from tinyalstm.data.synthetic import generate_multilabel
     root = tmp_path / "ml"
     generate_multilabel(root, classes=4, groups=6, clips=3, frames=12, size=32, distractors=1, clutter=2,
                         verbose=False)

@@ -1,4 +1,4 @@
-"""The multi-label synthetic benchmark (tinyalstm.data.synthetic_multilabel): the Hollywood2 layout on disk (AVIClips
+"""The multi-label synthetic benchmark (tinyalstm.data.synthetic.multilabel): the Hollywood2 layout on disk (AVIClips
 names, ClipSets lists of every clip with two-space "1" / "-1" lines agreeing with the annotations), decodable
 videos, the per-actor ground truth (distinct classes, motion inside the interval only, pixels inside the boxes),
 the label statistics (class shares, uniform pairs, every class in both subsets of the default dataset),
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tinyalstm.data import synthetic as syn
-from tinyalstm.data import synthetic_multilabel as ml
+from tinyalstm.data.synthetic import multilabel as ml
 from tinyalstm.data.hollywood2 import load_hollywood2
 from tinyalstm.data.video import read_video
 
@@ -327,7 +327,7 @@ def test_the_hollywood2_loader_reads_the_benchmark(dataset):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "tinyalstm.data.synthetic_multilabel", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "tinyalstm.data.synthetic.multilabel", *args], capture_output=True,
                           text=True, timeout=120)
 
 

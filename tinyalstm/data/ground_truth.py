@@ -3,7 +3,7 @@ localization) is distributed in. Every loader returns ``{video key: [Tube, ...]}
 cache's, ``"<Class>/v_<Class>_gXX_cYY"`` (no extension), 0-based frame indices and ``x1, y1, x2, y2`` pixel boxes
 (``localization.tubes.Tube``; the label is the 0-based class index).
 
-- ``synthetic_tubes(root)``: ``<root>/annotations/*.json`` of the built-in benchmark (data/synthetic.py): the
+- ``synthetic_tubes(root)``: ``<root>/annotations/*.json`` of the built-in benchmark (data/synthetic/): the
   actor's boxes over the action interval ``[start, end)``; with ``frames="all"``, over every frame (the actor is
   on screen before and after its action, which lets attention be measured outside the interval too).
 - ``corrected_annotations(path)``: the corrected UCF101-24 annotations, a pickled dict ``{video: {"numf": frames,

@@ -13,7 +13,7 @@ lists (``actions_train.txt`` ...): they are not action classes and are not read.
 ``load_hollywood2(root, subset)`` -> ``Split`` whose samples' ``label`` is the tuple of the clip's action indices
 (sorted; ``metrics.label_array`` turns a list of them into the (V, 12) 0/1 matrix the multi-label loss and mAP
 read). ``actions`` replaces the 12 actions by another class list in the same layout (the built-in multi-label
-benchmark, ``synthetic_multilabel.py``).
+benchmark, ``synthetic/multilabel.py``).
 A line that cannot be parsed, names a clip of the other subset, is listed twice, or says something other than
 1 / -1 is a ``SplitLineError`` (file and line); a clip that some action's list leaves out, or whose video is
 missing, is skipped into the report, named. A missing ClipSets list of one of the 12 actions is a

@@ -22,11 +22,10 @@ from .activitynet import index_videos, load_activitynet
 from .datasets import DatasetError, load_hmdb51, load_ucf101
 from .ground_truth import annotation_ground_truth, synthetic_ground_truth
 from .hollywood2 import ACTIONS, load_hollywood2
-from .synthetic import generate
-from .synthetic_multilabel import generate_multilabel
+from .synthetic import generate, generate_multilabel
 from .validation import group_of
 
-# The built-in benchmark: synthetic.py's defaults plus scene context. With p = 0.75 three in four (class, group)
+# The built-in benchmark: the synthetic package's defaults plus scene context. With p = 0.75 three in four (class, group)
 # pairs are filmed in the class's scene, as in UCF101 where appearance alone gets far (VideoLSTM Table 1: RGB
 # ConvNet 77.4 %); motion is needed for the rest. With p = 0 single frames carry no class at all and every RGB model
 # in the default run sat at chance (RGB ConvNet 0.094, VideoLSTM 0.125 on 8 classes), which compares nothing.
@@ -92,7 +91,7 @@ def multilabel_classes(root):
         return list(json.loads(manifest.read_text())["classes"])
     except (OSError, ValueError, KeyError) as err:
         raise DatasetError(f"--root {root}: {manifest} does not name the benchmark's classes ({err}); generate it "
-                           f"with python -m tinyalstm.data.synthetic_multilabel") from None
+                           f"with python -m tinyalstm.data.synthetic.multilabel") from None
 
 
 def _clip_groups(root):

@@ -1,9 +1,9 @@
 """A multi-label synthetic action benchmark written as real videos in the Hollywood2 (HOHA2) layout.
 
-    python -m tinyalstm.data.synthetic_multilabel --out data/synthetic-multilabel   # 360 clips, 20-35 s
-    python -m tinyalstm.data.synthetic_multilabel --help
+    python -m tinyalstm.data.synthetic.multilabel --out data/synthetic-multilabel   # 360 clips, 20-35 s
+    python -m tinyalstm.data.synthetic.multilabel --help
 
-The multi-label counterpart of the single-label benchmark (``synthetic.py``, whose docstring describes the
+The multi-label counterpart of the single-label benchmark (``single``; the package docstring describes the
 classes, the drawing and why single frames are class-independent): the same actors, motions, distractors,
 appearance pools, backgrounds and groups, but each clip shows one *or two* actors, each performing a different
 class's motion during its own action interval, so a clip carries one or two labels, as a Hollywood2 clip carries
@@ -11,7 +11,7 @@ one or more of its 12 actions. It runs the multi-label path (a sigmoid per class
 the HOHA2 experiments) without a download, and the per-actor ground truth says which actor does what, where and
 when.
 
-Classes: the first ``classes`` names of ``synthetic.CLASSES`` (default 8, the single-label default, so the two
+Classes: the first ``classes`` names of ``CLASSES`` (default 8, the single-label default, so the two
 benchmarks differ only in their labels): MoveLeft, MoveRight, MoveUp, MoveDown, CircleClockwise,
 CircleCounterclockwise, Approach, Recede (then ZigZagLeft, ZigZagRight, Jump, Shake with ``classes=12``).
 
@@ -70,7 +70,7 @@ Ground truth JSON (one file per clip; ``render_clip`` returns the same dict with
       "labels": [1, 6],                           # sorted 0-based indices into the class list (1 in ClipSets)
       "label_names": ["MoveRight", "Approach"],   # the same, as names
       "actors": [                                 # one or two, the first one first (scene context)
-        {"class": "Approach", "label": 6, "class_index": 7,   # 0-based, and 1-based as in synthetic.py
+        {"class": "Approach", "label": 6, "class_index": 7,   # 0-based, and 1-based as in single.py
          "action": [17, 43],                                  # [start, end) in frames
          "boxes": [[x0, y0, x1, y1], ...], "appearance": {...}, "motion": {"name": "Approach", ...}, "z": 3},
         ...                                       # boxes, appearance, motion, z: the single-label actor format
@@ -85,21 +85,23 @@ API: ``label_set(group, clip, ...)`` -> the clip's class names (first actor firs
 disk. Same options and seed give bit-identical frames.
 """
 import argparse
-import json
 import os
-import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..run.cli import run
-from . import synthetic as syn
+from ...run.cli import run
+from ...run.storage import save_text
+from .files import FPS, begin, dir_size, finish, rounded, run_generator, save_json, split_test_groups, write_avi
+from .motion import CLASSES, class_motion, distractor_motion, place, progress, sample_interval
+from .options import check_clip, check_counts, check_options, check_seed, resolve_classes
+from .render import appearance_record
+from .scene import BG_MARGIN, LAYERS, POOL_SIZE, compose, group_look
 
 FORMAT = "tinyalstm-synthetic-multilabel"
 VERSION = 1
-LAYERS = syn.LAYERS
 OWNED = ("Hollywood2", "annotations")          # what generate_multilabel writes (besides the manifest and marker)
 
 
@@ -115,19 +117,11 @@ def _check_share(two_actor_share):
     return float(two_actor_share)
 
 
-def _check_clip(group, clip):
-    if not (isinstance(group, (int, np.integer)) and isinstance(clip, (int, np.integer))
-            and 1 <= group <= 99 and 1 <= clip <= 99):
-        raise ValueError(f"group, clip: expected integers 1..99, got {group!r}, {clip!r}")
-
-
 def _options(classes, groups, clips, frames, size, distractors, clutter, context, seed, two_actor_share, quality):
-    names = syn.resolve_classes(classes)
-    W, H = syn._check_options(frames, size, distractors, clutter, context, seed)
+    names = resolve_classes(classes)
+    W, H = check_options(frames, size, distractors, clutter, context, seed)
     share = _check_share(two_actor_share)
-    for name, v, lo, hi in (("groups", groups, 3, 99), ("clips", clips, 1, 99), ("quality", quality, 1, 31)):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not lo <= v <= hi:
-            raise ValueError(f"{name}: expected an integer {lo}..{hi}, got {v!r}")
+    check_counts(groups, clips, quality)
     return {"classes": list(names), "groups": int(groups), "clips": int(clips), "frames": int(frames),
             "size": [W, H], "distractors": int(distractors), "clutter": int(clutter), "context": float(context),
             "seed": int(seed), "two_actor_share": share, "quality": int(quality)}
@@ -139,11 +133,10 @@ def label_set(group, clip, *, classes=8, seed=0, two_actor_share=0.5):
     """The classes of clip ``clip`` of group ``group``: a tuple of one or two distinct names of ``classes``, the
     first actor's first (module docstring, "Label sets"). Depends on (seed, group, clip, the class list, the
     share) only; nothing is drawn."""
-    names = syn.resolve_classes(classes)
+    names = resolve_classes(classes)
     share = _check_share(two_actor_share)
-    _check_clip(group, clip)
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+    check_clip(group, clip)
+    check_seed(seed)
     rng = np.random.default_rng([int(seed), 20, int(group), int(clip)])
     two = rng.random() < share
     if two:                               # uniform over ordered pairs: uniform unordered pair, random first actor
@@ -154,21 +147,21 @@ def label_set(group, clip, *, classes=8, seed=0, two_actor_share=0.5):
 
 
 def _actor(name, rng, pool, S, T, W, H):
-    start, end = syn.sample_interval(rng, T)
-    phi = syn.progress(T, start, end)
-    dx, dy, ls, params = syn.class_motion(name, phi, end - start - 1, rng, S, T)
-    i = int(rng.integers(syn.POOL_SIZE))
-    return ("actor", i, dict(name=name, **params)) + syn._place(rng, pool[i], dx, dy, ls, W, H) + ((start, end),)
+    start, end = sample_interval(rng, T)
+    phi = progress(T, start, end)
+    dx, dy, ls, params = class_motion(name, phi, end - start - 1, rng, S, T)
+    i = int(rng.integers(POOL_SIZE))
+    return ("actor", i, dict(name=name, **params)) + place(rng, pool[i], dx, dy, ls, W, H) + ((start, end),)
 
 
 def _spec(group, clip, classes, seed, frames, size, distractors, clutter, context, two_actor_share):
-    """Everything about one clip except its pixels: (ground truth dict, drawing list for ``synthetic._render``)."""
-    names = syn.resolve_classes(classes)
-    W, H = syn._check_options(frames, size, distractors, clutter, context, seed)
+    """Everything about one clip except its pixels: (ground truth dict, drawing list for ``scene.compose``)."""
+    names = resolve_classes(classes)
+    W, H = check_options(frames, size, distractors, clutter, context, seed)
     present = label_set(group, clip, classes=names, seed=seed, two_actor_share=two_actor_share)
     S, T, seed, group, clip = min(W, H), int(frames), int(seed), int(group), int(clip)
-    pool, scene, _ = syn._group_look(seed, group, W, H)
-    first = syn.CLASSES.index(present[0])
+    pool, scene, _ = group_look(seed, group, W, H)
+    first = CLASSES.index(present[0])
     from_context = bool(np.random.default_rng([seed, 3, first, group]).random() < float(context))
     if from_context:                      # the single-label per-(class, group) draw, for the first actor's class
         scene = first
@@ -176,19 +169,19 @@ def _spec(group, clip, classes, seed, frames, size, distractors, clutter, contex
                for a, c in enumerate(present)]
     r_dis, r_z, r_bg = (np.random.default_rng([seed, k, group, clip]) for k in (22, 23, 24))
     for _ in range(int(distractors) + 2 - len(present)):          # the same object count in every clip
-        i = int(r_dis.integers(syn.POOL_SIZE))
-        ddx, ddy, dls, dparams = syn._distractor_motion(r_dis, S, T)
-        objects.append(("distractor", i, dparams) + syn._place(r_dis, pool[i], ddx, ddy, dls, W, H) + (None,))
+        i = int(r_dis.integers(POOL_SIZE))
+        ddx, ddy, dls, dparams = distractor_motion(r_dis, S, T)
+        objects.append(("distractor", i, dparams) + place(r_dis, pool[i], ddx, ddy, dls, W, H) + (None,))
     order = r_z.permutation(len(objects))                         # order[k]: object drawn k-th
     z = np.empty(len(objects), int)
     z[order] = np.arange(len(objects))
-    offset = [int(v) for v in r_bg.integers(0, 2 * syn.BG_MARGIN + 1, size=2)]
+    offset = [int(v) for v in r_bg.integers(0, 2 * BG_MARGIN + 1, size=2)]
     gain = float(r_bg.uniform(0.92, 1.08))
 
     def entry(k):
         role, i, motion, _, _, _, boxes, interval = objects[k]
-        e = {"boxes": np.round(boxes, 2).tolist(), "appearance": syn._public(pool[i], i),
-             "motion": syn._round(motion), "z": int(z[k])}
+        e = {"boxes": np.round(boxes, 2).tolist(), "appearance": appearance_record(pool[i], i),
+             "motion": rounded(motion), "z": int(z[k])}
         if role == "actor":
             c = motion["name"]
             e = dict({"class": c, "label": names.index(c), "class_index": names.index(c) + 1,
@@ -197,7 +190,7 @@ def _spec(group, clip, classes, seed, frames, size, distractors, clutter, contex
 
     labels = sorted(names.index(c) for c in present)
     gt = {"format": FORMAT, "version": VERSION, "group": group, "clip": clip, "seed": seed, "width": W,
-          "height": H, "fps": syn.FPS, "num_frames": T, "labels": labels, "label_names": [names[i] for i in labels],
+          "height": H, "fps": FPS, "num_frames": T, "labels": labels, "label_names": [names[i] for i in labels],
           "actors": [entry(k) for k in range(len(present))],
           "distractors": [entry(k) for k in range(len(present), len(objects))],
           "background": {"scene": int(scene), "from_context": from_context, "offset": offset,
@@ -220,7 +213,7 @@ def render_clip(group, clip, *, classes=8, seed=0, frames=48, size=112, distract
                 two_actor_share=0.5, layers=LAYERS):
     """Draw one clip in memory.
 
-    group, clip: 1..99 (the group and the clip's index in it); classes: count (the first n of synthetic.CLASSES)
+    group, clip: 1..99 (the group and the clip's index in it); classes: count (the first n of CLASSES)
     or names; seed: dataset seed; frames: T >= 8; size: int or (W, H), even, >= 32; distractors: non-actor objects
     of a two-actor clip (a one-actor clip has one more: every clip shows distractors + 2 objects); clutter: static
     shapes in the background; context: probability (per class and group) that the background is the first
@@ -231,7 +224,7 @@ def render_clip(group, clip, *, classes=8, seed=0, frames=48, size=112, distract
     if unknown:
         raise ValueError(f"layers: expected a subset of {LAYERS}, got {tuple(layers)}")
     gt, d = _spec(group, clip, classes, seed, frames, size, distractors, clutter, context, two_actor_share)
-    return syn._render(d, layers), gt
+    return compose(d, layers), gt
 
 
 # ------------------------------------------------------------------------------------------------------ files
@@ -239,7 +232,7 @@ def render_clip(group, clip, *, classes=8, seed=0, frames=48, size=112, distract
 def clip_names(groups, clips):
     """Split 1's numbering: -> (test groups, {(group, clip): (subset, "actioncliptrain00001" ...)}); the test
     subset is the first of three contiguous blocks of groups, clips numbered in (group, clip) order."""
-    test = syn.split_test_groups(groups)[0]
+    test = split_test_groups(groups)[0]
     names, count = {}, {"train": 0, "test": 0}
     for g in range(1, groups + 1):
         subset = "test" if g in test else "train"
@@ -249,21 +242,14 @@ def clip_names(groups, clips):
     return test, names
 
 
-def _missing_files(out, opts, names):
+def _files(opts, names):
+    """Every file of the dataset of options ``opts`` and clip names ``names`` (``clip_names``), relative to its
+    folder (the manifest excepted)."""
     paths = [os.path.join("Hollywood2", "AVIClips", n + ".avi") for _, n in names.values()]
     paths += [os.path.join("annotations", n + ".json") for _, n in names.values()]
     paths += [os.path.join("Hollywood2", "ClipSets", f"{c}_{s}.txt") for c in opts["classes"]
               for s in ("train", "test")]
-    return [p for p in paths if not os.path.isfile(os.path.join(out, p))]
-
-
-def _read_json(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            obj = json.load(f)
-        return obj if isinstance(obj, dict) else {}
-    except (OSError, ValueError):
-        return None
+    return paths
 
 
 def generate_multilabel(out, *, classes=8, groups=10, clips=36, frames=48, size=112, distractors=2, clutter=6,
@@ -271,7 +257,7 @@ def generate_multilabel(out, *, classes=8, groups=10, clips=36, frames=48, size=
                         verbose=True):
     """Write the benchmark under ``out`` in the Hollywood2 layout (module docstring) and return a summary dict.
 
-    classes: count (first n of synthetic.CLASSES, 2..12) or names; groups: 3..99; clips: clips per group, 1..99;
+    classes: count (first n of CLASSES, 2..12) or names; groups: 3..99; clips: clips per group, 1..99;
     frames, size, distractors, clutter, context, seed, two_actor_share: as in ``render_clip``; quality: XVID
     -q:v (1 best .. 31); workers: parallel encoders (default: CPU count, at most 8); force: replace whatever is
     in ``out``'s Hollywood2/ and annotations/ and its manifest (other files are left alone; without it a non-empty
@@ -290,36 +276,10 @@ def generate_multilabel(out, *, classes=8, groups=10, clips=36, frames=48, size=
     out = os.fspath(out)
     log = ((lambda msg: print(f"[synthetic-multilabel] {msg}", file=sys.stderr, flush=True)) if verbose
            else (lambda msg: None))
-    man_path, marker = os.path.join(out, "synthetic.json"), os.path.join(out, "synthetic.inprogress.json")
     test_groups, clip_name = clip_names(opts["groups"], opts["clips"])
-    redo, old = False, None
-    if os.path.isfile(man_path):
-        old = _read_json(man_path)
-        if old is not None and {k: old.get(k) for k in manifest} == manifest:
-            missing = _missing_files(out, opts, clip_name)
-            if not missing:
-                log(f"{out}: already holds this dataset (synthetic.json matches); nothing to do")
-                return dict(old["summary"], out=out, cached=True, seconds=time.perf_counter() - t0)
-            log(f"{out}: synthetic.json matches but {len(missing)} files are missing (e.g. {missing[0]}); redoing")
-            redo = True                             # our own dataset, damaged: redo it without asking for force
-    pending = _read_json(marker) if os.path.isfile(marker) else None
-    interrupted = (pending is not None and not os.path.exists(man_path)
-                   and pending.get("format", FORMAT) == FORMAT)       # not another benchmark's interrupted run
-    if os.path.isdir(out) and os.listdir(out) and not (force or redo or interrupted):
-        if old is not None and old.get("format") == FORMAT:
-            what = "holds the multi-label synthetic benchmark with other options (synthetic.json differs)"
-        elif old is not None and old.get("format"):
-            what = f"holds another dataset (synthetic.json says format {old.get('format')!r}, not {FORMAT!r})"
-        else:
-            what = "is not empty and holds no multi-label synthetic benchmark (no readable synthetic.json)"
-        raise FileExistsError(f"out: {out} {what}; pass force=True (--force) to replace it, or choose another "
-                              "folder")
-    os.makedirs(out, exist_ok=True)
-    if os.path.exists(man_path):
-        os.remove(man_path)
-    syn._write_json(marker, manifest)
-    for name in OWNED:
-        shutil.rmtree(os.path.join(out, name), ignore_errors=True)
+    old = begin(out, manifest, _files(opts, clip_name), OWNED, force, log, "multi-label synthetic benchmark")
+    if old is not None:
+        return dict(old["summary"], out=out, cached=True, seconds=time.perf_counter() - t0)
     clips_dir, sets_dir = os.path.join(out, "Hollywood2", "AVIClips"), os.path.join(out, "Hollywood2", "ClipSets")
     for d in (clips_dir, sets_dir, os.path.join(out, "annotations")):
         os.makedirs(d, exist_ok=True)
@@ -333,8 +293,8 @@ def generate_multilabel(out, *, classes=8, groups=10, clips=36, frames=48, size=
         gt, d = _spec(*job, **kw)
         gt = dict({"format": FORMAT, "version": VERSION, "name": name, "video": name + ".avi", "subset": subset},
                   **gt)
-        syn.write_avi(os.path.join(clips_dir, name + ".avi"), syn._render(d), opts["quality"])
-        syn._write_json(os.path.join(out, "annotations", name + ".json"), gt, compact=True)
+        write_avi(os.path.join(clips_dir, name + ".avi"), compose(d), opts["quality"])
+        save_json(os.path.join(out, "annotations", name + ".json"), gt, compact=True)
         return subset, name, gt["label_names"]
 
     workers = workers or min(8, os.cpu_count() or 1)
@@ -353,17 +313,15 @@ def generate_multilabel(out, *, classes=8, groups=10, clips=36, frames=48, size=
     for subset, rows in done.items():                       # rows are in clip-number order (ex.map keeps order)
         for c in names:
             text = "".join(f"{name}  {'1' if c in present else '-1'}\n" for name, present in rows)
-            with open(os.path.join(sets_dir, f"{c}_{subset}.txt"), "w", encoding="ascii", newline="") as f:
-                f.write(text)
+            save_text(os.path.join(sets_dir, f"{c}_{subset}.txt"), text)
         stats[subset] = {"clips": len(rows), "two_actors": sum(len(p) == 2 for _, p in rows),
                          "positives": {c: sum(c in p for _, p in rows) for c in names}}
     summary = {"videos": len(jobs), "classes": names,
                "splits": {"1": {"train": stats["train"]["clips"], "test": stats["test"]["clips"],
                                 "test_groups": test_groups}},
-               "labels": stats, "bytes": syn._dir_size(out),
+               "labels": stats, "bytes": dir_size(out),
                "generation_seconds": round(time.perf_counter() - t0, 2)}
-    syn._write_json(man_path, dict(manifest, summary=summary))
-    os.remove(marker)
+    finish(out, dict(manifest, summary=summary))
     log(f"done: {len(jobs)} clips ({stats['train']['clips']} train, {stats['test']['clips']} test), "
         f"{summary['bytes'] / 1e6:.1f} MB, {summary['generation_seconds']:.1f} s")
     return dict(summary, out=out, cached=False, seconds=time.perf_counter() - t0)
@@ -372,16 +330,18 @@ def generate_multilabel(out, *, classes=8, groups=10, clips=36, frames=48, size=
 # ---------------------------------------------------------------------------------------------------------- CLI
 
 def main(argv=None):
+    """The command ``python -m tinyalstm.data.synthetic.multilabel``: parse ``argv``, generate, print the summary.
+    -> exit status (``files.run_generator``)."""
     ap = argparse.ArgumentParser(
-        prog="python -m tinyalstm.data.synthetic_multilabel", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="python -m tinyalstm.data.synthetic.multilabel", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Write the multi-label synthetic action benchmark in the Hollywood2 (HOHA2) layout: XVID AVI "
                     "clips in\nHollywood2/AVIClips, per-class lists Hollywood2/ClipSets/<Class>_{train,test}.txt "
                     "(\"<clip>  1\" or \"<clip>  -1\"),\nground truth per clip in annotations/<clip>.json. Each clip "
                     "shows one or two actors, each performing a\ndifferent class's motion during its own interval, "
                     "among distractors over a cluttered background; a\nsingle frame reveals no label. Groups are held "
                     "out: the test subset is the first third of the groups\n(split 1, Hollywood2's only split). "
-                    "Details: python -c 'import tinyalstm.data.synthetic_multilabel as s; help(s)'.",
-        epilog="classes, in order: " + ", ".join(syn.CLASSES) + "\n\nThe summary (JSON) goes to stdout, progress to "
+                    "Details: python -c 'import tinyalstm.data.synthetic.multilabel as s; help(s)'.",
+        epilog="classes, in order: " + ", ".join(CLASSES) + "\n\nThe summary (JSON) goes to stdout, progress to "
                "stderr. Rerunning with the same options\nreuses the dataset (synthetic.json matches).")
     ap.add_argument("--out", required=True, help="output directory (created; must be empty, hold this very dataset "
                                                   "or an interrupted generation, unless --force)")
@@ -417,7 +377,7 @@ def main(argv=None):
     if "classes" in given and given["classes"].strip().isdigit():
         given["classes"] = int(given["classes"])
     # options not given take generate_multilabel's defaults
-    return syn.run_generator(ap, generate_multilabel, args.out, force=args.force, verbose=not args.quiet, **given)
+    return run_generator(ap, generate_multilabel, args.out, force=args.force, verbose=not args.quiet, **given)
 
 
 if __name__ == "__main__":
