@@ -194,7 +194,7 @@ def test_each_worker_runs_one_blas_thread(tmp_path):
 
 
 INTERRUPTED = textwrap.dedent("""\
-    import subprocess, sys
+    import signal, subprocess, sys
     from pathlib import Path
     import numpy as np
     from tinyalstm.data.features import extract_features
@@ -202,7 +202,9 @@ INTERRUPTED = textwrap.dedent("""\
     def slow(path):                          # a video that takes a minute, with a child process, like ffmpeg
         path = Path(path)
         path.with_name(path.name + ".npy.partial").write_bytes(b"half")     # as if halfway through its write
-        child = subprocess.Popen(["sleep", "60"])
+        # The child outlives the group's Ctrl-C (it ignores SIGINT), so the item is still in hand when the parent
+        # stops the workers: had it died, the item would end on its own, racing the parent's KeyboardInterrupt.
+        child = subprocess.Popen(["sleep", "60"], preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
         try:
             path.with_name(path.name + ".started").touch()
             child.wait()
