@@ -23,7 +23,7 @@ setup(
     install_requires=["numpy>=1.23", "numba>=0.57", "pillow>=9", "imageio-ffmpeg>=0.4.8",
                       "matplotlib>=3.5",   # the training CLI's curves and attention overlays (plots.py)
                       "scipy>=1.8",        # Gaussian filter and connected components of eq. 16 (localization)
-                      "tqdm>=4.60"],       # progress bars with an ETA on a terminal (progress.py)
+                      "tqdm>=4.60"],       # progress bars with an ETA on a terminal (run/progress.py)
     extras_require={
         # A GPU needs CuPy and NVIDIA's numba-cuda (the CUDA target of Numba, with NVVM and the CUDA runtime from
         # wheels), for the CUDA major version of the driver (nvidia-smi, top right): 'gpu' / 'gpu-cuda12' for

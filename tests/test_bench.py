@@ -167,15 +167,6 @@ def test_timed_steps_are_interleaved():
     assert set(medians) == set("abc") and all(t > 0 for t in medians.values())
 
 
-def test_one_step_is_timed_by_the_same_loop():
-    """median_time is interleaved_medians with one step: one warm-up, then ``repeats`` timed runs, each between
-    two waits for the device."""
-    order = []
-    t = timing.median_time(lambda: order.append("step"), lambda: order.append("sync"), repeats=3)
-    assert order == ["step", "sync"] + ["sync", "step", "sync"] * 3
-    assert t > 0
-
-
 @pytest.mark.parametrize("name", list(steps.BENCH_MODELS))
 def test_peer_computes_the_same_function(name):
     pytest.importorskip("torch")

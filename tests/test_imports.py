@@ -1,5 +1,5 @@
 """The package's shape: imports run one way (no cycle among its modules, imports inside functions counted), and
-library code raises exceptions rather than ending the process (only ``cli.run``, the commands' entry, exits)."""
+library code raises exceptions rather than ending the process (only ``run.cli.run``, the commands' entry, exits)."""
 import ast
 from pathlib import Path
 
@@ -75,7 +75,8 @@ def test_the_cycle_finder_finds_a_planted_cycle():
 
 def test_no_import_cycle_among_the_package_modules():
     graph = import_graph()
-    assert {"tinyalstm.experiment.training", "tinyalstm.experiment.evaluation", "tinyalstm.experiment.parts"} <= set(graph)
+    assert {"tinyalstm.experiment.training", "tinyalstm.experiment.evaluation",
+            "tinyalstm.experiment.parts"} <= set(graph)
     assert "tinyalstm.experiment.parts" in graph["tinyalstm.experiment.evaluation"]   # the graph sees relative imports
     assert cycles(graph) == []
 

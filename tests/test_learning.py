@@ -1,6 +1,6 @@
 """The learning check (tinyalstm.demo) at a reduced size: aLSTM must learn a task whose class evidence sits in 2
 of 12 attended frames, and its attention must concentrate there. Bounds are conservative: the full run's figures
-(README) are accuracy ~0.99 and evidence mass ~0.9."""
+(docs/verification.md) are accuracy ~0.99 and evidence mass ~0.9."""
 from tinyalstm.demo import main
 
 

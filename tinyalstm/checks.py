@@ -12,7 +12,7 @@ FLOAT_DTYPES = (np.float32, np.float64)
 
 class RunError(Exception):
     """A run, checkpoint, run folder or combination of options that cannot be used. The message names the file or
-    option and says what to do; the commands print it and exit with status 1 (``cli.run``). Library code raises
+    option and says what to do; the commands print it and exit with status 1 (``run.cli.run``). Library code raises
     it and never exits the process."""
 
 

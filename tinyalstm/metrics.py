@@ -22,7 +22,7 @@ from .backend import to_numpy
 FUSION_METHODS = ("product", "sum")
 
 
-# ----------------------------------------------------------------------------------------------------- validation
+# --------------------------------------------------------------------------------------------------------- labels
 
 def label_array(labels, n_classes):
     """Labels of samples as the models and metrics read them: ints -> (V,) int64; tuples of class indices
@@ -36,6 +36,7 @@ def label_array(labels, n_classes):
     return np.array(labels, dtype=np.int64)
 
 
+# ----------------------------------------------------------------------------------------------------- validation
 
 def _as_array(name, x):
     try:

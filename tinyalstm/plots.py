@@ -16,7 +16,8 @@ Conventions shared by all of them:
   does not switch the backend of a notebook or script that imported us (``matplotlib.use("Agg")`` would).
 - A PNG is written like every file of a run (``run.storage.write_atomic``): to ``<path>.partial``, renamed onto
   ``path`` when complete, so a crash never leaves a truncated picture where the previous good one was; the parent
-  folder is created, and a full disk is a DiskFullError naming the path.
+  folder is created, and a disk without room for the picture plus storage's margin is a DiskFullError naming the
+  path. Two processes must not draw the same path at once (they would share the partial file).
 
 The overlay scales each map by its own maximum (``A / max A``) before colouring. Min-max scaling would show more
 contrast, but it stretches the near-uniform maps of an untrained model (and the uniform 1/N^2 map the ConvLSTM

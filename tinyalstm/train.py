@@ -34,32 +34,20 @@ from .data.pipeline import ENCODER_WIDTHS
 from .data.registry import DATASETS, dataset_spec
 from .experiment.parts import DEFAULT_LR, OPTIMIZERS, SGD_DEFAULTS, default_optimizer, multilabel_models
 from .experiment.training import run_training
-from .models import CONVNET, MODEL_CHOICES, MODELS
-from .models.registry import CONVNET_SUMMARY
+from .models import CONVNET, CONVNET_SUMMARY, MODEL_CHOICES, MODELS
 
 
 def parse_args(argv):
-    models = "\n".join(textwrap.fill(f"{s[0]:14s} {s[1]} ({s[2]})", 114, initial_indent="  ",
-                                      subsequent_indent=" " * 17)
-                       for s in [(CONVNET, CONVNET_SUMMARY, "VideoLSTM Table 1")] + [(s.name, s.summary, s.paper)
-                                                                                   for s in MODELS.values()])
+    rows = [(CONVNET, CONVNET_SUMMARY)] + [(spec.name, f"{spec.summary} ({spec.paper})") for spec in MODELS.values()]
+    models = "\n".join(textwrap.fill(f"{name:14s} {summary}", 114, initial_indent="  ", subsequent_indent=" " * 17)
+                       for name, summary in rows)
     ap = argparse.ArgumentParser(prog="python -m tinyalstm.train", description=__doc__.format(models=models),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    multilabel = [name for name, spec in DATASETS.items() if spec.multilabel]
     ap.add_argument("--dataset", choices=tuple(DATASETS), default="synthetic",
-                    help="synthetic (default: generated once into --root or "
-                         "~/.cache/tinyalstm/synthetic-context0.75), ucf101 (<root>/UCF-101 + "
-                         "<root>/ucfTrainTestlist), hmdb51 (<root>/hmdb51_org + "
-                         "<root>/testTrainMulti_7030_splits), features (<root>/<rgb|flow>/<Class>/<video>.npy + "
-                         "<root>/ucfTrainTestlist; maps (frames, D, N, N) or vectors (frames, D), e.g. aLSTM's C3D "
-                         "flow/ and VGG rgb/, the attended-data possibly with r rows per input-data row), "
-                         "hollywood2 (<root>/Hollywood2/AVIClips + "
-                         "<root>/Hollywood2/ClipSets; multi-label), synthetic-multilabel (the built-in multi-label "
-                         "benchmark in Hollywood2's layout, generated once into --root or "
-                         "~/.cache/tinyalstm/synthetic-multilabel-context0.75), activitynet "
-                         "(<root>/activity_net.v1-3.min.json + v_<id>.<ext> videos anywhere under <root>; the "
-                         "labelled segments; training vs the validation subset). Multi-label datasets train with a "
-                         "sigmoid per class and report mAP; "
-                         "they take the models lstm, alstm, alstm-b and convnet")
+                    help=", ".join(f"{name} ({spec.summary})" for name, spec in DATASETS.items())
+                    + f". Multi-label datasets ({', '.join(multilabel)}) train with a sigmoid per class and report "
+                      f"mAP; they take the models {', '.join(multilabel_models())}")
     ap.add_argument("--root", type=Path, default=None, help="dataset folder (required except for synthetic)")
     ap.add_argument("--split", type=int, choices=(1, 2, 3), default=1, help="official split (default 1)")
     ap.add_argument("--model", choices=MODEL_CHOICES, default="videolstm",

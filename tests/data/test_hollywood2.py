@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from tinyalstm.data.datasets import DatasetError, is_multilabel
-from tinyalstm.metrics import label_array
 from tinyalstm.data.hollywood2 import ACTIONS, load_hollywood2
+from tinyalstm.metrics import label_array
 
 TRAIN = {"actioncliptrain00001": {"Kiss", "HugPerson"}, "actioncliptrain00002": {"Run"},
          "actioncliptrain00003": {"DriveCar", "GetOutCar"}}

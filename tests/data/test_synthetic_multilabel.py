@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from tinyalstm.data import synthetic as syn
-from tinyalstm.data.synthetic import multilabel as ml
 from tinyalstm.data.hollywood2 import load_hollywood2
+from tinyalstm.data.synthetic import multilabel as ml
 from tinyalstm.data.video import read_video
 
 OPTS = dict(classes=4, groups=3, clips=6, frames=12, size=(48, 32), distractors=1, clutter=2, seed=3)

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from tinyalstm import train
-from tinyalstm.run.checkpoints import read_checkpoint
 from tinyalstm.data.features import load_feature_split, validate_feature_files
 from tinyalstm.data.pipeline import prepare_given_features
 from tinyalstm.data.windows import WindowReader, rows_per_input_step
 from tinyalstm.models import aLSTM, model_spec
+from tinyalstm.run.checkpoints import read_checkpoint
 
 from conftest import write_feature_folder      # the feature-folder writer the map tests use
 

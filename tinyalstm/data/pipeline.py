@@ -192,7 +192,8 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
     everything = train + val + test
     multilabel = is_multilabel(s.label for s in everything)
     roots, convnet, flipped = {}, {}, {}
-    enc, held_out = None, f"-val{validation:g}" if val else ""
+    enc = None
+    held_out = f"-val{validation:g}" if val else ""      # in the encoders' cache tag: trained without these videos
     enc_workers = workers if backend.get_device() == "cpu" else 1
     for m in modalities:
         frames_root = cache_frames(m, everything, work / "frames" / m / f"{size}px", size, report, log, workers)

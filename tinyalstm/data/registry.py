@@ -4,7 +4,7 @@ validation split groups its videos.
 
     from tinyalstm.data.registry import DATASETS, dataset_spec
     spec = dataset_spec("hmdb51")
-    train, test, classes = spec.load(root, split=1, report=SkipReport())
+    train, test = spec.load(root, 1, SkipReport())          # Splits: train.samples, train.classes
 
 The built-in benchmarks (``synthetic``, ``synthetic-multilabel``) are generated into the cache folder on first use
 (``ensure_built_in``); every other dataset is read from ``--root`` in its official layout (datasets.py,
@@ -25,8 +25,8 @@ from .hollywood2 import ACTIONS, load_hollywood2
 from .synthetic import generate, generate_multilabel
 from .validation import group_of
 
-# The built-in benchmark: the synthetic package's defaults plus scene context. With p = 0.75 three in four (class, group)
-# pairs are filmed in the class's scene, as in UCF101 where appearance alone gets far (VideoLSTM Table 1: RGB
+# The built-in benchmark: the synthetic package's defaults plus scene context. With p = 0.75 three in four (class,
+# group) pairs are filmed in the class's scene, as in UCF101 where appearance alone gets far (VideoLSTM Table 1: RGB
 # ConvNet 77.4 %); motion is needed for the rest. With p = 0 single frames carry no class at all and every RGB model
 # in the default run sat at chance (RGB ConvNet 0.094, VideoLSTM 0.125 on 8 classes), which compares nothing.
 DEFAULT_BENCHMARK = {"context": 0.75}
@@ -35,7 +35,7 @@ DEFAULT_BENCHMARK = {"context": 0.75}
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str                           # the --dataset name
-    summary: str                        # one line for --help
+    summary: str                        # what --root holds, for --help
     load: Optional[Callable] = None     # (root, split, report) -> (train Split, test Split); None: given features
     multilabel: bool = False            # clips carry several classes: sigmoid loss, mAP
     splits: int = 1                     # official splits (--split 1..splits)
@@ -76,7 +76,7 @@ def _ucf101_layout(loader):
 def _hollywood2(actions):
     """Hollywood2's layout with the classes ``actions(root)``: one split, the distributed train and test lists."""
     return _two_subsets(lambda root, split, subset, report: load_hollywood2(root, subset, report=report,
-                                                                           actions=actions(root)))
+                                                                            actions=actions(root)))
 
 
 def _activitynet(root, split, report):
@@ -90,8 +90,8 @@ def multilabel_classes(root):
     try:
         return list(json.loads(manifest.read_text())["classes"])
     except (OSError, ValueError, KeyError) as err:
-        raise DatasetError(f"--root {root}: {manifest} does not name the benchmark's classes ({err}); generate it "
-                           f"with python -m tinyalstm.data.synthetic.multilabel") from None
+            raise DatasetError(f"--root {root}: {manifest} does not name the benchmark's classes ({err}); generate "
+                           f"it with python -m tinyalstm.data.synthetic.multilabel") from None
 
 
 def _clip_groups(root):
@@ -101,20 +101,22 @@ def _clip_groups(root):
 
 
 _SPECS = [
-    DatasetSpec("synthetic", "the built-in benchmark (UCF101's layout), generated on first use",
-                _ucf101_layout(load_ucf101), generate=generate, ground_truth=synthetic_ground_truth),
-    DatasetSpec("ucf101", "UCF101 in its official layout (--root), three splits", _ucf101_layout(load_ucf101),
+    DatasetSpec("synthetic", "the built-in benchmark in UCF101's layout (default: generated once into --root or "
+                "~/.cache/tinyalstm/synthetic-context0.75)", _ucf101_layout(load_ucf101), splits=3,
+                generate=generate, ground_truth=synthetic_ground_truth),
+    DatasetSpec("ucf101", "<root>/UCF-101 + <root>/ucfTrainTestlist", _ucf101_layout(load_ucf101), splits=3),
+    DatasetSpec("hmdb51", "<root>/hmdb51_org + <root>/testTrainMulti_7030_splits", _ucf101_layout(load_hmdb51),
                 splits=3),
-    DatasetSpec("hmdb51", "HMDB51 in its official layout (--root), three splits", _ucf101_layout(load_hmdb51),
-                splits=3),
-    DatasetSpec("features", "precomputed features: <root>/<modality>/<Class>/<video>.npy + ucfTrainTestlist/",
-                splits=3),
-    DatasetSpec("hollywood2", "Hollywood2's actions (HOHA2), multi-label", _hollywood2(lambda root: ACTIONS),
-                multilabel=True),
-    DatasetSpec("synthetic-multilabel", "the built-in benchmark's multi-label variant (Hollywood2's layout)",
-                _hollywood2(multilabel_classes), multilabel=True, generate=generate_multilabel,
-                groups=_clip_groups),
-    DatasetSpec("activitynet", "ActivityNet's labelled segments (training and validation lists)", _activitynet),
+    DatasetSpec("features", "<root>/<rgb|flow>/<Class>/<video>.npy + <root>/ucfTrainTestlist; maps (frames, D, N, "
+                "N) or vectors (frames, D), e.g. aLSTM's C3D flow/ and VGG rgb/, the attended-data possibly with r "
+                "rows per input-data row", splits=3),
+    DatasetSpec("hollywood2", "<root>/Hollywood2/AVIClips + <root>/Hollywood2/ClipSets; multi-label",
+                _hollywood2(lambda root: ACTIONS), multilabel=True),
+    DatasetSpec("synthetic-multilabel", "the built-in multi-label benchmark in Hollywood2's layout, generated once "
+                "into --root or ~/.cache/tinyalstm/synthetic-multilabel-context0.75",
+                _hollywood2(multilabel_classes), multilabel=True, generate=generate_multilabel, groups=_clip_groups),
+    DatasetSpec("activitynet", "<root>/activity_net.v1-3.min.json + v_<id>.<ext> videos anywhere under <root>; the "
+                "labelled segments; training vs the validation subset", _activitynet),
 ]
 DATASETS = {spec.name: spec for spec in _SPECS}
 
@@ -150,6 +152,6 @@ def ground_truth_for(config, annotations=None):
         spec = dataset_spec(config["dataset"])
         if spec.ground_truth is None:
             raise RunError(f"--annotations: the {config['dataset']} run has no built-in ground truth; give the "
-                             f"UCF101-24 annotation file (pyannot.pkl or UCF101v2-GT.pkl)")
+                           f"UCF101-24 annotation file (pyannot.pkl or UCF101v2-GT.pkl)")
         return spec.ground_truth(Path(config["root"]) if config.get("root") else spec.default_root())
     return annotation_ground_truth(annotations)

@@ -10,7 +10,7 @@ from .. import backend
 from ..checks import RunError
 from ..data.windows import chunk_windows, test_windows
 from ..metrics import (accuracy, mean_average_precision, video_binary_cross_entropy, video_cross_entropy,
-                      weighted_fusion)
+                       weighted_fusion)
 from ..models import CONVNET
 from ..run.checkpoints import read_config
 from .parts import load_run

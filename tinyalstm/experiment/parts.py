@@ -90,7 +90,7 @@ def run_reader(config, data):
 
 
 def multilabel_models():
-    """The registry names that train on multi-label data: the aLSTM paper's models (sigmoid loss) and the frame
+    """The --model names that train on multi-label data: the aLSTM paper's models (sigmoid loss) and the frame
     encoder's ConvNet baseline."""
     return [CONVNET] + [n for n, spec in MODELS.items() if "multilabel" in spec.options]
 

@@ -16,7 +16,7 @@ from ..data.windows import training_batches
 from ..models import CONVNET
 from ..optim import RMSprop, clip_grad_norm
 from ..run.checkpoints import (CheckpointError, check_same_options, init_from, load_checkpoint, read_checkpoint,
-                          save_checkpoint)
+                               save_checkpoint)
 from ..run.folder import claim
 from ..run.progress import eta, progress
 from ..run.storage import save_json, save_npy, save_text
@@ -204,7 +204,7 @@ def _result_figures(subset, figures):
 
 
 def _localization(config, model, videos, reader, result, log, key="localization"):
-    """On the built-in benchmark, where the attention goes over ``videos`` (localization.py) into
+    """On the built-in benchmark, where the attention goes over ``videos`` (experiment/localization.py) into
     result[key]; a problem is reported, never fatal."""
     try:
         figures = run_localization(config, model, videos, reader, log)

@@ -1,9 +1,10 @@
-"""The CPU's fast path: the three convolutional recurrences of VideoLSTM (arXiv 1607.01794), the ConvLSTM
-(eqs. 1-6), the ConvALSTM (sec. 3.1, eqs. 7-9 with 1-6) and VideoLSTM's motion-based attention (sec. 3.2,
-eqs. 10-15 with 7-9 and 1-6), and the initial states, each a forward/backward pair with the signature, the
-results and the gradient order of its step-by-step form (layers/conv_lstm.py, layers/conv_alstm.py, layers/motion_attention.py), which stays the readable statement of the equations. The models use this path on NumPy arrays; CuPy arrays take
-the step-by-step path and its CUDA kernels; ``backend.implementation`` decides (``TINYALSTM_FUSED=0`` switches this
-path off, to compare the two or to measure what it buys).
+"""The CPU's fast path: the three convolutional recurrences of VideoLSTM (arXiv 1607.01794), the ConvLSTM (eqs. 1-6),
+the ConvALSTM (sec. 3.1, eqs. 7-9 with 1-6) and VideoLSTM's motion-based attention (sec. 3.2, eqs. 10-15 with 7-9 and
+1-6), and the initial states, each a forward/backward pair with the signature, the results and the gradient order of
+its step-by-step form (layers/conv_lstm.py, layers/conv_alstm.py, layers/motion_attention.py), which stays the
+readable statement of the equations. The models use this path on NumPy arrays; CuPy arrays take the step-by-step path
+and its CUDA kernels; ``backend.implementation`` decides (``TINYALSTM_FUSED=0`` switches this path off, to compare
+the two or to measure what it buys).
 
 The same equations, arranged for a CPU's BLAS:
 
@@ -35,7 +36,7 @@ b (4K,); Wmx (4Km, Cm + K, k, k) (W^m_x then W^m_e), Wmh (4Km, Km, k, k), bm (4K
 Wha (Ka, K or Km, ka, ka), ba (Ka,), Wz (1, Ka, kz, kz).
 
 It is to the CPU what ``kernels/`` is to the GPU: not a statement of the equations but the same function arranged
-for the machine, checked against the readable layers in tests/layers/test_fused_cpu.py (float64, to 1e-12) and
+for the machine, checked against the readable layers in tests/fused/test_fused.py (float64, to 1e-12) and
 through the models in tests/models/test_videolstm_models.py. Modules: ``layout`` (channel-major maps, the
 workspace, column buffers, the GEMM), ``attention`` (eqs. 7-9 per step), ``recurrences`` (the three recurrences
 and the initial states), ``loops`` (the Numba loops).

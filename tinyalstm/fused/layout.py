@@ -176,7 +176,6 @@ def weight_gradient(dout, cols, shape=None, out=None):
     return dw if shape is None else dw.reshape(shape)
 
 
-
 def new_states(grid, name, s0, T):
     """The buffer ``name`` (T + 1, K, L) for a state over T steps, its index 0 set to s0 (B, K, H, W)."""
     s = grid.empty(name, (T + 1, s0.shape[1], grid.size))

@@ -9,9 +9,10 @@
 from .alstm import LSTM, aLSTM, aLSTMb
 from .base import Classifier
 from .frame_encoder import FrameEncoder
-from .registry import CONVNET, MODEL_CHOICES, MODELS, ModelSpec, build_model, model_spec
+from .registry import CONVNET, CONVNET_SUMMARY, MODEL_CHOICES, MODELS, ModelSpec, build_model, model_spec
 from .sharma_alstm import ALSTM, MotionALSTM
 from .videolstm import ConvALSTM, ConvLSTM, VideoLSTM
 
-__all__ = ["ALSTM", "CONVNET", "Classifier", "ConvALSTM", "ConvLSTM", "FrameEncoder", "LSTM", "MODEL_CHOICES", "MODELS", "ModelSpec",
-           "MotionALSTM", "VideoLSTM", "aLSTM", "aLSTMb", "build_model", "model_spec"]
+__all__ = ["ALSTM", "CONVNET", "CONVNET_SUMMARY", "Classifier", "ConvALSTM", "ConvLSTM", "FrameEncoder", "LSTM",
+           "MODEL_CHOICES", "MODELS", "ModelSpec", "MotionALSTM", "VideoLSTM", "aLSTM", "aLSTMb", "build_model",
+           "model_spec"]

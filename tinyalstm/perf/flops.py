@@ -5,12 +5,6 @@ by its times (GFLOP/s) and times the same products alone as the step's ceiling (
 from typing import NamedTuple
 
 
-def conv_flops(batch, size, out_channels, in_channels, kernel):
-    """Forward FLOPs of one stride-1 "same" convolution of ``batch`` maps size x size: 2*B*H*W*K*C*kh*kw (a multiply
-    and an add per kernel tap; the taps that fall on the zero padding are counted too, the usual nominal count)."""
-    return 2 * batch * size * size * out_channels * in_channels * kernel * kernel
-
-
 def matmul_flops(rows, inner, cols):
     """Forward FLOPs of (rows, inner) @ (inner, cols)."""
     return 2 * rows * inner * cols

@@ -77,7 +77,6 @@ def make_inputs(cfg, reads_flow, dtype, seed=0):
     return X, backend.to_device(rng.integers(0, cfg.n_classes, size=B)), M
 
 
-
 def ours_step(model_name, cfg, dtype, update, dropout):
     """One training step of our model at ``cfg`` on the current device, as a function of no arguments."""
     model = model_at(model_name, cfg, dtype)

@@ -1,7 +1,6 @@
-"""Timing a step on a device: one loop (``interleaved_medians``) times every step the benchmarks compare, ours
-and its peers in turn, and ``median_time`` is that loop with a single step. ``sync`` functions wait for the
-device, so queued GPU work falls inside the measurement; ``on_device`` runs a block on a chosen device and
-``release_gpu_memory`` empties the memory pools between measurements."""
+"""Timing a step on a device: one loop (``interleaved_medians``) times every step the benchmarks compare, ours and its
+peers in turn. ``sync`` functions wait for the device, so queued GPU work falls inside the measurement; ``on_device``
+runs a block on a chosen device and ``release_gpu_memory`` empties the memory pools between measurements."""
 import contextlib
 import gc
 import statistics
@@ -31,12 +30,6 @@ def interleaved_medians(steps, repeats, warmup=1, log=None):
             if log is not None:
                 print(f"  {label} step {i + 1}/{repeats}: {times[label][-1]:.3f} s", file=log, flush=True)
     return {label: statistics.median(t) for label, t in times.items()}
-
-
-def median_time(step, sync, repeats, warmup=1, label="", log=None):
-    """Median wall time (s) of ``step()`` over ``repeats`` runs after ``warmup`` runs: ``interleaved_medians``
-    with ``step`` alone."""
-    return interleaved_medians({label: (step, sync)}, repeats, warmup, log)[label]
 
 
 def cupy_sync():

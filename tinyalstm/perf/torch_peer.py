@@ -94,7 +94,7 @@ def head_loss(p, hs, y, dropout=None):
 
     hs (B, T, K, N, N), y (B,) int64. ``dropout``: None (off); a float p (``F.dropout`` in training mode, a fresh
     mask each call); or (p, keep_mask) with keep_mask (B, T, fc) of 0/1, scaled by 1/(1-p) like
-    ``tinyalstm.layers.dropout_forward`` (used to check the peer against tinyalstm with the same mask).
+    ``tinyalstm.layers.feedforward.dropout_forward`` (used to check the peer against tinyalstm with the same mask).
     """
     T = hs.shape[1]
     act = torch.tanh(hs.flatten(2) @ p["W_fc"] + p["b_fc"])

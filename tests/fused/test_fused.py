@@ -9,8 +9,8 @@ from hypothesis import given, settings, strategies as st
 
 from tinyalstm import fused
 from tinyalstm import reference as ref
-from tinyalstm.gradcheck import REF_TOL, check_gradients, rel_error
 from tinyalstm.fused.loops import col2im_into, im2col_into, window_mask
+from tinyalstm.gradcheck import REF_TOL, check_gradients, rel_error
 from tinyalstm.layers.conv import col2im, im2col
 from tinyalstm.layers.conv_alstm import conv_alstm_backward, conv_alstm_forward
 from tinyalstm.layers.conv_lstm import (conv_initial_state_backward, conv_initial_state_forward, conv_lstm_backward,
