@@ -69,7 +69,7 @@ def test_corrected_annotations_name_the_video(tmp_path):
         corrected_annotations(path)
     del data["Basketball/v_Basketball_g01_c01"]["annotations"][0]["sf"]
     path.write_bytes(pickle.dumps(data))
-    with pytest.raises(AnnotationError, match=r"v_Basketball_g01_c01: malformed entry \(KeyError"):
+    with pytest.raises(AnnotationError, match=r"v_Basketball_g01_c01: annotations\[0\]: no 'sf'"):
         corrected_annotations(path)
 
 

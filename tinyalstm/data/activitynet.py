@@ -20,11 +20,14 @@ from ``training`` (``--validation``).
 Seconds become decoded frames in ``read_segment``: frame rate = decoded frames / the container's duration, a
 segment [start, end) covers frames floor(start x rate) to ceil(end x rate).
 
-Bad input. A missing or unparsable JSON, or one without ``database``, is a ``DatasetError`` naming the file. An
-entry that is malformed (no subset or duration, a segment that is not two numbers, end <= start, a start past the
-video's duration), carries an unknown label, or whose video is not under root is skipped into the report, named
-``<file>: database.<id>.annotations[<k>]: <problem>``; an end up to 1 s past the duration (common in the official
-files) is clipped to it. A video whose container duration disagrees with the JSON's (by more than 1 s and 5 %) is
+Bad input. Every field is checked where it is read. A missing or unparsable JSON, one without ``database``, or a
+``taxonomy`` that is not a list of nodes with a ``nodeName`` string (``parentName`` a string or null) is a
+``DatasetError`` naming the file and the field. An entry that is malformed (not an object; ``subset`` not one of
+the three names, ``duration`` not a finite number of seconds > 0, ``annotations`` not a list: named
+``<file>: database.<id>: '<field>': ...``) or a segment that is (not an object, a ``segment`` that is not two
+numbers, end <= start, a start past the video's duration, a ``label`` that is not a string or not a class, a video
+not under root: ``<file>: database.<id>.annotations[<k>]: <problem>``) is skipped into the report; an end up to
+1 s past the duration (common in the official files) is clipped to it. A video whose container duration disagrees with the JSON's (by more than 1 s and 5 %) is
 skipped when it is decoded (``read_segment`` raises, the pipeline's report names it).
 """
 import json
@@ -72,17 +75,39 @@ def read_annotations(path):
 
 def _classes(doc, path):
     nodes = doc.get("taxonomy")
-    if isinstance(nodes, list) and nodes:
-        parents = {n.get("parentName") for n in nodes if isinstance(n, dict)}
-        leaves = sorted({n["nodeName"] for n in nodes if isinstance(n, dict) and "nodeName" in n} - parents)
+    if nodes is not None and not isinstance(nodes, list):
+        raise DatasetError(f"{path}: 'taxonomy': expected a list of nodes {{\"nodeName\", \"parentName\", ...}}, got "
+                           f"{_kind(nodes)}")
+    if nodes:
+        for k, n in enumerate(nodes):
+            if not isinstance(n, dict) or not isinstance(n.get("nodeName"), str):
+                raise DatasetError(f"{path}: taxonomy[{k}]: expected an object with a 'nodeName' string, got "
+                                   f"{_kind(n)}")
+            if not isinstance(n.get("parentName"), (str, type(None))):
+                raise DatasetError(f"{path}: taxonomy[{k}] ({n['nodeName']}): 'parentName': expected a node's name "
+                                   f"or null, got {_kind(n['parentName'])}")
+        leaves = sorted({n["nodeName"] for n in nodes} - {n.get("parentName") for n in nodes})
         if leaves:
             return leaves
     labels = {a.get("label") for v in doc["database"].values() if isinstance(v, dict)
-              and v.get("subset") == "training" for a in v.get("annotations", []) if isinstance(a, dict)}
-    labels.discard(None)
+              and v.get("subset") == "training" and isinstance(v.get("annotations"), list)
+              for a in v["annotations"] if isinstance(a, dict) and isinstance(a.get("label"), str)}
     if not labels:
         raise DatasetError(f"{path}: neither a taxonomy nor labelled training segments to take the classes from")
     return sorted(labels)
+
+
+def _kind(value):
+    """A JSON value for a message: its type, and the value itself when it is short."""
+    text = json.dumps(value) if isinstance(value, (list, dict)) else repr(value)
+    name = {list: "a list", dict: "an object", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), f"a {type(value).__name__}")
+    return name if len(text) > 60 or value is None else f"{name} {text}"
+
+
+def _number(value):
+    """A JSON number (int or float, not a boolean) that is finite."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def index_videos(root):
@@ -109,18 +134,23 @@ def load_activitynet(root, subset="train", report=None, videos=None):
     samples = []
     for vid in sorted(database):
         entry, where = database[vid], f"{path.name}: database.{vid}"
-        if not isinstance(entry, dict) or entry.get("subset") not in ("training", "validation", "testing"):
-            report.add(f"v_{vid}", f"{where}: expected an object with 'subset' training, validation or testing")
+        if not isinstance(entry, dict):
+            report.add(f"v_{vid}", f"{where}: expected an object with 'subset', 'duration' and 'annotations', got "
+                                   f"{_kind(entry)}")
+            continue
+        if not isinstance(entry.get("subset"), str) or entry["subset"] not in ("training", "validation", "testing"):
+            report.add(f"v_{vid}", f"{where}: 'subset': expected 'training', 'validation' or 'testing', got "
+                                   f"{_kind(entry.get('subset'))}")
             continue
         if entry["subset"] != SUBSETS[subset]:
             continue
         duration = entry.get("duration")
-        if not isinstance(duration, (int, float)) or not duration > 0:
-            report.add(f"v_{vid}", f"{where}: expected a positive 'duration' in seconds, got {duration!r}")
+        if not _number(duration) or not duration > 0:
+            report.add(f"v_{vid}", f"{where}: 'duration': expected a positive number of seconds, got {_kind(duration)}")
             continue
         annotations = entry.get("annotations")
         if not isinstance(annotations, list):
-            report.add(f"v_{vid}", f"{where}: expected a list of 'annotations', got {annotations!r}")
+            report.add(f"v_{vid}", f"{where}: 'annotations': expected a list of segments, got {_kind(annotations)}")
             continue
         for k, ann in enumerate(annotations):
             name = f"v_{vid}/segment{k}"
@@ -137,18 +167,20 @@ def load_activitynet(root, subset="train", report=None, videos=None):
 def _segment(ann, duration, index):
     """-> (problem or None, Segment or None) of one annotation."""
     if not isinstance(ann, dict):
-        return f"expected an object with 'segment' and 'label', got {ann!r}", None
+        return f"expected an object with 'segment' and 'label', got {_kind(ann)}", None
     seg = ann.get("segment")
-    if (not isinstance(seg, list) or len(seg) != 2 or not all(isinstance(t, (int, float)) for t in seg)
-            or not all(math.isfinite(t) for t in seg)):
-        return f"expected 'segment': [start, end] in seconds, got {seg!r}", None
+    if not isinstance(seg, list) or len(seg) != 2 or not all(_number(t) for t in seg):
+        return f"expected 'segment': [start, end] in seconds, got {_kind(seg)}", None
     start, end = float(seg[0]), float(seg[1])
     if end <= start:
         return f"segment [{start:g}, {end:g}]: the end is not after the start", None
     if start < 0 or start >= duration or end > duration + END_SLACK:
         return f"segment [{start:g}, {end:g}] lies outside the video (duration {duration:g} s)", None
-    if ann.get("label") not in index:
-        return f"unknown label {ann.get('label')!r} (not a class of the taxonomy)", None
+    label = ann.get("label")
+    if not isinstance(label, str):
+        return f"'label': expected a class name (a string), got {_kind(label)}", None
+    if label not in index:
+        return f"unknown label {label!r} (not a class of the taxonomy)", None
     return None, Segment(start, min(end, duration), duration)
 
 

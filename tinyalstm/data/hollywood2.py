@@ -14,8 +14,9 @@ lists (``actions_train.txt`` ...): they are not action classes and are not read.
 (sorted; ``metrics.label_array`` turns a list of them into the (V, 12) 0/1 matrix the multi-label loss and mAP
 read). ``actions`` replaces the 12 actions by another class list in the same layout (the built-in multi-label
 benchmark, ``synthetic/multilabel.py``).
-A line that cannot be parsed, names a clip of the other subset, is listed twice, or says something other than
-1 / -1 is a ``SplitLineError`` (file and line); a clip that some action's list leaves out, or whose video is
+A line that cannot be parsed (two fields: a clip name, ``actioncliptrain`` or ``actioncliptest`` and five ASCII
+digits, and a flag), names a clip of the other subset, is listed twice, or says something other than 1 / -1 is a
+``SplitLineError`` (file and line); a clip that some action's list leaves out, or whose video is
 missing, is skipped into the report, named. A missing ClipSets list of one of the 12 actions is a
 ``DatasetError``.
 """
@@ -26,7 +27,7 @@ from .datasets import DatasetError, Sample, SkipReport, Split, SplitLineError, _
 
 ACTIONS = ("AnswerPhone", "DriveCar", "Eat", "FightPerson", "GetOutCar", "HandShake", "HugPerson", "Kiss", "Run",
            "SitDown", "SitUp", "StandUp")
-_CLIP = {"train": re.compile(r"actioncliptrain\d{5}"), "test": re.compile(r"actioncliptest\d{5}")}
+_CLIP = {"train": re.compile(r"actioncliptrain[0-9]{5}"), "test": re.compile(r"actioncliptest[0-9]{5}")}
 
 
 def find_root(root):

@@ -3,7 +3,8 @@ order of ``load_data``'s stages:
 
 1. dataset and split: ``load_split`` (the loader in registry.py; no leak between the lists, ``check_split``)
 2. validation carve: ``validation.carve_validation`` holds out whole groups of the training videos
-3. frames and flow: ``cache_frames``
+3. frames and flow: ``cache_frames`` (then ``check_split`` again, on the videos that could be decoded; a refusal
+   carries the skip report that explains it)
 4. frame encoders: ``fit_frame_encoder`` (its test figure is the ConvNet baseline)
 5. maps: ``encode_maps`` (and the mirrored maps with ``flip``)
 6. windows: ``windows.py`` reads the ``FeatureData`` this module returns, as training and test windows
@@ -83,30 +84,36 @@ def load_split(dataset, root, split):
     the dataset registry)."""
     report = SkipReport()
     train, test = dataset_spec(dataset).load(root, split, report)
-    if not len(train) or not len(test):
-        raise ValueError(f"--root {root}: split {split} has {len(train)} training and {len(test)} test videos "
-                         f"that could be found; see the report:\n{report.summary()}")
-    check_split(train.samples, test.samples, train.classes, f"--root {root}: split {split}")
+    check_split(train.samples, test.samples, train.classes, f"--root {root}: split {split}", report, dataset)
     return train.samples, test.samples, train.classes, report
 
 
-def check_split(train, test, classes, where):
-    """A split's lists must not share a video (a leak from test into training) and every class must have
-    training and test videos (a class without them changes the chance level and the mean AP silently)
-    -> None, or a DatasetError naming what is wrong."""
+def check_split(train, test, classes, where, report=None, dataset=None):
+    """A split's lists must hold training and test videos, must not share a video (a leak from test into
+    training), and every class must have training and test videos (a class without them changes the chance level
+    and the mean AP silently) -> None, or a DatasetError naming what is wrong. The error carries ``report`` (a
+    SkipReport) when it has entries: what was left out is usually why. ``dataset``: its registry name, whose
+    ``lists`` and ``no_videos`` name the files to fix."""
+    spec = dataset_spec(dataset) if dataset is not None else None
+    lists = spec.lists if spec else "the split lists"
+    fix = spec.no_videos if spec else "remove them from the class list or add their videos"
+    skipped = (f"\nwhat was left out, and why: {report.summary()}" if report is not None and report.count
+               else "")
+    if not len(train) or not len(test):
+        raise DatasetError(f"{where}: of the videos that {lists} name, {len(train)} training and {len(test)} test "
+                           f"videos could be used" + (skipped or " (the lists name none)"))
     shared = sorted({s.path for s in train} & {s.path for s in test})
     if shared:
         names = ", ".join(Path(p).name for p in shared[:5]) + (f" and {len(shared) - 5} more" if len(shared) > 5
                                                               else "")
         raise DatasetError(f"{where}: {len(shared)} videos are in both the training and the test list ({names}); "
-                           f"fix the lists")
+                           f"fix {lists}")
     for subset, samples in (("training", train), ("test", test)):
         present = set().union(*(s.label if isinstance(s.label, tuple) else {s.label} for s in samples))
         empty = [c for i, c in enumerate(classes) if i not in present]
         if empty:
             raise DatasetError(f"{where}: {len(empty)} of {len(classes)} classes have no {subset} videos "
-                               f"({', '.join(empty[:8])}{' ...' if len(empty) > 8 else ''}); remove them from "
-                               f"classInd.txt or add their videos")
+                               f"({', '.join(empty[:8])}{' ...' if len(empty) > 8 else ''}); {fix}{skipped}")
 
 
 # The callables given to extract_features are module-level functions and partials of them: picklable, so that
@@ -200,6 +207,8 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
         ok = [s for s in everything if (frames_root / f"{key_of(s)}.npy").exists()]
         usable = set(ok)
         train, val, test = ([s for s in subset if s in usable] for subset in (train, val, test))
+        check_split(train, test, classes, f"--root {root}: split {split} (the videos that could be decoded)",
+                    report, dataset)
         frames_of = _cached_frames(frames_root)
         tag = f"{m}-s{size}-w{'x'.join(map(str, widths))}-e{enc_epochs}-p{per_video}-seed{seed}-split{split}{held_out}"
         enc = FrameEncoder(MODALITY_CHANNELS[m], size, len(classes), widths=widths, seed=seed, multilabel=multilabel)
@@ -295,7 +304,8 @@ def prepare_given_features(root, split, modalities, log=print):
     if not tr or not te:
         raise FeatureError(f"--root {root}: split {split} has {len(tr)} usable training and {len(te)} test "
                            f"videos\n{report.summary()}")
-    check_split(tr, te, lists[(first, "train")].classes, f"--root {root}: split {split} (usable feature files)")
+    check_split(tr, te, lists[(first, "train")].classes, f"--root {root}: split {split} (usable feature files)",
+                report, "features")
     tr, te = ([(key_of(s), s.label) for s in subset] for subset in (tr, te))
     if all(len(shapes[m]) == 3 for m in modalities):
         what = f"maps {tuple(shapes[first])}"

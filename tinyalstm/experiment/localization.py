@@ -117,6 +117,31 @@ def clip_to_frame(tubes, frame_size):
     return out, notes
 
 
+def fit_to_video(tubes, n):
+    """Ground-truth tubes against the ``n`` frames a video decodes to -> (tubes, notes, problem). A tube that runs
+    past the video's last frame is cut there (decoders and annotation tools disagree by a frame or two at the
+    end; notes say how many boxes went). A tube that starts after the last frame belongs to another version of
+    the video: ``problem`` says so (the video is then skipped, not measured against a tube it does not have)."""
+    out, cut = [], 0
+    for g in tubes:
+        if len(g.frames) and g.frames[0] >= n:
+            return [], [], (f"a ground-truth tube on frames {g.frames[0]}-{g.frames[-1]} (0-based) starts after the "
+                            f"video's last frame ({n} frames decoded): annotations of another version of the video?")
+        keep = g.frames < n
+        cut += int(np.sum(~keep))
+        out.append(Tube(g.frames[keep], g.boxes[keep], g.label) if not keep.all() else g)
+    notes = [f"{cut} ground-truth boxes on frames past the video's {n} frames dropped"] if cut else []
+    return out, notes, None
+
+
+def _nothing_measured(what, items, skipped, source):
+    """The error of a measurement that found no video to measure: what was skipped and why."""
+    reasons = "; ".join(f"{key}: {why}" for key, why in skipped[:5]) + (f"; ... and {len(skipped) - 5} more"
+                                                                         if len(skipped) > 5 else "")
+    return ValueError(f"{what}: none of the {len(items)} test videos could be measured against the ground truth"
+                      + (f" of {source}" if source else "") + (f" ({reasons})" if reasons else ""))
+
+
 def trivial_tubes(ground_truth, n_frames, frame_sizes):
     """The two attention-free tubes per video: ``whole`` (the frame) and ``centre`` (a centred box of the mean
     ground-truth box size, as a fraction of the frame), on every frame; frame_sizes {video: (H, W)}
@@ -135,11 +160,14 @@ def trivial_tubes(ground_truth, n_frames, frame_sizes):
 
 
 def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigma=None, smooth=True,
-            window=WINDOW, saturation=SATURATION, tracks=None, log=print):
+            window=WINDOW, saturation=SATURATION, tracks=None, log=print, source=None):
     """Localize and measure every video of ``items`` [(key, label)] that has ground truth (``frame_size``: the
     (H, W) of the frames the boxes are in pixels of, or {key: (H, W)}) -> (figures dict, tubes {key: (Tube, class
     probabilities (C,))}, skipped [(key, reason)]); ``log=None`` shows no progress. Ground-truth boxes are clipped
-    to the frame (``clip_to_frame``; the videos where that happened are listed in figures["ground_truth_clipped"]).
+    to the frame (``clip_to_frame``) and tubes cut at the video's last frame (``fit_to_video``; the videos where
+    either happened are listed in figures["ground_truth_clipped"]); a video whose tube starts after its last frame,
+    or has no box left inside the frame, is skipped with the reason. ``source``: where the ground truth came from,
+    for the error when no video can be measured. Tube labels must be class indices of the model.
     ``tracks`` {key: [Tube]}: the actor's boxes on frames outside the ground-truth tubes too (the built-in
     benchmark's), for the ``*_outside`` figures: the attention in the actor's box before and after its action."""
     tubes, scores, skipped, n_frames, sizes, upper = {}, {}, [], {}, {}, {}
@@ -154,15 +182,23 @@ def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigm
             skipped.append((key, "no frame size in the annotations"))
             continue
         size = frame_size[key] if isinstance(frame_size, dict) else frame_size
-        truth, notes = clip_to_frame(ground_truth[key], size)
-        if not truth:
-            skipped.append((key, "; ".join(notes) or "empty ground-truth tubes"))
+        truth, cut, problem = fit_to_video(ground_truth[key], reader.length(key))
+        if problem:
+            skipped.append((key, problem))
             continue
-        if notes:
-            clipped.append(f"{key}: " + "; ".join(notes))
+        truth, notes = clip_to_frame(truth, size)
+        if not truth:
+            skipped.append((key, "; ".join(cut + notes) or "empty ground-truth tubes"))
+            continue
+        if cut + notes:
+            clipped.append(f"{key}: " + "; ".join(cut + notes))
         att, probs = read_whole_video(model, reader, key, T, model.dtype)
         if att is None:
             raise ValueError(f"{type(model).__name__} has no spatial attention maps to localize from")
+        bad = [g.label for g in truth if not (isinstance(g.label, (int, np.integer)) and 0 <= g.label < probs.shape[1])]
+        if bad:
+            raise ValueError(f"ground truth of video {key}: class label {bad[0]!r} is not one of the model's "
+                             f"{probs.shape[1]} classes (0..{probs.shape[1] - 1})")
         n = len(att)
         n_frames[key], gts[key], sizes[key] = n, truth, size
         tube = localize(att, np.arange(n), size, theta, sigma, smooth, window, saturation)
@@ -183,7 +219,7 @@ def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigm
                     acc.append(v)
         upper[key] = localize(oracle, np.arange(n), size, theta, sigma, smooth, window, saturation)
     if not tubes:
-        raise ValueError("measure: no test video has ground truth")
+        raise _nothing_measured("measure", items, skipped, source)
     cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
     figures = {"videos": len(tubes), "skipped": len(skipped), "ground_truth_clipped": clipped,
                "attention_in_box": float(cat(mass_in).mean()), "box_share": float(cat(share_in).mean()),
@@ -207,16 +243,24 @@ def _keyed(d):
     return {f"{t:.1f}": v for t, v in d.items()}
 
 
-def temporal_in_interval(model, reader, items, T, ground_truth, log=print):
+def temporal_in_interval(model, reader, items, T, ground_truth, log=print, source=None):
     """aLSTM models: per window of every video with ground truth, the temporal attention's mass on the frames of
-    the ground-truth tube (the action interval) and the interval's share of the window -> figures dict."""
-    mass, share, windows = [], [], 0
+    the ground-truth tube (the action interval) and the interval's share of the window -> figures dict. Tubes are
+    cut at the video's last frame; a video whose tube starts after it is skipped (``fit_to_video``; listed in
+    figures["ground_truth_skipped"], and logged)."""
+    mass, share, windows, skipped = [], [], 0, []
     for key, _ in items:
         if key not in ground_truth:
             continue
+        truth, _, problem = fit_to_video(ground_truth[key], reader.length(key))
+        if problem:
+            skipped.append((key, problem))
+            if log is not None:
+                log(f"skipped {key}: {problem}")
+            continue
         inside = np.zeros(reader.length(key), dtype=bool)
-        for g in ground_truth[key]:
-            inside[g.frames[g.frames < len(inside)]] = True
+        for g in truth:
+            inside[g.frames] = True
         wins = covering_windows(len(inside), T)
         first, _, second = reader.batch([(key, 0)] * len(wins), list(wins), model.dtype)
         _, w = model.predict_steps(first, second)
@@ -225,12 +269,14 @@ def temporal_in_interval(model, reader, items, T, ground_truth, log=print):
         share.append(inside[wins].mean(axis=1))
         windows += len(wins)
     if not windows:
-        raise ValueError("temporal_in_interval: no test video has ground truth")
+        raise _nothing_measured("temporal_in_interval", items, skipped, source)
     mass, share = np.concatenate(mass), np.concatenate(share)
     figures = {"windows": windows, "temporal_mass_in_interval": float(mass.mean()),
                "interval_share": float(share.mean()), "temporal_mass_over_share": float(mass.mean() / share.mean()),
                # all of every window's weight on its action frames (where it has any): the most any model can get
                "temporal_mass_over_share_upper": float((share > 0).mean() / share.mean())}
+    if skipped:
+        figures["ground_truth_skipped"] = [f"{key}: {why}" for key, why in skipped]
     mixed = (share > 0) & (share < 1)     # a window all inside or all outside the action puts 1 or 0 there anyway
     if mixed.any():
         figures.update(mixed_windows=int(mixed.sum()), temporal_mass_in_interval_mixed=float(mass[mixed].mean()),
@@ -340,7 +386,8 @@ def localize_checkpoint(path, annotations=None, theta=THETA, sigma=None, smooth=
     data, model, reader = load_run(config, path, log)
     spec = model_spec(config["model"])
     if spec.pooled:                                                      # aLSTM: temporal attention only
-        figures = temporal_in_interval(model, reader, data.test, config["frames"], ground_truth, log)
+        figures = temporal_in_interval(model, reader, data.test, config["frames"], ground_truth, log,
+                                       source=annotations)
         figures.update(model=config["model"], modality=config["modality"])
         if out is not None:
             try:
@@ -351,7 +398,7 @@ def localize_checkpoint(path, annotations=None, theta=THETA, sigma=None, smooth=
                 log(f"highlighting figures skipped: {type(err).__name__}: {err}")
         return figures, [], []
     figures, tubes, skipped = measure(model, reader, data.test, config["frames"], ground_truth, sizes, theta, sigma,
-                                      smooth, window, tracks=tracks, log=log)
+                                      smooth, window, tracks=tracks, log=log, source=annotations)
     figures.update(model=config["model"], modality=config["modality"], theta=theta, sigma=sigma, smooth=smooth,
                    window=window)
     if out is not None:
