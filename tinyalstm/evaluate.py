@@ -24,6 +24,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m tinyalstm.evaluate", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.npz written by tinyalstm.train")
+    ap.add_argument("--root", type=Path, default=None, metavar="DIR",
+                    help="the dataset's folder now, when it was moved since training (default: the --root the run was trained with, which must still be there: a trained run's data are never generated again); it must hold the same dataset (the same class list; the built-in benchmark generated with the same options), and the run's caches are reused video by video; applies to every checkpoint given)")
     ap.add_argument("--fuse", type=Path, nargs="+", default=[], metavar="CHECKPOINT",
                     help="more checkpoints to late-fuse with the first (e.g. the flow model; any number, as aLSTM's "
                          "Table 5 fuses aLSTMs of different attended-data)")
@@ -44,9 +46,12 @@ def main(argv=None):
                                      or sum(args.weights) <= 0):
         ap.error(f"--weights: expected {1 + len(args.fuse)} non-negative numbers (--checkpoint, then each --fuse), "
                  f"not all zero, got {args.weights}")
+    if args.root is not None and not args.root.is_dir():
+        ap.error(f"--root {args.root}: not a folder")
     if args.device:
         backend.set_device(args.device)
-    evaluated = [evaluate_checkpoint(p, args.windows, chunks=args.chunks) for p in [args.checkpoint, *args.fuse]]
+    evaluated = [evaluate_checkpoint(p, args.windows, chunks=args.chunks, root=args.root)
+                 for p in [args.checkpoint, *args.fuse]]
     rows = fused_rows(evaluated, args.weights, args.fusion)
     labels = evaluated[0][1]
     result = {}

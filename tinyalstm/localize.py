@@ -37,6 +37,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m tinyalstm.localize", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.npz written by tinyalstm.train")
+    ap.add_argument("--root", type=Path, default=None, metavar="DIR",
+                    help="the dataset's folder now, when it was moved since training (default: the --root the run was trained with, which must still be there: a trained run's data are never generated again); it must hold the same dataset (the same class list; the built-in benchmark generated with the same options), and the run's caches are reused video by video)")
     ap.add_argument("--out", type=Path, default=None, help="output folder (default: the checkpoint's folder)")
     ap.add_argument("--theta", type=float, default=THETA, help=f"saliency threshold on 0-255 (paper: {THETA:g})")
     ap.add_argument("--sigma", type=float, default=None,
@@ -55,13 +57,16 @@ def main(argv=None):
         ap.error(f"--sigma: expected >= 0 pixels, got {args.sigma}")
     if args.window < 2:
         ap.error(f"--window: expected an integer >= 2, got {args.window}")
+    if args.root is not None and not args.root.is_dir():
+        ap.error(f"--root {args.root}: not a folder")
     if args.device:
         backend.set_device(args.device)
     out = args.out or args.checkpoint.parent
     out.mkdir(parents=True, exist_ok=True)
     figures, tubes, skipped = localize_checkpoint(args.checkpoint, args.annotations, args.theta, args.sigma,
                                                   not args.no_smooth, args.window,
-                                                  log=lambda msg: print(msg, file=sys.stderr, flush=True), out=out)
+                                                  log=lambda msg: print(msg, file=sys.stderr, flush=True), out=out,
+                                                  root=args.root)
     save_json(out / "localization.json", figures)
     if "temporal_mass_in_interval" in figures:
         print(f"{figures['model']}: temporal attention on the action interval "

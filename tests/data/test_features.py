@@ -3,6 +3,7 @@ and the loader rejects feature files of the wrong shape with an error naming the
 writes the same bytes and the same report as one worker, and Ctrl-C stops it without leaving processes or partial
 files behind."""
 import ctypes
+import json
 import os
 import re
 import signal
@@ -137,6 +138,13 @@ def _openblas_threads():
 def _blas_threads_as_maps(frames):
     np.ones((64, 64)) @ np.ones((64, 64))          # BLAS initialised and used
     return np.full((len(frames), 1, 1, 1), _openblas_threads(), np.float32)
+
+
+def _recorded(text):
+    """The videos a record beside a cache names (features.InputRecord, or a frame encoder's training and test
+    videos)."""
+    saved = json.loads(text)
+    return sorted(saved["entries"]) if "entries" in saved else {k: sorted(v) for k, v in saved.items()}
 
 
 def _tree(root):
@@ -277,5 +285,8 @@ def test_the_pipeline_gives_the_same_files_with_two_workers(tmp_path):
             for w in (1, 2)}
     one, two = _tree(tmp_path / "work1"), _tree(tmp_path / "work2")
     assert len([k for k in one if k.endswith(".npy")]) == 6 * 3 and one.keys() == two.keys()
-    assert all(one[k] == two[k] for k in one), [k for k in one if one[k] != two[k]]
+    # the records of what each cache was made from hold the times of each folder's own frame files: same videos
+    records = {k for k in one if k.endswith("inputs.json")}
+    assert all(_recorded(one[k]) == _recorded(two[k]) for k in records)
+    assert all(one[k] == two[k] for k in one if k not in records), [k for k in one if one[k] != two[k]]
     assert data[2].train == data[1].train and data[2].report.skipped == data[1].report.skipped == []

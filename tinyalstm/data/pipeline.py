@@ -19,6 +19,14 @@ skipped and reported; on ``workers`` processes, workers.py), so a rerun skips wh
 with the number of videos: one video's frames are in memory at a time per worker, training reads memory-mapped
 files.
 
+A cached stage is reused only while its inputs are unchanged (features.py, ``inputs.json`` beside each cache): a
+video's frames while the video has the size and modification time it had when decoded (or, if only its time
+moved, the same content); its maps while its frames and the frame encoder are the ones they were made from; a
+frame encoder while its training videos' frames are (``<tag>.inputs.json`` beside it; changed test videos only
+rescore the ConvNet baseline). What changed is recomputed, and the log says how many videos ("N videos changed
+since they were cached: recomputed"); a video that changed into something unreadable is skipped and reported, its
+old frames removed.
+
 For ``--dataset features`` the features come from elsewhere: ``<root>/<modality>/<Class>/<video>.npy`` plus
 ``<root>/ucfTrainTestlist/`` (UCF101's split files), each file maps (frames, D, N, N) or vectors (frames, D) such as
 aLSTM's C3D and VGG features, the attended-data possibly with r rows per input-data row; see features.py.
@@ -35,11 +43,12 @@ import numpy as np
 from .. import backend
 from ..models.frame_encoder import FrameEncoder, train_frame_encoder, video_baseline
 from ..optim import RMSprop
-from ..run.storage import save_npz
+from ..run.storage import save_json, save_npz
 from .activitynet import read_segment
 from .augment import flip_frames
 from .datasets import DatasetError, SkipReport, is_multilabel, load_ucf101
-from .features import FeatureChecks, FeatureError, extract_features, load_features, validate_modalities
+from .features import (FeatureChecks, FeatureError, extract_features, file_stamp, load_features,
+                       validate_modalities)
 from .flow import video_flow
 from .registry import dataset_spec, default_cache, ensure_built_in
 from .validation import carve_validation
@@ -69,6 +78,7 @@ class FeatureData:
     #                                                   for every modality of roots not named)
     rates: dict = field(default_factory=dict)         # modality -> rows per step of the first input (1 if not
     #                                                   named; aLSTM's T = 2N: {"flow": 1, "rgb": 2}, windows.py)
+    options: dict = None                              # a built-in benchmark's generator options (its synthetic.json)
 
     def __post_init__(self):
         self.shapes = {**{m: tuple(self.feature_shape) for m in self.roots},
@@ -145,6 +155,16 @@ def _cached_frames(root):
     return partial(_load_cached, Path(root))
 
 
+def _video_file(sample):
+    """What a sample's frames are made from (features.extract_features' ``source_of``)."""
+    return sample.path
+
+
+def _frames_file(root, sample):
+    """What a sample's maps are made from: its cached frames."""
+    return Path(root) / f"{key_of(sample)}.npy"
+
+
 def _load_cached(root, sample):
     return np.load(root / f"{key_of(sample)}.npy", mmap_mode="r")
 
@@ -158,40 +178,65 @@ def _flipped(frames_of, modality, sample):
 
 
 def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epochs=8, seed=0, validation=0.0,
-              flip=False, log=print, workers=1):
+              flip=False, log=print, workers=1, generate=True, classes=None):
     """The FeatureData of a run: given features (``dataset='features'``), or videos of ``dataset`` (synthetic,
     generated into ``root`` or the default cache folder on first use; ucf101; hmdb51) through the pipeline of the
-    module docstring, with the work cache ``work`` (default: ``default_work``). Cached stages are reused.
-    ``validation``: the fraction of the training groups held out as ``FeatureData.val`` (validation.py); the frame
-    encoders never see them. ``flip``: also cache the maps of every video mirrored left-right
-    (``FeatureData.flipped_roots``), for flip augmentation and aLSTM's test protocol (videos only: given features
-    have no frames to flip). ``workers``: processes decoding, computing flow and encoding videos
-    (``features.extract_features``; 1: this process)."""
+    module docstring, with the work cache ``work`` (default: ``default_work``). Cached stages are reused while their
+    inputs are unchanged. ``validation``: the fraction of the training groups held out as ``FeatureData.val``
+    (validation.py); the frame encoders never see them. ``flip``: also cache the maps of every video mirrored
+    left-right (``FeatureData.flipped_roots``), for flip augmentation and aLSTM's test protocol (videos only: given
+    features have no frames to flip). ``workers``: processes decoding, computing flow and encoding videos
+    (``features.extract_features``; 1: this process). ``generate=False`` (a saved run read again): a built-in
+    benchmark missing from ``root`` is refused, not generated. ``classes``: the class list the data must have (a
+    saved run's), checked before anything is decoded."""
     spec = dataset_spec(dataset)
     if not spec.videos:
         if flip:
             raise ValueError("--flip: given features (--dataset features) have no frames to mirror; flip the "
                              "videos before computing them")
-        data = prepare_given_features(root, split, modalities, log=log)
+        data = prepare_given_features(root, split, modalities, log=log, classes=classes)
         data.train, data.val = carve_validation(data.train, validation, key=lambda s: s[0])
         return data
+    options = None
     if spec.built_in:
         root = root or spec.default_root()
+        manifest = Path(root) / "synthetic.json"
+        if not generate and not manifest.is_file():
+            raise DatasetError(f"--root {root}: no {dataset} benchmark there (no synthetic.json); the data of a "
+                               f"saved run are not generated again: give the folder it was moved to with --root")
         ensure_built_in(spec, root, log=log)
+        options = json.loads(manifest.read_text()).get("options")
     work = work or default_work(dataset, root)
-    return prepare_video_features(dataset, root, split, modalities, work, size=size, enc_epochs=encoder_epochs,
-                                  seed=seed, validation=validation, flip=flip, log=log, workers=workers)
+    data = prepare_video_features(dataset, root, split, modalities, work, size=size, enc_epochs=encoder_epochs,
+                                  seed=seed, validation=validation, flip=flip, log=log, workers=workers,
+                                  classes=classes)
+    data.options = options
+    return data
+
+
+def check_classes(found, expected, root):
+    """A saved run's data must have its classes, in its order -> None, or a DatasetError naming the difference."""
+    if expected is None or list(found) == list(expected):
+        return
+    gone, new = [c for c in expected if c not in found], [c for c in found if c not in expected]
+    what = "; ".join(part for part in (f"missing there: {', '.join(gone[:8])}" if gone else "",
+                                       f"not in the run: {', '.join(new[:8])}" if new else "") if part)
+    raise DatasetError(f"--root {root}: not the dataset the run was trained on: its {len(found)} classes differ "
+                       f"from the run's {len(expected)} ({what or 'the same classes in another order'})")
 
 
 def prepare_video_features(dataset, root, split, modalities, work, size=64, widths=ENCODER_WIDTHS, enc_epochs=8,
-                           per_video=8, seed=0, validation=0.0, flip=False, log=print, workers=1):
+                           per_video=8, seed=0, validation=0.0, flip=False, log=print, workers=1, classes=None):
     """Run the pipeline of the module docstring for ``modalities`` -> FeatureData, its stages in order: the dataset's
     split, the validation carve, then per modality the frames (and flow), the frame encoder, the maps. Stages
     already done (same options) are skipped; encoder weights are kept in work/encoders/<modality>-<options>.npz.
     ``workers``: processes per extraction pass (decoding + flow; the encoder's passes too on the CPU, while on a GPU
-    they stay in this process, which holds the one CUDA context)."""
+    they stay in this process, which holds the one CUDA context). ``classes``: the class list the split must have
+    (``check_classes``). Every class must keep training and test videos that could be read (``check_split``)."""
     work = Path(work)
+    expected = classes
     train, test, classes, report = load_split(dataset, root, split)
+    check_classes(classes, expected, root)
     train, val = carve_validation(train, validation, key=key_of, group=dataset_spec(dataset).groups(root))
     log(f"data: {dataset} split {split}: {len(train)} train / " + (f"{len(val)} validation / " if val else "")
         + f"{len(test)} test videos, {len(classes)} classes"
@@ -207,18 +252,20 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
         ok = [s for s in everything if (frames_root / f"{key_of(s)}.npy").exists()]
         usable = set(ok)
         train, val, test = ([s for s in subset if s in usable] for subset in (train, val, test))
-        check_split(train, test, classes, f"--root {root}: split {split} (the videos that could be decoded)",
+        check_split(train + val, test, classes, f"--root {root}: split {split} (the videos that could be decoded)",
                     report, dataset)
         frames_of = _cached_frames(frames_root)
         tag = f"{m}-s{size}-w{'x'.join(map(str, widths))}-e{enc_epochs}-p{per_video}-seed{seed}-split{split}{held_out}"
         enc = FrameEncoder(MODALITY_CHANNELS[m], size, len(classes), widths=widths, seed=seed, multilabel=multilabel)
+        stamps = {sub: {key_of(s): file_stamp(frames_root / f"{key_of(s)}.npy") for s in samples}
+                  for sub, samples in (("train", train), ("test", test))}
         convnet[m] = fit_frame_encoder(enc, m, work / "encoders" / f"{tag}.npz", train, test, frames_of, enc_epochs,
-                                       per_video, seed, report, log)
+                                       per_video, seed, report, log, inputs=stamps)
         roots[m] = encode_maps(enc, ok, frames_of, work / "features" / tag, report, f"[{m}] feature maps",
-                               enc_workers)
+                               enc_workers, frames_root, log)
         if flip:                                  # the same encoder on the mirrored videos
             flipped[m] = encode_maps(enc, ok, _flipped_frames(frames_of, m), work / "features" / f"{tag}-flipped",
-                                     report, f"[{m}] mirrored feature maps", enc_workers)
+                                     report, f"[{m}] mirrored feature maps", enc_workers, frames_root, log)
     if report.count:
         log(f"data report: {report.summary()}")
     pairs = lambda subset: [(key_of(s), s.label) for s in subset]  # noqa: E731
@@ -229,48 +276,111 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
 
 def cache_frames(modality, samples, frames_root, size, report, log=print, workers=1):
     """Stage "frames and flow": decode every sample at size x size (and compute its flow images, ``flow.py``) into
-    ``frames_root/<key>.npy`` (uint8; done ones are skipped, bad videos reported) -> frames_root."""
+    ``frames_root/<key>.npy`` (uint8; done ones are skipped while their video is unchanged, bad videos reported)
+    -> frames_root."""
     t0 = time.perf_counter()
     flow = " + optical flow" if modality == "flow" else ""
     log(f"[{modality}] decoding{flow} at {size}x{size} -> {frames_root}")
     extract_features(((key_of(s), s) for s in samples), _frames_of(modality, size), _unchanged, frames_root,
                      (size, size, MODALITY_CHANNELS[modality]), dtype=np.uint8, batch=4096, report=report,
-                     desc=f"[{modality}] decoding" + (" + flow" if flow else ""), workers=workers)
+                     desc=f"[{modality}] decoding" + (" + flow" if flow else ""), workers=workers,
+                     source_of=_video_file, hash_sources=True, log=log)
     log(f"[{modality}] frames ready ({time.perf_counter() - t0:.0f} s)")
     return frames_root
 
 
-def fit_frame_encoder(enc, modality, enc_file, train, test, frames_of, epochs, per_video, seed, report, log=print):
+def fit_frame_encoder(enc, modality, enc_file, train, test, frames_of, epochs, per_video, seed, report, log=print,
+                      inputs=None):
     """Stage "frame encoder": train ``enc`` on the training videos' cached frames and score it on the test videos
-    (the ConvNet baseline), or load both from ``enc_file`` if a run with these options made it -> the baseline's
-    figure (accuracy, or mAP for multi-label data)."""
+    (the ConvNet baseline), or load both from ``enc_file`` if a run with these options made it from the same
+    frames -> the baseline's figure (accuracy, or mAP for multi-label data). ``inputs``: {"train": {key: stamp},
+    "test": {key: stamp}} of the frame files it reads (``features.file_stamp``), recorded in
+    ``<tag>.inputs.json`` beside ``enc_file``: changed training frames retrain the encoder, changed test frames
+    rescore the baseline. A file with no record is kept if it is newer than every frame file it reads."""
     figure = "mAP" if enc.multilabel else "accuracy"
+    record = enc_file.with_name(enc_file.stem + ".inputs.json")
     if enc_file.exists():
-        with np.load(enc_file) as z:
-            enc.params = {k: backend.to_device(z[k], enc.dtype) for k in enc.params}
-            score = float(z["__test_acc"])
-        log(f"[{modality}] frame encoder loaded from {enc_file} (ConvNet test {figure} {score:.3f})")
-        return score
+        saved = _read_record(record)
+        if inputs is not None and saved is None and _newer_than(enc_file, inputs):
+            saved = inputs                          # made before records, from these very frames
+            save_json(record, inputs, indent=None)
+        changed = _changed_keys(saved, inputs, "train")
+        if not changed:
+            with np.load(enc_file) as z:
+                enc.params = {k: backend.to_device(z[k], enc.dtype) for k in enc.params}
+                score = float(z["__test_acc"])
+            rescored = _changed_keys(saved, inputs, "test")
+            if rescored:
+                score, _ = video_baseline(enc, test, frames_of)
+                save_npz(enc_file, __test_acc=score, **{k: backend.to_numpy(v) for k, v in enc.params.items()})
+                save_json(record, inputs, indent=None)
+                log(f"[{modality}] {len(rescored)} test videos changed since the ConvNet baseline was scored: "
+                    f"rescored")
+            log(f"[{modality}] frame encoder loaded from {enc_file} (ConvNet test {figure} {score:.3f})")
+            return score
+        log(f"[{modality}] {len(changed)} of the frame encoder's training videos changed since it was trained "
+            f"({', '.join(changed[:5])}{' ...' if len(changed) > 5 else ''}): retraining it")
     t0 = time.perf_counter()
     log(f"[{modality}] training the frame encoder ({epochs} epochs, {per_video} frames per video)")
     train_frame_encoder(enc, train, frames_of, RMSprop(lr=1e-3), epochs, np.random.default_rng(seed),
                         per_video=per_video, report=report, log=lambda s: log(f"[{modality}]   {s}"))
     score, _ = video_baseline(enc, test, frames_of)
     save_npz(enc_file, __test_acc=score, **{k: backend.to_numpy(v) for k, v in enc.params.items()})
+    if inputs is not None:
+        save_json(record, inputs, indent=None)
     log(f"[{modality}] ConvNet baseline (frame probabilities averaged over each test video): {figure} "
         f"{score:.3f} ({time.perf_counter() - t0:.0f} s)")
     return score
 
 
-def encode_maps(enc, samples, frames_of, feature_root, report, desc, workers=1):
+def _read_record(path):
+    try:
+        saved = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) else None
+
+
+def _newer_than(path, inputs):
+    """Make's rule: ``path`` was written after every file of ``inputs`` ({subset: {key: stamp}})."""
+    stamps = [stamp for subset in inputs.values() for stamp in subset.values()]
+    return all(Path(path).stat().st_mtime_ns > stamp[1] for stamp in stamps)
+
+
+def _changed_keys(saved, inputs, subset):
+    """The keys of ``subset`` whose stamp differs between the record ``saved`` and ``inputs`` (added and dropped
+    videos too); no record: all of them."""
+    if inputs is None:
+        return []
+    now, was = inputs.get(subset, {}), (saved or {}).get(subset)
+    if not isinstance(was, dict):
+        return sorted(now) or ["(no record)"]
+    return sorted(k for k in set(now) | set(was) if now.get(k) != was.get(k))
+
+
+def weights_digest(params):
+    """A SHA-256 of a model's parameters ({name: array}), what its outputs depend on."""
+    h = hashlib.sha256()
+    for k in sorted(params):
+        a = np.ascontiguousarray(backend.to_numpy(params[k]))
+        h.update(f"{k}{a.dtype}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def encode_maps(enc, samples, frames_of, feature_root, report, desc, workers=1, frames_root=None, log=None):
     """Stage "maps": the frame encoder's last pooled maps of every sample's frames into
-    ``feature_root/<key>.npy`` (done ones skipped) -> feature_root."""
+    ``feature_root/<key>.npy`` (done ones skipped, while the frames in ``frames_root`` and the encoder's weights
+    are the ones they were made from) -> feature_root."""
     extract_features(((key_of(s), s) for s in samples), frames_of, enc.features, feature_root, enc.feature_shape,
-                     report=report, desc=desc, workers=workers)
+                     report=report, desc=desc, workers=workers,
+                     source_of=None if frames_root is None else partial(_frames_file, Path(frames_root)),
+                     depends=None if frames_root is None else {"frame encoder weights": weights_digest(enc.params)},
+                     log=log)
     return feature_root
 
 
-def prepare_given_features(root, split, modalities, log=print):
+def prepare_given_features(root, split, modalities, log=print, classes=None):
     """``--dataset features``: <root>/<modality>/<Class>/<video>.npy + <root>/ucfTrainTestlist/ -> FeatureData.
     ``modalities``: the first input's, then the second's (if any). Every file is checked once
     (``features.validate_modalities``: the shape of each modality, maps or vectors, decided by its files); r, the
@@ -286,6 +396,7 @@ def prepare_given_features(root, split, modalities, log=print):
                                     f"<video>.npy for this model)")
     lists = {(m, sub): load_ucf101(root / m, split=split, subset=sub, videos_dir=root / m, report=report,
                                    suffix=".npy") for m in modalities for sub in ("train", "test")}
+    check_classes(lists[(modalities[0], "train")].classes, classes, root)
     checks = FeatureChecks(default_cache() / "feature-checks" / f"{_digest(str(root.resolve()))}.json")
     kept, shapes = validate_modalities({k: v.samples for k, v in lists.items()}, report, checks)
     checks.save()

@@ -34,7 +34,7 @@ from ..models import CONVNET, model_spec
 from ..run.checkpoints import read_config
 from ..run.progress import progress
 from .evaluation import evaluate_videos
-from .parts import load_run
+from .parts import load_run, saved_run_data
 
 RECALL_AT = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 MAP_AT = (0.1, 0.2, 0.3, 0.4, 0.5)
@@ -374,16 +374,17 @@ def _attended_modality(config):
 
 
 def localize_checkpoint(path, annotations=None, theta=THETA, sigma=None, smooth=True, window=WINDOW, log=print,
-                        out=None):
+                        out=None, root=None):
     """Load a training checkpoint, read every test video, localize and measure -> (figures, tubes json list,
     skipped); with ``out``, overlays of three test videos are drawn there. The data are rebuilt from the
-    configuration the checkpoint stores (cached stages are reused)."""
+    configuration the checkpoint stores (cached stages are reused), from ``root`` when the run's dataset was moved
+    there (``parts.saved_run_data``)."""
     config = read_config(path)
     if not has_attention(config["model"]):
         raise RunError(f"--checkpoint {path}: {config['model']} has no attention to measure; localize reads the "
                        f"VideoLSTM models' maps and aLSTM's temporal attention")
-    ground_truth, sizes, tracks = ground_truth_for(config, annotations)
-    data, model, reader = load_run(config, path, log)
+    ground_truth, sizes, tracks = ground_truth_for(saved_run_data(config, path, root), annotations)
+    data, model, reader = load_run(config, path, log, root)
     spec = model_spec(config["model"])
     if spec.pooled:                                                      # aLSTM: temporal attention only
         figures = temporal_in_interval(model, reader, data.test, config["frames"], ground_truth, log,

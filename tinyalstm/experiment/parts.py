@@ -4,18 +4,23 @@ reads, the registry's model, the optimiser, the reader of its inputs, and a chec
 The one way from a configuration to a run: training builds its run here, evaluation and localization load a
 trained one here, and none of them imports another for it.
 """
+import json
 from pathlib import Path
 
-from ..data.pipeline import load_data
+from ..checks import RunError
+from ..data.pipeline import default_work, load_data
+from ..data.registry import dataset_spec
 from ..data.windows import WindowReader
 from ..models import CONVNET, MODELS, build_model, model_spec
 from ..optim import SGD, RMSprop
 from ..run.checkpoints import load_checkpoint
 
 
-def run_data(config, log=print):
+def run_data(config, log=print, saved=False):
     """The FeatureData a run reads, from its configuration (the train CLI's options, or those a checkpoint
-    stores; cached stages are reused). A ConvNet run reads its one modality's frames."""
+    stores; cached stages are reused while their inputs are unchanged). A ConvNet run reads its one modality's
+    frames. ``saved``: the configuration of a trained run read again (``saved_run_data``): its data are never
+    generated, and must have its classes."""
     if config["model"] == CONVNET:
         mods = [config["modality"]]
     else:
@@ -26,7 +31,51 @@ def run_data(config, log=print):
                      encoder_epochs=config["encoder_epochs"], seed=config["seed"],
                      validation=config.get("validation", 0.0),
                      flip=config.get("flip", False) or bool(config.get("test_chunks")), log=log,
-                     workers=config.get("workers", 1))
+                     workers=config.get("workers", 1), generate=not saved,
+                     classes=config.get("classes") if saved else None)
+
+
+def saved_run_data(config, path, root=None):
+    """The configuration to rebuild the data of the trained run behind checkpoint ``path`` (stored configuration
+    ``config``) -> config. A dataset folder that is gone is refused by name, never generated again at its old
+    place; ``root``: where the run's dataset is now (``--root`` of evaluate and localize), checked to be the same
+    dataset (the built-in benchmark's generator options, when the run recorded them; the class list in any case,
+    once the split lists are read). A moved dataset keeps the run's caches: the built-in benchmark's travel with it,
+    another dataset's stay where the run had them (checked video by video, pipeline.py)."""
+    spec = dataset_spec(config["dataset"])
+    old = Path(config["root"]) if config.get("root") else spec.default_root() if spec.built_in else None
+    if root is None:
+        if old is not None and not old.is_dir():
+            where = "the built-in benchmark's default folder" if not config.get("root") else "--root"
+            raise RunError(f"--checkpoint {path}: the run's dataset ({config['dataset']}, {where} {old}) is gone; "
+                           f"give the folder it was moved to with --root DIR (it is not generated again for a "
+                           f"trained run)")
+        return config
+    root = Path(root)
+    if not root.is_dir():
+        raise RunError(f"--root {root}: not a folder")
+    if spec.built_in:
+        _check_benchmark(root, config)
+    work = config.get("work")
+    if work is None and spec.videos and not spec.built_in and old is not None:
+        work = str(default_work(config["dataset"], old))      # the run's own cache (keyed by its old place)
+    return {**config, "root": str(root), "work": work}
+
+
+def _check_benchmark(root, config):
+    """``root`` must hold a built-in benchmark generated with the options of the run's (when it recorded them)."""
+    manifest = root / "synthetic.json"
+    try:
+        options = json.loads(manifest.read_text())["options"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise RunError(f"--root {root}: no readable synthetic.json; not the {config['dataset']} benchmark the run "
+                       f"was trained on") from None
+    expected = config.get("dataset_options")
+    if expected is not None and options != expected:
+        diff = "; ".join(f"{k}: {expected.get(k)!r} there, {options.get(k)!r} here"
+                         for k in sorted(set(expected) | set(options)) if expected.get(k) != options.get(k))
+        raise RunError(f"--root {root}: a {config['dataset']} benchmark generated with other options than the run's "
+                       f"({diff}); give the folder the run's benchmark was moved to")
 
 
 def build_run_model(config, data):
@@ -95,11 +144,12 @@ def multilabel_models():
     return [CONVNET] + [n for n, spec in MODELS.items() if "multilabel" in spec.options]
 
 
-def load_run(config, path, log=print):
+def load_run(config, path, log=print, root=None):
     """The trained run behind checkpoint ``path`` with stored configuration ``config`` -> (data, model with the
     checkpoint's parameters, WindowReader of its inputs); the data are rebuilt from the configuration (cached
-    stages are reused). Serves evaluate and localize."""
-    data = run_data(config, log)
+    stages are reused while their inputs are unchanged), from ``root`` when the dataset was moved there
+    (``saved_run_data``). Serves evaluate and localize."""
+    data = run_data(saved_run_data(config, path, root), log, saved=True)
     model = build_run_model(config, data)
-    load_checkpoint(path, model, RMSprop(), config)
+    load_checkpoint(path, model, RMSprop(), config, what="--checkpoint")
     return data, model, run_reader(config, data)

@@ -84,7 +84,8 @@ def _train_in(out, ckpt, config, log):
     config = {**config, "device": backend.get_device(), "classes": data.classes,
               "feature_shape": list(data.feature_shape), "input_shapes": {m: list(v) for m, v in data.shapes.items()},
               "rows_per_step": dict(data.rates), "train_videos": len(data.train),
-              "validation_videos": len(data.val), "test_videos": len(data.test), "convnet": data.convnet}
+              "validation_videos": len(data.val), "test_videos": len(data.test), "convnet": data.convnet,
+              **({"dataset_options": data.options} if data.options else {})}   # which benchmark (evaluate --root)
     C, name, modality = len(data.classes), config["model"], config["modality"]
     if name == CONVNET:
         return _convnet_run(out, config, data, log)
