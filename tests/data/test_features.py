@@ -202,7 +202,7 @@ def test_each_worker_runs_one_blas_thread(tmp_path):
 
 
 INTERRUPTED = textwrap.dedent("""\
-    import signal, subprocess, sys
+    import faulthandler, signal, subprocess, sys
     from pathlib import Path
     import numpy as np
     from tinyalstm.data.features import extract_features
@@ -223,6 +223,7 @@ INTERRUPTED = textwrap.dedent("""\
         return np.zeros((1, 1, 1, 1), np.uint8)
 
     if __name__ == "__main__":
+        faulthandler.register(signal.SIGUSR1, all_threads=True)     # where it hangs, if it ever does (the test asks)
         out = Path(sys.argv[1])
         try:
             extract_features([(f"v{i}", str(out / f"v{i}")) for i in range(6)], slow, np.asarray, out, (1, 1, 1),
@@ -231,6 +232,23 @@ INTERRUPTED = textwrap.dedent("""\
             print("interrupted", flush=True)
             sys.exit(130)
     """)
+
+
+def _hang_report(proc):
+    """The stacks of a hung script's threads (its faulthandler, on SIGUSR1) and the processes of its group."""
+    group = []
+    for pid in _group_alive(proc.pid):
+        try:
+            group.append(f"{pid}: " + Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            pass
+    proc.send_signal(signal.SIGUSR1)
+    try:
+        _, stderr = proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, stderr = proc.communicate()
+    return "processes of its group:\n" + "\n".join(group) + f"\nits stderr:\n{stderr}"
 
 
 def _group_alive(pgid):
@@ -261,7 +279,10 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_process_or_partial_file(tmp_path
             time.sleep(0.05)
         assert len(list(out.glob("*.started"))) == 2, proc.communicate()
         os.killpg(proc.pid, signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=30)
+        try:
+            stdout, stderr = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"no exit 30 s after Ctrl-C; {_hang_report(proc)}") from None
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
