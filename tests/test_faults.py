@@ -138,7 +138,7 @@ def test_a_busy_folder_is_refused_naming_the_holder_and_a_stale_lock_is_taken_ov
 
 def test_two_processes_on_one_folder(feats, tmp_path):
     out = tmp_path / "two"
-    first = subprocess.Popen([sys.executable, "-m", "tinyalstm.train", *_args(feats, out, epochs=200)],
+    first = subprocess.Popen([sys.executable, "-m", "tinyalstm.train", *_args(feats, out, epochs=100_000)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120

@@ -271,8 +271,11 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_process_or_partial_file(tmp_path
     script.write_text(INTERRUPTED)
     out = tmp_path / "out"
     out.mkdir()
+    # SIGINT back to its default in the script, whatever the suite inherited: a shell that starts the suite in the
+    # background (``cmd &``) hands it SIGINT ignored, and Python installs its KeyboardInterrupt only over a default.
     proc = subprocess.Popen([sys.executable, str(script), str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 60
         while len(list(out.glob("*.started"))) < 2 and time.monotonic() < deadline and proc.poll() is None:
