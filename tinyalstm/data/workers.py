@@ -145,20 +145,13 @@ def _running(procs, timeout):
 
 # ------------------------------------------------------------------------------ inside a worker process
 
-_worker = {"fn": None, "shared": None, "busy": False, "stopping": False, "interrupted": False}
+_worker = {"fn": None, "shared": None, "busy": False, "stopping": False}
 
 
 def _start_worker(fn, shared):
-    signal.signal(signal.SIGINT, _on_interrupt)      # Ctrl-C reaches the whole process group: the parent decides
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C reaches the whole process group: the parent decides
     signal.signal(signal.SIGTERM, _on_terminate)
     _worker.update(fn=fn, shared=shared)
-
-
-def _on_interrupt(signum, frame):
-    """Ctrl-C: the item in hand goes on (the parent, interrupted too, stops it with SIGTERM), but no new one starts.
-    Without this a worker whose ffmpeg died of the same Ctrl-C would take the next item, and its new ffmpeg could
-    be started just as the parent's SIGTERM arrives, outliving the worker."""
-    _worker["interrupted"] = True
 
 
 def _on_terminate(signum, frame):
@@ -172,8 +165,6 @@ def _on_terminate(signum, frame):
 
 def _work(item):
     """-> (fn's result, warnings raised meanwhile as (message, category, filename, lineno))."""
-    if _worker["interrupted"]:
-        raise KeyboardInterrupt        # Ctrl-C reached this worker: start nothing new (raised in the parent)
     _worker["busy"] = True
     try:
         with warnings.catch_warnings(record=True) as caught:
