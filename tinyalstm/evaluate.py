@@ -10,14 +10,26 @@ a window, averaged over windows; top-1 accuracy and mean average precision over 
 the models' class probabilities per video (each normalised to sum to 1), VideoLSTM's late fusion of an RGB and
 a flow model; ``--weights`` raises each to its weight (a weighted geometric mean), or weighs the average with
 ``--fusion sum``. The data (features and their cache) are rebuilt from the configuration saved in each checkpoint.
+
+``--json FILE`` also writes {"checkpoints": [...], "protocol": ..., "results": {model: {"accuracy", "map"}}}. Its
+folder is locked while evaluate runs (as a training run's folder is); FILE is replaced when it holds the results of
+the same checkpoints, and refused without --overwrite when it holds anything else; the names of a training run's
+own files (result.json, ...) are refused.
 """
 import argparse
+import math
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from . import backend
 from .experiment.evaluation import evaluate_checkpoint, fused_rows, video_metrics
+from .run.checkpoints import read_config
+from .run.folder import RUN_FILES, claim_results
 from .run.storage import save_json
+
+# the most test windows (evenly spaced) or random chunks per video: beyond a video's frames they only repeat windows
+MAX_WINDOWS = 1000
 
 
 def main(argv=None):
@@ -38,20 +50,42 @@ def main(argv=None):
                     help="aLSTM's protocol: this many random windows per video and their mirrored copies (default: "
                          "the run's own --test-chunks; 0: --windows evenly spaced windows)")
     ap.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: TINYALSTM_DEVICE or auto")
-    ap.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file (see above)")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="with --json: replace the file when it holds other results (without it they are refused)")
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
-    if args.windows < 1:
-        ap.error(f"--windows: expected a positive integer, got {args.windows}")
-    if args.weights is not None and (len(args.weights) != 1 + len(args.fuse) or min(args.weights) < 0
-                                     or sum(args.weights) <= 0):
-        ap.error(f"--weights: expected {1 + len(args.fuse)} non-negative numbers (--checkpoint, then each --fuse), "
-                 f"not all zero, got {args.weights}")
+    if not 1 <= args.windows <= MAX_WINDOWS:
+        ap.error(f"--windows: expected an integer 1..{MAX_WINDOWS}, got {args.windows}")
+    if args.chunks is not None and not 0 <= args.chunks <= MAX_WINDOWS:
+        ap.error(f"--chunks: expected an integer 0..{MAX_WINDOWS} (0: evenly spaced windows), got {args.chunks}")
+    if args.weights is not None and (len(args.weights) != 1 + len(args.fuse)
+                                     or not all(math.isfinite(w) and w >= 0 for w in args.weights)
+                                     or not 0 < sum(args.weights) < math.inf):
+        ap.error(f"--weights: expected {1 + len(args.fuse)} finite non-negative numbers (--checkpoint, then each "
+                 f"--fuse), not all zero, got {' '.join(map(str, args.weights))}")
+    if args.json is not None and (args.json.is_dir() or args.json.name in RUN_FILES):
+        ap.error(f"--json {args.json}: " + ("a folder; give a file name" if args.json.is_dir() else
+                                            f"{args.json.name} is a training run's own file; give another name"))
     if args.root is not None and not args.root.is_dir():
         ap.error(f"--root {args.root}: not a folder")
+    if args.overwrite and args.json is None:
+        ap.error("--overwrite: only with --json (the file it may replace)")
     if args.device:
         backend.set_device(args.device)
-    evaluated = [evaluate_checkpoint(p, args.windows, chunks=args.chunks, root=args.root)
-                 for p in [args.checkpoint, *args.fuse]]
+    paths = [args.checkpoint, *args.fuse]
+    for p in paths:                         # a missing or damaged checkpoint is named before any work
+        read_config(p)
+    origin = [str(p.resolve()) for p in paths]
+    claimed = (nullcontext() if args.json is None else
+               claim_results(args.json.parent, args.json.name, "checkpoints", origin, overwrite=args.overwrite,
+                             what="--json", home=args.json.parent,
+                             log=lambda msg: print(msg, file=sys.stderr, flush=True)))
+    with claimed:
+        return _evaluate(args, paths, origin)
+
+
+def _evaluate(args, paths, origin):
+    evaluated = [evaluate_checkpoint(p, args.windows, chunks=args.chunks, root=args.root) for p in paths]
     rows = fused_rows(evaluated, args.weights, args.fusion)
     labels = evaluated[0][1]
     result = {}
@@ -64,7 +98,8 @@ def main(argv=None):
         acc = f"{figures['acc']:9.3f}" if "acc" in figures else f"{'-':>9s}"
         print(f"{name:40s} {acc} {figures['map']:7.3f}")
     if args.json:
-        save_json(args.json, result)
+        save_json(args.json, {"checkpoints": origin, "protocol": protocol, "fusion": args.fusion,
+                              "weights": args.weights, "results": result})
     return result
 
 

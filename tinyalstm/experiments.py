@@ -19,13 +19,23 @@ seed start. At the end it writes results.json (every run's accuracy and mAP) and
 
 Each cell is mean +- sample standard deviation over the seeds (a seed changes the frame encoders, the weights, the
 windows and dropout; the videos and the split stay the same) of the test accuracy with 25 windows per video.
+
+The options after -- are checked by the train command's parser for every run before anything starts. Ctrl-C or
+SIGTERM stops the experiment within seconds: the running training processes get the signal (each keeps its last
+checkpoint), no further run starts, and the exit status is 130 / 143; rerunning the same command continues.
 """
 import argparse
+import contextlib
+import io
 import os
 import sys
 from pathlib import Path
 
+from . import train
 from .experiment.comparisons import RUNS, run_experiments
+
+# train's options that every run gets from this command, not from the options after --
+OWN_OPTIONS = ("--root", "--model", "--modality", "--seed", "--epochs", "--out", "--resume", "--overwrite")
 
 
 def parse_args(argv):
@@ -46,9 +56,34 @@ def parse_args(argv):
         ap.error("--epochs and --jobs: expected positive integers")
     if len(set(args.seeds)) != len(args.seeds):
         ap.error(f"--seeds: repeated seed in {args.seeds}")
+    if min(args.seeds) < 0:
+        ap.error(f"--seeds: expected non-negative integers, got {' '.join(map(str, args.seeds))}")
     args.train_args = [a for a in args.train_args if a != "--"]
+    own = [a for a in args.train_args if a.split("=")[0] in OWN_OPTIONS]
+    if own:
+        ap.error(f"after --: {', '.join(own)} is set by this command for every run (use its own options)")
+    for name in args.runs:                  # train's own checks, before anything starts
+        model, modality = RUNS[name]
+        problem = _train_refuses(["--model", model, "--modality", modality, "--epochs", str(args.epochs),
+                                  *args.train_args])
+        if problem:
+            ap.error(f"after -- (run {name}): {problem}")
+    if args.root is not None and args.root.exists() and not args.root.is_dir():
+        ap.error(f"--root {args.root}: not a folder")
     args.threads = max(1, (os.cpu_count() or 1) // args.jobs)
     return args
+
+
+def _train_refuses(argv):
+    """train's parser on ``argv`` -> its error message (None when it accepts them)."""
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            train.parse_args(argv)
+    except SystemExit:
+        lines = [ln for ln in said.getvalue().splitlines() if ln.strip()]
+        return lines[-1].split("error: ", 1)[-1] if lines else "refused by python -m tinyalstm.train"
+    return None
 
 
 def main(argv=None):

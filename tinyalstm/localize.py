@@ -21,16 +21,26 @@ smoothed over time), scored per class with the class probabilities averaged over
                       ground-truth box and the predicted one, true and predicted class
 
 For an aLSTM checkpoint (alstm, alstm-b) it measures the temporal attention instead: its weight on the frames of
-the action interval against the interval's share of the window (localization.json only).
+the action interval against the interval's share of the window (localization.json, highlight_*.png).
+
+--out is locked while localize runs (as a training run's folder is), and results are never replaced silently:
+localization.json records the checkpoint it measured, a rerun on the same checkpoint replaces its own results
+(pictures included), the results of another checkpoint are refused without --overwrite, and a folder holding
+another training run is refused. Partial files left by a process killed while writing are removed.
 """
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from . import backend
-from .experiment.localization import localize_checkpoint
+from .experiment.localization import SIGMA_MAX, localize_checkpoint
 from .localization.attention_tubes import THETA, WINDOW
+from .run.checkpoints import read_config
+from .run.folder import claim_results
 from .run.storage import save_json
+
+PICTURES = ("localization_*.png", "highlight_*.png")
 
 
 def main(argv=None):
@@ -42,7 +52,8 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=None, help="output folder (default: the checkpoint's folder)")
     ap.add_argument("--theta", type=float, default=THETA, help=f"saliency threshold on 0-255 (paper: {THETA:g})")
     ap.add_argument("--sigma", type=float, default=None,
-                    help="Gaussian smoothing of the upsampled maps, in pixels (default: half a map cell)")
+                    help=f"Gaussian smoothing of the upsampled maps, in pixels: 0 (none) to {SIGMA_MAX:g}, and at "
+                         f"most the frames' larger side (wider flattens every map; default: half a map cell)")
     ap.add_argument("--no-smooth", action="store_true", help="no temporal smoothing of the boxes")
     ap.add_argument("--window", type=int, default=WINDOW, help=f"temporal smoothing window, frames (default "
                                                                f"{WINDOW})")
@@ -50,24 +61,33 @@ def main(argv=None):
                     help="UCF101-24 ground truth (pyannot.pkl or UCF101v2-GT.pkl); the built-in benchmark has its "
                          "own")
     ap.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: TINYALSTM_DEVICE or auto")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="replace the results of another checkpoint held in --out (without it they are refused)")
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
     if not 0 <= args.theta <= 255:
         ap.error(f"--theta: expected a threshold in [0, 255], got {args.theta}")
-    if args.sigma is not None and args.sigma < 0:
-        ap.error(f"--sigma: expected >= 0 pixels, got {args.sigma}")
+    if args.sigma is not None and not (math.isfinite(args.sigma) and 0 <= args.sigma <= SIGMA_MAX):
+        ap.error(f"--sigma: expected 0 to {SIGMA_MAX:g} pixels, got {args.sigma}")
     if args.window < 2:
         ap.error(f"--window: expected an integer >= 2, got {args.window}")
     if args.root is not None and not args.root.is_dir():
         ap.error(f"--root {args.root}: not a folder")
+    if args.annotations is not None and not args.annotations.is_file():
+        ap.error(f"--annotations {args.annotations}: file not found")
     if args.device:
         backend.set_device(args.device)
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    read_config(args.checkpoint)            # a missing or damaged checkpoint is named before --out is touched
     out = args.out or args.checkpoint.parent
-    out.mkdir(parents=True, exist_ok=True)
-    figures, tubes, skipped = localize_checkpoint(args.checkpoint, args.annotations, args.theta, args.sigma,
-                                                  not args.no_smooth, args.window,
-                                                  log=lambda msg: print(msg, file=sys.stderr, flush=True), out=out,
-                                                  root=args.root)
-    save_json(out / "localization.json", figures)
+    origin = str(args.checkpoint.resolve())
+    with claim_results(out, "localization.json", "checkpoint", origin, others=("tubes.json",), pictures=PICTURES,
+                       overwrite=args.overwrite, home=args.checkpoint.parent, log=log) as out:
+        figures, tubes, skipped = localize_checkpoint(args.checkpoint, args.annotations, args.theta, args.sigma,
+                                                      not args.no_smooth, args.window, log=log, out=out,
+                                                      root=args.root)
+        save_json(out / "localization.json", {"checkpoint": origin, **figures})
+        if "temporal_mass_in_interval" not in figures:
+            save_json(out / "tubes.json", tubes, indent=None)
     if "temporal_mass_in_interval" in figures:
         print(f"{figures['model']}: temporal attention on the action interval "
               f"{figures['temporal_mass_in_interval']:.3f} against the interval's share of the window "
@@ -80,7 +100,6 @@ def main(argv=None):
               + "; written: "
               f"{out / 'localization.json'}, highlight_*.png (aLSTM Fig. 2: highest and lowest frames)")
         return figures
-    save_json(out / "tubes.json", tubes, indent=None)
     print(f"{figures['model']} ({figures['modality']}): {figures['videos']} test videos measured, {len(skipped)} "
           f"skipped" + "".join(f"\n  skipped {key}: {why}" for key, why in skipped[:10])
           + (f"\n  ... and {len(skipped) - 10} more" if len(skipped) > 10 else ""))

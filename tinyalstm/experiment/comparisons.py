@@ -1,10 +1,17 @@
 """The runs behind ``python -m tinyalstm.experiments``: both papers' comparisons on the synthetic benchmark, each
 run a ``python -m tinyalstm.train`` process of its own (resumable), fused and tabulated over seeds.
+
+SIGINT (Ctrl-C) or SIGTERM stops the whole experiment within seconds: the signal is passed on to every running
+training process (each keeps its last checkpoint, as train does when stopped), no further run is started, and the
+interruption is raised again once they have ended. The training processes run in a session of their own, so a
+Ctrl-C at the terminal reaches them once, through this process.
 """
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,18 +36,132 @@ FUSIONS = {"videolstm+convalstm-flow": ("videolstm", "convalstm-flow"),
            "convalstm-rgb+convalstm-flow": ("convalstm-rgb", "convalstm-flow")}
 
 
-def run_one(name, seed, args, log):
-    """One training run as a child process -> its result dict (read from result.json)."""
+class Stopped(RunError):
+    """A run not started, or ended early, because the experiment is being stopped (SIGINT / SIGTERM)."""
+
+
+class Children:
+    """The training processes running now, and whether the experiment is stopping: once ``stop`` has been called
+    no process is started any more, and the signal is passed to those that run."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running = {}                  # Popen -> its run's name
+        self.stopping = None                # the signal passed on, once stopping
+
+    def start(self, label, cmd, **kw):
+        """Start ``cmd`` (subprocess.Popen keywords ``kw``) as the process of run ``label`` -> the Popen; raises
+        Stopped instead once the experiment is stopping."""
+        with self._lock:
+            if self.stopping is not None:
+                raise Stopped(f"{label}: not started (the experiment was stopped)")
+            proc = subprocess.Popen(cmd, start_new_session=True, **kw)   # a terminal's Ctrl-C reaches us alone
+            self._running[proc] = label
+            return proc
+
+    def wait(self, proc):
+        """Wait for ``proc`` -> its exit code. Interrupted (a signal in the main thread), it stays registered, so
+        that ``stop`` passes the signal on to it."""
+        code = proc.wait()
+        with self._lock:
+            self._running.pop(proc, None)
+        return code
+
+    def stop(self, signum, log, grace=60.0):
+        """Start no more processes; pass ``signum`` to those running and wait for them (up to ``grace`` seconds
+        each, then SIGKILL) -> the labels of the runs stopped. A signal received meanwhile is passed on too."""
+        with self._lock:
+            self.stopping = signum
+            running = dict(self._running)
+        if running:
+            log(f"stopping {len(running)} training run(s) ({', '.join(running.values())}); each keeps its last "
+                f"checkpoint")
+        for proc in running:
+            _send(proc, signum)
+        for proc, label in running.items():
+            deadline = time.monotonic() + grace
+            while True:
+                try:
+                    proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                    break
+                except subprocess.TimeoutExpired:
+                    log(f"{label}: still running {grace:.0f} s after {signal.Signals(signum).name}; killed")
+                    _send(proc, signal.SIGKILL)
+                except KeyboardInterrupt as again:       # a second Ctrl-C / SIGTERM: passed on as well
+                    for p in running:
+                        _send(p, _signal_of(again))
+        return list(running.values())
+
+
+def _send(proc, signum):
+    try:
+        proc.send_signal(signum)
+    except (ProcessLookupError, OSError):
+        pass                                # it has ended meanwhile
+
+
+def _signal_of(interrupt):
+    """The signal behind a KeyboardInterrupt: cli.Interrupted carries its exit status 128 + signum."""
+    code = getattr(interrupt, "code", None)
+    return signal.Signals(code - 128) if isinstance(code, int) and code > 128 else signal.SIGINT
+
+
+def _read_json(path, what):
+    """A JSON file the experiment wrote in a run folder -> its content; a RunError naming the file otherwise."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise RunError(f"{path}: {what} is unreadable ({err}); the file is damaged: delete the run folder "
+                       f"{path.parent} to redo the run") from None
+
+
+def _read_options(path):
+    options = _read_json(path, "the options the run was made with")
+    if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+        raise RunError(f"{path}: expected the list of the run's train options (strings), got "
+                       f"{type(options).__name__} {str(options)[:80]}; the file is damaged: delete the run folder "
+                       f"{path.parent} to redo the run")
+    return options
+
+
+# the fields of a run's result.json that the tables read: name -> (required, may be null)
+RESULT_FIELDS = {"test_accuracy": (True, False), "test_map": (False, True), "chance": (False, False)}
+
+
+def read_result(path):
+    """A run's result.json, with the fields the tables read checked (RESULT_FIELDS: numbers in [0, 1]) -> the
+    dict; a RunError naming the file and the field otherwise."""
+    result = _read_json(path, "the run's result")
+    if not isinstance(result, dict):
+        raise RunError(f"{path}: expected a JSON object (the run's result), got {type(result).__name__}; the file is "
+                       f"damaged: delete the run folder {path.parent} to redo the run")
+    for key, (required, nullable) in RESULT_FIELDS.items():
+        if key not in result and not required or result.get(key, 0) is None and nullable:
+            continue
+        value = result.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise RunError(f"{path}: field {key!r} is {'missing' if key not in result else repr(value)}, expected "
+                           f"a number in [0, 1]; the file is damaged: delete the run folder {path.parent} to redo "
+                           f"the run")
+    return result
+
+
+def run_one(name, seed, args, log, children=None):
+    """One training run as a child process -> its result dict (read from result.json). ``children`` (a
+    Children): where the process is registered, so that the experiment can stop it."""
+    children = children or Children()
     model, modality = RUNS[name]
     out = args.out / f"seed{seed}" / name
     result, recorded = out / "result.json", out / "options.json"
     options = ["--root", str(args.root), "--model", model, "--modality", modality, "--seed", str(seed),
                "--epochs", str(args.epochs), "--out", str(out)] + args.train_args
-    if recorded.is_file() and json.loads(recorded.read_text()) != options:
+    if recorded.is_file() and _read_options(recorded) != options:
         raise RunError(f"{out}: this run was made with other options ({recorded}) than this invocation's; "
                        f"use another --out, or delete the folder to redo it")
     if result.is_file():
-        return json.loads(result.read_text())
+        return read_result(result)
+    if children.stopping is not None:
+        raise Stopped(f"run {name} (seed {seed}): not started (the experiment was stopped)")
     cmd = [sys.executable, "-m", "tinyalstm.train", *options, "--resume"]
     out.mkdir(parents=True, exist_ok=True)
     save_text(recorded, json.dumps(options))
@@ -48,22 +169,41 @@ def run_one(name, seed, args, log):
                MKL_NUM_THREADS=str(args.threads))
     t0 = time.perf_counter()
     with open(out / "train.log", "a") as f:
-        rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
+        proc = children.start(f"seed {seed} {name}", cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
+        rc = children.wait(proc)
+    if children.stopping is not None:
+        raise Stopped(f"run {name} (seed {seed}) stopped (exit code {rc}); its log: {out / 'train.log'}")
     if rc != 0 or not result.is_file():
         raise RunError(f"run {name} (seed {seed}) failed with exit code {rc}; its log: {out / 'train.log'}")
-    res = json.loads(result.read_text())
+    res = read_result(result)
     log(f"  seed {seed} {name:22s} accuracy {res['test_accuracy']:.3f} ({time.perf_counter() - t0:.0f} s)")
     return res
 
 
 def fuse(seed_dir, a, b):
     """Late fusion by product of two runs' saved test scores -> {"test_accuracy", "test_map"}."""
-    sa, sb = (np.load(seed_dir / r / "test_scores.npy") for r in (a, b))
-    la, lb = (np.load(seed_dir / r / "test_labels.npy") for r in (a, b))
+    sa, sb = (_load_array(seed_dir / r / "test_scores.npy") for r in (a, b))
+    la, lb = (_load_array(seed_dir / r / "test_labels.npy") for r in (a, b))
+    if sa.shape != sb.shape or sa.ndim != 2 or len(la) != len(sa):
+        raise RunError(f"{seed_dir}: the saved test scores of {a} {sa.shape} and {b} {sb.shape} (and their labels) "
+                       f"do not match; delete the run folders to redo the runs")
     if not np.array_equal(la, lb):
         raise ValueError(f"{seed_dir}: runs {a} and {b} were tested on different videos")
     f = late_fusion(sa, sb, "product")
     return {"test_accuracy": accuracy(f, la), "test_map": mean_average_precision(f, la)}
+
+
+def _load_array(path):
+    """A run's saved scores or labels (.npy, no pickle) -> the array; a RunError naming the file otherwise."""
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise RunError(f"{path}: unreadable ({type(err).__name__}); the file is damaged or missing: delete the run "
+                       f"folder {path.parent} to redo the run") from None
+    if x.dtype.kind not in "fiub" or (x.dtype.kind == "f" and not np.isfinite(x).all()):
+        raise RunError(f"{path}: expected finite numbers, got {x.dtype} data; delete the run folder {path.parent} "
+                       f"to redo the run")
+    return x
 
 
 def cell(values, key="test_accuracy"):
@@ -115,18 +255,29 @@ def run_experiments(args, log=print):
     rest = [r for r in runs if r not in first]
     results = {s: {} for s in args.seeds}
     log(f"experiments: {len(runs)} runs x {len(args.seeds)} seeds, {args.jobs} at a time, outputs in {args.out}")
-    with ThreadPoolExecutor(args.jobs) as pool:
+    children, failed = Children(), []
+    pool = ThreadPoolExecutor(args.jobs)
+    try:
         for seed in args.seeds:
             for name in first:         # one after the other: both write the same caches
-                results[seed][name] = run_one(name, seed, args, log)
-        jobs = {(seed, name): pool.submit(run_one, name, seed, args, log) for seed in args.seeds for name in rest}
-        failed = []
+                results[seed][name] = run_one(name, seed, args, log, children)
+        jobs = {(seed, name): pool.submit(run_one, name, seed, args, log, children)
+                for seed in args.seeds for name in rest}
         for (seed, name), job in jobs.items():
             try:
                 results[seed][name] = job.result()
             except RunError as err:         # a failed run: the others go on, the failure is named at the end
                 failed.append(str(err))
                 log(f"  {err}")
+    except KeyboardInterrupt as err:        # SIGINT / SIGTERM: passed on, nothing new started, then raised again
+        signum = _signal_of(err)
+        pool.shutdown(wait=False, cancel_futures=True)
+        stopped = children.stop(signum, log)
+        log(f"experiments stopped by {signum.name}" + (f"; {len(stopped)} run(s) interrupted" if stopped else "")
+            + "; rerun the same command to continue (finished runs are kept, interrupted ones resume)")
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     for seed in args.seeds:
         for fname, (a, b) in FUSIONS.items():
             if a in results[seed] and b in results[seed]:

@@ -36,6 +36,12 @@ from ..run.progress import progress
 from .evaluation import evaluate_videos
 from .parts import load_run, saved_run_data
 
+# The largest Gaussian smoothing (sigma, pixels) the localization takes. A map of N x N cells upsampled to the frame
+# and smoothed with a sigma as large as the frame's side is already nearly flat (every cell spread over the whole
+# frame), so a sigma beyond the frame's larger side means nothing more; localize_checkpoint holds it to that, and
+# this bound, larger than the frames of every dataset localized here (UCF101-24: 320 x 240), is checked first, before
+# anything is read (scipy's filter allocates a kernel of 8 sigma + 1 taps).
+SIGMA_MAX = 1024.0
 RECALL_AT = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 MAP_AT = (0.1, 0.2, 0.3, 0.4, 0.5)
 
@@ -368,6 +374,18 @@ def draw_window_attention(data, attention, ground_truth, out, prefix="attention"
     return paths
 
 
+def _check_sigma(sigma, sizes):
+    """Refuse (RunError) a smoothing ``sigma`` (pixels) beyond SIGMA_MAX or wider than the larger side of the
+    frames ``sizes`` ((H, W), or {video: (H, W)}): the maps would come out flat."""
+    if sigma is None:
+        return
+    sides = [max(s) for s in (sizes.values() if isinstance(sizes, dict) else [sizes])]
+    largest = max(sides) if sides else SIGMA_MAX
+    if not (np.isfinite(sigma) and 0 <= sigma <= min(SIGMA_MAX, largest)):
+        raise RunError(f"--sigma {sigma:g}: expected 0 to {min(SIGMA_MAX, largest):g} pixels (the larger side of "
+                       f"this run's frames is {largest:g} pixels; a wider Gaussian flattens every map)")
+
+
 def _attended_modality(config):
     """The modality of the maps a run's attention weighs (VideoLSTM: RGB, its attention comes from flow)."""
     return model_spec(config["model"]).modalities(config["modality"])[0]
@@ -384,6 +402,7 @@ def localize_checkpoint(path, annotations=None, theta=THETA, sigma=None, smooth=
         raise RunError(f"--checkpoint {path}: {config['model']} has no attention to measure; localize reads the "
                        f"VideoLSTM models' maps and aLSTM's temporal attention")
     ground_truth, sizes, tracks = ground_truth_for(saved_run_data(config, path, root), annotations)
+    _check_sigma(sigma, sizes)
     data, model, reader = load_run(config, path, log, root)
     spec = model_spec(config["model"])
     if spec.pooled:                                                      # aLSTM: temporal attention only

@@ -214,7 +214,7 @@ def render_clip(group, clip, *, classes=8, seed=0, frames=48, size=112, distract
     """Draw one clip in memory.
 
     group, clip: 1..99 (the group and the clip's index in it); classes: count (the first n of CLASSES)
-    or names; seed: dataset seed; frames: T >= 8; size: int or (W, H), even, >= 32; distractors: non-actor objects
+    or names; seed: dataset seed; frames: T, 8..1000; size: int or (W, H), even, 32..512; distractors: non-actor objects
     of a two-actor clip (a one-actor clip has one more: every clip shows distractors + 2 objects); clutter: static
     shapes in the background; context: probability (per class and group) that the background is the first
     actor's class's scene type; two_actor_share: probability of two actors; layers: a subset of ("background",
@@ -351,8 +351,8 @@ def main(argv=None):
                                                                     "appearance pool and background; the first "
                                                                     "third are the test subset (default 10)")
     ap.add_argument("--clips", type=int, default=None, help="clips per group, 1..99 (default 36)")
-    ap.add_argument("--frames", type=int, default=None, help="frames per clip at 25 fps, >= 8 (default 48)")
-    ap.add_argument("--size", default=None, help="frame size N (square) or WxH, even, >= 32 (default 112)")
+    ap.add_argument("--frames", type=int, default=None, help="frames per clip at 25 fps, 8..1000 (default 48)")
+    ap.add_argument("--size", default=None, help="frame size N (square) or WxH, even, 32..512 (default 112)")
     ap.add_argument("--distractors", type=int, default=None,
                     help="distractors of a two-actor clip; a one-actor clip gets one more, so every clip shows "
                          "distractors + 2 objects (default 2)")
@@ -371,8 +371,8 @@ def main(argv=None):
                                                          "annotations/ and synthetic.json)")
     ap.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = ap.parse_args(argv)
-    if args.workers is not None and args.workers < 1:
-        ap.error(f"--workers: expected a positive integer, got {args.workers}")
+    if args.workers is not None and not 1 <= args.workers <= 256:
+        ap.error(f"--workers: expected an integer 1..256, got {args.workers}")
     given = {k: v for k, v in vars(args).items() if v is not None and k not in ("out", "force", "quiet")}
     if "classes" in given and given["classes"].strip().isdigit():
         given["classes"] = int(given["classes"])

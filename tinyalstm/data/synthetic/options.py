@@ -4,6 +4,12 @@ import numpy as np
 
 from .motion import CLASSES
 
+# Upper bounds that keep one video in memory (frames x H x W x 3 bytes, under 0.8 GB at the largest, times the
+# parallel encoders): 1000 frames are 40 s at 25 fps (UCF101's clips average 7 s), 512 pixels exceed UCF101's
+# 320 x 240 frames.
+MAX_FRAMES = 1000
+MAX_SIZE = 512
+
 
 def resolve_classes(classes):
     """``classes``: an int n (the first n of CLASSES) or a sequence (or comma-separated string) of names.
@@ -31,8 +37,9 @@ def resolve_size(size):
     if isinstance(size, (int, np.integer)):
         size = (int(size), int(size))
     if (len(size) != 2 or any(not isinstance(s, (int, np.integer)) for s in size)
-            or any(s < 32 or s % 2 for s in size)):
-        raise ValueError(f"size: expected width and height even integers >= 32 (XVID needs even sizes), got {size}")
+            or any(s < 32 or s > MAX_SIZE or s % 2 for s in size)):
+        raise ValueError(f"size: expected width and height even integers 32..{MAX_SIZE} (XVID needs even sizes), "
+                         f"got {size}")
     return int(size[0]), int(size[1])
 
 
@@ -45,8 +52,8 @@ def check_seed(seed):
 def check_options(frames, size, distractors, clutter, context, seed=0):
     """The options of one video (``single.render_video``, ``multilabel.render_clip``) -> the frame size (W, H)."""
     check_seed(seed)
-    if not isinstance(frames, (int, np.integer)) or frames < 8:
-        raise ValueError(f"frames: expected an integer >= 8, got {frames!r}")
+    if not isinstance(frames, (int, np.integer)) or isinstance(frames, bool) or not 8 <= frames <= MAX_FRAMES:
+        raise ValueError(f"frames: expected an integer 8..{MAX_FRAMES}, got {frames!r}")
     if not isinstance(distractors, (int, np.integer)) or not 0 <= distractors <= 12:
         raise ValueError(f"distractors: expected an integer 0..12, got {distractors!r}")
     if not isinstance(clutter, (int, np.integer)) or not 0 <= clutter <= 64:

@@ -134,7 +134,7 @@ def render_video(class_name, group=1, clip=1, *, seed=0, frames=48, size=112, di
     """Draw one video in memory.
 
     class_name: one of ``classes`` (names from CLASSES); group, clip: 1..99 (gXX, cYY of the file name);
-    seed: dataset seed; frames: T >= 8; size: int or (W, H), even, >= 32; distractors: number of distractor
+    seed: dataset seed; frames: T, 8..1000; size: int or (W, H), even, 32..512; distractors: number of distractor
     objects; clutter: static shapes in the background; context: probability that the background's scene type is
     the class's (per class and group); classes: the dataset's class list or count (sets ``label``; default all
     of CLASSES, whose first n are the n-class dataset's, so the label is the same);
@@ -263,8 +263,8 @@ def main(argv=None):
                                                            "blocks of groups, as UCF101 (default 10)")
     ap.add_argument("--clips", type=int, default=3, help="clips cYY per group and class; clips of a group share "
                                                          "appearance pool and background (default 3)")
-    ap.add_argument("--frames", type=int, default=48, help="frames per video at 25 fps, >= 8 (default 48)")
-    ap.add_argument("--size", default="112", help="frame size N (square) or WxH, even, >= 32 (default 112)")
+    ap.add_argument("--frames", type=int, default=48, help="frames per video at 25 fps, 8..1000 (default 48)")
+    ap.add_argument("--size", default="112", help="frame size N (square) or WxH, even, 32..512 (default 112)")
     ap.add_argument("--distractors", type=int, default=3, help="distractor objects per video: same appearance "
                                                                "pool, no class motion (default 3)")
     ap.add_argument("--clutter", type=int, default=6, help="static clutter shapes in each background (default 6)")
@@ -280,8 +280,8 @@ def main(argv=None):
     ap.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = ap.parse_args(argv)
     classes = int(args.classes) if args.classes.strip().isdigit() else args.classes
-    if args.workers is not None and args.workers < 1:
-        ap.error(f"--workers: expected a positive integer, got {args.workers}")
+    if args.workers is not None and not 1 <= args.workers <= 256:
+        ap.error(f"--workers: expected an integer 1..256, got {args.workers}")
     return run_generator(ap, generate, args.out, classes=classes, groups=args.groups, clips=args.clips,
                          frames=args.frames, size=args.size, distractors=args.distractors, clutter=args.clutter,
                          context=args.context, seed=args.seed, quality=args.quality, workers=args.workers,
