@@ -89,6 +89,8 @@ def main(argv=None):
         if "temporal_mass_in_interval" not in figures:
             save_json(out / "tubes.json", tubes, indent=None)
     if "temporal_mass_in_interval" in figures:
+        for line in figures.get("ground_truth_skipped", [])[:10]:
+            print(f"  skipped (ground truth): {line}")
         print(f"{figures['model']}: temporal attention on the action interval "
               f"{figures['temporal_mass_in_interval']:.3f} against the interval's share of the window "
               f"{figures['interval_share']:.3f} ({figures['temporal_mass_over_share']:.2f}x; all weight on the action "
@@ -104,8 +106,8 @@ def main(argv=None):
           f"skipped" + "".join(f"\n  skipped {key}: {why}" for key, why in skipped[:10])
           + (f"\n  ... and {len(skipped) - 10} more" if len(skipped) > 10 else ""))
     if figures["ground_truth_clipped"]:
-        print(f"ground-truth boxes reaching past the frame were clipped in {len(figures['ground_truth_clipped'])} "
-              f"videos (listed in localization.json)")
+        print(f"ground-truth boxes reaching past the frame or the video's end were clipped or dropped in "
+              f"{len(figures['ground_truth_clipped'])} videos (listed in localization.json)")
     print(f"attention in the actor box {figures['attention_in_box']:.3f} against its share of the frame "
           f"{figures['box_share']:.3f} ({figures['attention_in_box_over_share']:.2f}x); pointing "
           f"{figures['pointing']:.3f}")
