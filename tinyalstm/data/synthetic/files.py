@@ -52,7 +52,7 @@ def rounded(x, nd=3):
     return x
 
 
-def save_json(path, obj, compact=False):
+def save_dataset_json(path, obj, compact=False):
     """Write ``obj`` as JSON and a newline, atomically: one line without spaces (``compact``, the annotations) or
     indented by one space (the manifest)."""
     text = json.dumps(obj, **({"separators": (",", ":")} if compact else {"indent": 1}))
@@ -120,7 +120,7 @@ def begin(out, manifest, expected, owned, force, log, title):
     os.makedirs(out, exist_ok=True)
     if os.path.exists(man_path):
         os.remove(man_path)
-    save_json(marker, manifest)
+    save_dataset_json(marker, manifest)
     for name in owned:
         shutil.rmtree(os.path.join(out, name), ignore_errors=True)
     return None
@@ -128,7 +128,7 @@ def begin(out, manifest, expected, owned, force, log, title):
 
 def finish(out, manifest):
     """The end of a generation: the manifest, with its summary, written (atomically), then the marker removed."""
-    save_json(os.path.join(out, MANIFEST), manifest)
+    save_dataset_json(os.path.join(out, MANIFEST), manifest)
     os.remove(os.path.join(out, MARKER))
 
 

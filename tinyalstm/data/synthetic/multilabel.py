@@ -94,7 +94,8 @@ import numpy as np
 
 from ...run.cli import run
 from ...run.storage import save_text
-from .files import FPS, begin, dir_size, finish, rounded, run_generator, save_json, split_test_groups, write_avi
+from .files import (FPS, begin, dir_size, finish, rounded, run_generator, save_dataset_json, split_test_groups,
+                    write_avi)
 from .motion import CLASSES, class_motion, distractor_motion, place, progress, sample_interval
 from .options import check_clip, check_counts, check_options, check_seed, resolve_classes
 from .render import appearance_record
@@ -294,7 +295,7 @@ def generate_multilabel(out, *, classes=8, groups=10, clips=36, frames=48, size=
         gt = dict({"format": FORMAT, "version": VERSION, "name": name, "video": name + ".avi", "subset": subset},
                   **gt)
         write_avi(os.path.join(clips_dir, name + ".avi"), compose(d), opts["quality"])
-        save_json(os.path.join(out, "annotations", name + ".json"), gt, compact=True)
+        save_dataset_json(os.path.join(out, "annotations", name + ".json"), gt, compact=True)
         return subset, name, gt["label_names"]
 
     workers = workers or min(8, os.cpu_count() or 1)

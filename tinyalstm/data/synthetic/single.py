@@ -59,7 +59,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ...run.storage import save_text
-from .files import (FPS, begin, dir_size, finish, rounded, run_generator, save_json, split_test_groups,
+from .files import (FPS, begin, dir_size, finish, rounded, run_generator, save_dataset_json, split_test_groups,
                     write_avi)
 from .motion import CLASSES, class_motion, distractor_motion, place, progress, sample_interval
 from .options import check_clip, check_counts, check_options, resolve_classes
@@ -206,7 +206,8 @@ def generate(out, *, classes=8, groups=10, clips=3, frames=48, size=112, distrac
         c, g, k = job
         gt, d = _spec(c, g, k, **kw)
         write_avi(os.path.join(out, "UCF-101", gt["video"]), compose(d), quality)
-        save_json(os.path.join(out, "annotations", os.path.basename(gt["video"])[:-4] + ".json"), gt, compact=True)
+        annotation = os.path.join(out, "annotations", os.path.basename(gt["video"])[:-4] + ".json")
+        save_dataset_json(annotation, gt, compact=True)
         return gt["video"]
 
     workers = workers or min(8, os.cpu_count() or 1)
