@@ -99,7 +99,7 @@ from .files import (FPS, begin, dir_size, finish, rounded, run_generator, save_d
 from .motion import CLASSES, class_motion, distractor_motion, place, progress, sample_interval
 from .options import check_clip, check_counts, check_options, check_seed, resolve_classes
 from .render import appearance_record
-from .scene import BG_MARGIN, LAYERS, POOL_SIZE, compose, group_look
+from .scene import LAYERS, POOL_SIZE, compose, group_look, order_and_camera
 
 FORMAT = "tinyalstm-synthetic-multilabel"
 VERSION = 1
@@ -173,11 +173,7 @@ def _spec(group, clip, classes, seed, frames, size, distractors, clutter, contex
         i = int(r_dis.integers(POOL_SIZE))
         ddx, ddy, dls, dparams = distractor_motion(r_dis, S, T)
         objects.append(("distractor", i, dparams) + place(r_dis, pool[i], ddx, ddy, dls, W, H) + (None,))
-    order = r_z.permutation(len(objects))                         # order[k]: object drawn k-th
-    z = np.empty(len(objects), int)
-    z[order] = np.arange(len(objects))
-    offset = [int(v) for v in r_bg.integers(0, 2 * BG_MARGIN + 1, size=2)]
-    gain = float(r_bg.uniform(0.92, 1.08))
+    order, z, offset, gain = order_and_camera(r_z, r_bg, len(objects))
 
     def entry(k):
         role, i, motion, _, _, _, boxes, interval = objects[k]

@@ -109,6 +109,17 @@ def background(seed, group, W, H, scene, clutter):
     return out
 
 
+def order_and_camera(r_z, r_bg, n):
+    """A clip's draws beyond its objects: the drawing order of its ``n`` objects from ``r_z`` (order[k]: the object
+    drawn k-th; z[i]: object i's place in it, 0 = first, at the back), and the camera's offset in the group's
+    background and its gain from ``r_bg`` -> (order (n,), z (n,), [dx, dy], gain)."""
+    order = r_z.permutation(n)                                  # order[k]: object drawn k-th
+    z = np.empty(n, int)
+    z[order] = np.arange(n)
+    offset = [int(v) for v in r_bg.integers(0, 2 * BG_MARGIN + 1, size=2)]
+    return order, z, offset, float(r_bg.uniform(0.92, 1.08))
+
+
 def compose(d, layers=LAYERS):
     """Draw the video of the drawing list ``d`` -> frames uint8 (T, H, W, 3) RGB.
 
