@@ -30,7 +30,7 @@ import textwrap
 from pathlib import Path
 
 from . import backend
-from .data.pipeline import ENCODER_WIDTHS
+from .data.pipeline import ENCODER_WIDTHS, RGB_ENCODERS
 from .data.registry import DATASETS, dataset_spec
 from .experiment.parts import DEFAULT_LR, OPTIMIZERS, SGD_DEFAULTS, default_optimizer, multilabel_models
 from .experiment.training import run_training
@@ -117,6 +117,12 @@ def parse_args(argv):
     ap.add_argument("--encoder-epochs", type=int, default=8,
                     help="frame encoder epochs (default 8; 0 keeps the random initial weights, whose maps the "
                          "recurrent model then reads)")
+    ap.add_argument("--rgb-encoder", choices=RGB_ENCODERS, default="scratch",
+                    help="where the RGB maps come from: finetuned (the frame encoder pretrained on still images of "
+                         "the synthetic world, the part of the world in each map cell, then fine-tuned on the "
+                         "action labels), frozen (the pretrained encoder as it is; the ConvNet baseline is still the "
+                         "fine-tuned one) or scratch (trained on the action labels alone; the default). The flow "
+                         "encoder is always trained on the action labels")
     ap.add_argument("--workers", type=int, default=None,
                     help="processes decoding videos, computing flow and encoding frames when the caches are built "
                          "(default: the cores available to this process); the caches are the same byte for byte")

@@ -34,6 +34,7 @@ aLSTM's C3D and VGG features, the attended-data possibly with r rows per input-d
 import hashlib
 import json
 import time
+import zipfile
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -42,6 +43,7 @@ import numpy as np
 
 from .. import backend
 from ..models.frame_encoder import FrameEncoder, train_frame_encoder, video_baseline
+from ..models.pretraining import PartsHead, pretrain
 from ..optim import RMSprop
 from ..run.storage import save_json, save_npz
 from .activitynet import read_segment
@@ -51,12 +53,20 @@ from .features import (FeatureChecks, FeatureError, extract_features, file_stamp
                        validate_modalities)
 from .flow import video_flow
 from .registry import dataset_spec, default_cache, ensure_built_in
+from .synthetic.render import SHAPES
+from .synthetic.stills import PARTS, VERSION as STILLS_VERSION, stills
 from .validation import carve_validation
 from .video import read_video
 from .windows import rows_per_input_step
 
 MODALITY_CHANNELS = {"rgb": 3, "flow": 2}
 ENCODER_WIDTHS = (16, 32, 32)      # the frame encoders' blocks: each halves the frame, so maps are size / 8
+# Where the RGB maps come from: the encoder pretrained on the world's stills then fine-tuned on the action labels,
+# the pretrained encoder as it is, or an encoder trained on the action labels alone (models/pretraining.py).
+RGB_ENCODERS = ("finetuned", "frozen", "scratch")
+# The pretraining stage: how many stills, epochs over them, and the stills' stream. One pretrained encoder serves
+# every run and seed (as one ImageNet model serves every fine-tuning), so it is cached outside a run's work folder.
+PRETRAINING = {"stills": 3000, "epochs": 4, "seed": 0, "check_stills": 500}
 
 
 @dataclass
@@ -178,7 +188,7 @@ def _flipped(frames_of, modality, sample):
 
 
 def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epochs=8, seed=0, validation=0.0,
-              flip=False, log=print, workers=1, generate=True, classes=None):
+              flip=False, log=print, workers=1, generate=True, classes=None, rgb_encoder="scratch"):
     """The FeatureData of a run: given features (``dataset='features'``), or videos of ``dataset`` (synthetic,
     generated into ``root`` or the default cache folder on first use; ucf101; hmdb51) through the pipeline of the
     module docstring, with the work cache ``work`` (default: ``default_work``). Cached stages are reused while their
@@ -188,7 +198,8 @@ def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epoc
     features have no frames to flip). ``workers``: processes decoding, computing flow and encoding videos
     (``features.extract_features``; 1: this process). ``generate=False`` (a saved run read again): a built-in
     benchmark missing from ``root`` is refused, not generated. ``classes``: the class list the data must have (a
-    saved run's), checked before anything is decoded."""
+    saved run's), checked before anything is decoded. ``rgb_encoder``: one of RGB_ENCODERS, where the RGB maps
+    come from (``prepare_video_features``)."""
     spec = dataset_spec(dataset)
     if not spec.videos:
         if flip:
@@ -209,7 +220,8 @@ def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epoc
     work = work or default_work(dataset, root)
     data = prepare_video_features(dataset, root, split, modalities, work, size=size, enc_epochs=encoder_epochs,
                                   seed=seed, validation=validation, flip=flip, log=log, workers=workers,
-                                  classes=classes)
+                                  classes=classes, rgb_encoder=rgb_encoder,
+                                  render_size=min((options or {}).get("size") or [112]))
     data.options = options
     return data
 
@@ -226,13 +238,20 @@ def check_classes(found, expected, root):
 
 
 def prepare_video_features(dataset, root, split, modalities, work, size=64, widths=ENCODER_WIDTHS, enc_epochs=8,
-                           per_video=8, seed=0, validation=0.0, flip=False, log=print, workers=1, classes=None):
+                           per_video=8, seed=0, validation=0.0, flip=False, log=print, workers=1, classes=None,
+                           rgb_encoder="scratch", render_size=112):
     """Run the pipeline of the module docstring for ``modalities`` -> FeatureData, its stages in order: the dataset's
     split, the validation carve, then per modality the frames (and flow), the frame encoder, the maps. Stages
     already done (same options) are skipped; encoder weights are kept in work/encoders/<modality>-<options>.npz.
     ``workers``: processes per extraction pass (decoding + flow; the encoder's passes too on the CPU, while on a GPU
     they stay in this process, which holds the one CUDA context). ``classes``: the class list the split must have
-    (``check_classes``). Every class must keep training and test videos that could be read (``check_split``)."""
+    (``check_classes``). Every class must keep training and test videos that could be read (``check_split``).
+    ``rgb_encoder`` (RGB_ENCODERS): "scratch" trains the RGB encoder on the action labels from random weights, as
+    the flow encoder always is; "finetuned" starts it from the encoder pretrained on the world's stills
+    (``pretrain_frame_encoder``, stills drawn at ``render_size``, the benchmark's frame size), and "frozen" reads
+    the maps of the pretrained encoder as it is (the ConvNet baseline is then the fine-tuned one)."""
+    if rgb_encoder not in RGB_ENCODERS:
+        raise ValueError(f"rgb_encoder: expected one of {', '.join(RGB_ENCODERS)}, got {rgb_encoder!r}")
     work = Path(work)
     expected = classes
     train, test, classes, report = load_split(dataset, root, split)
@@ -257,21 +276,92 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
         frames_of = _cached_frames(frames_root)
         tag = f"{m}-s{size}-w{'x'.join(map(str, widths))}-e{enc_epochs}-p{per_video}-seed{seed}-split{split}{held_out}"
         enc = FrameEncoder(MODALITY_CHANNELS[m], size, len(classes), widths=widths, seed=seed, multilabel=multilabel)
+        maps_of, maps_tag = enc, tag
+        if m == "rgb" and rgb_encoder != "scratch":
+            pretrained = pretrain_frame_encoder(size, widths, render_size, log)
+            enc.params.update({k: v.copy() for k, v in pretrained.blocks().items()})
+            tag = f"{tag}-{pretraining_tag(size, widths, render_size)}"
+            maps_of, maps_tag = ((pretrained, pretraining_tag(size, widths, render_size)) if rgb_encoder == "frozen"
+                                 else (enc, tag))
         stamps = {sub: {key_of(s): file_stamp(frames_root / f"{key_of(s)}.npy") for s in samples}
                   for sub, samples in (("train", train), ("test", test))}
         convnet[m] = fit_frame_encoder(enc, m, work / "encoders" / f"{tag}.npz", train, test, frames_of, enc_epochs,
                                        per_video, seed, report, log, inputs=stamps)
-        roots[m] = encode_maps(enc, ok, frames_of, work / "features" / tag, report, f"[{m}] feature maps",
+        roots[m] = encode_maps(maps_of, ok, frames_of, work / "features" / maps_tag, report, f"[{m}] feature maps",
                                enc_workers, frames_root, log)
         if flip:                                  # the same encoder on the mirrored videos
-            flipped[m] = encode_maps(enc, ok, _flipped_frames(frames_of, m), work / "features" / f"{tag}-flipped",
-                                     report, f"[{m}] mirrored feature maps", enc_workers, frames_root, log)
+            flipped[m] = encode_maps(maps_of, ok, _flipped_frames(frames_of, m),
+                                     work / "features" / f"{maps_tag}-flipped", report, f"[{m}] mirrored feature maps",
+                                     enc_workers, frames_root, log)
     if report.count:
         log(f"data report: {report.summary()}")
     pairs = lambda subset: [(key_of(s), s.label) for s in subset]  # noqa: E731
     return FeatureData(pairs(train), pairs(test), classes, roots, enc.feature_shape,
                        {key_of(s): s.path for s in train + val + test}, convnet, report, pairs(val), flipped,
                        multilabel)
+
+
+def pretraining_tag(size, widths, render_size, settings=None):
+    """The name of a pretrained encoder's cache entry: everything its weights depend on (``settings``: as
+    PRETRAINING, the default)."""
+    p = settings or PRETRAINING
+    return (f"pretrained-s{size}-w{'x'.join(map(str, widths))}-r{render_size}-n{p['stills']}-e{p['epochs']}"
+            f"-seed{p['seed']}-v{STILLS_VERSION}")
+
+
+def pretrain_frame_encoder(size, widths, render_size, log=print, cache=None, settings=None):
+    """Stage "pretraining": a FrameEncoder for RGB frames at ``size`` px whose blocks are trained on the world's
+    stills (data/synthetic/stills.py, drawn at ``render_size`` px and decoded at ``size`` as a benchmark's videos
+    are; models/pretraining.py), or loaded from ``cache`` (default: ~/.cache/tinyalstm/pretrained/) where an
+    earlier run left them -> the encoder (its head is untrained: only ``blocks()`` are pretrained). Logs how well
+    it does its task on stills it never saw. ``settings``: as PRETRAINING (the default)."""
+    p = settings or PRETRAINING
+    path = Path(cache or default_cache() / "pretrained") / f"{pretraining_tag(size, widths, render_size, p)}.npz"
+    enc = FrameEncoder(3, size, 2, widths=widths, seed=p["seed"])
+    if path.exists():
+        try:
+            with np.load(path) as z:
+                blocks = {k: backend.to_device(z[k], enc.dtype) for k in enc.blocks()}
+                figures = {k[2:]: float(z[k]) for k in z.files if k.startswith("__")}
+            if any(blocks[k].shape != v.shape for k, v in enc.blocks().items()):
+                raise ValueError("weights of other shapes")
+            enc.params.update(blocks)
+            log(f"[rgb] pretrained frame encoder loaded from {path} ({_pretraining_figures(figures)})")
+            return enc
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
+            log(f"[rgb] {path} cannot be read ({err}): pretraining again")
+    t0 = time.perf_counter()
+    cells = enc.map_size
+    log(f"[rgb] pretraining the frame encoder: {p['stills']} stills of the synthetic world, the part in each of "
+        f"{cells}x{cells} cells ({len(SHAPES)} object shapes, {len(PARTS) - len(SHAPES)} scene types), "
+        f"{p['epochs']} epochs")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames, labels = stills(p["stills"], cells, size, seed=p["seed"], render_size=render_size, tmp=path.parent)
+    head = PartsHead(enc.widths[-1], len(PARTS), seed=p["seed"])
+    pretrain(enc, head, frames, labels, RMSprop(lr=1e-3), p["epochs"], np.random.default_rng(p["seed"]),
+             objects=len(SHAPES), log=lambda msg: log(f"[rgb]   {msg}"))
+    frames, labels = stills(p["check_stills"], cells, size, seed=p["seed"] + 1, render_size=render_size,
+                            tmp=path.parent)
+    figures = parts_figures(head.predict(enc, frames), labels)
+    save_npz(path, **{k: backend.to_numpy(v) for k, v in {**enc.blocks(), **head.params}.items()},
+             **{f"__{k}": v for k, v in figures.items()})
+    log(f"[rgb] pretrained ({time.perf_counter() - t0:.0f} s; {_pretraining_figures(figures)})")
+    return enc
+
+
+def parts_figures(predicted, labels):
+    """How well cell predictions (n, N, N) match the stills' labels: objects (cells of an object predicted as some
+    object), false (background cells predicted as an object), shape (object cells given their object's shape) and
+    scene (background cells given their scene type) -> dict of fractions."""
+    obj, said = labels < len(SHAPES), predicted < len(SHAPES)
+    return {"objects": float(said[obj].mean()), "false": float(said[~obj].mean()),
+            "shape": float((predicted[obj] == labels[obj]).mean()), "scene": float((predicted[~obj] ==
+                                                                                    labels[~obj]).mean())}
+
+
+def _pretraining_figures(f):
+    return (f"on unseen stills: {f['objects']:.2f} of the object cells found, {f['false']:.2f} of the background "
+            f"cells taken for an object; shape right {f['shape']:.2f}, scene type right {f['scene']:.2f}")
 
 
 def cache_frames(modality, samples, frames_root, size, report, log=print, workers=1):

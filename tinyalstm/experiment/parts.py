@@ -32,7 +32,8 @@ def run_data(config, log=print, saved=False):
                      validation=config.get("validation", 0.0),
                      flip=config.get("flip", False) or bool(config.get("test_chunks")), log=log,
                      workers=config.get("workers", 1), generate=not saved,
-                     classes=config.get("classes") if saved else None)
+                     classes=config.get("classes") if saved else None,
+                     rgb_encoder=config.get("rgb_encoder") or "scratch")
 
 
 def saved_run_data(config, path, root=None):

@@ -78,7 +78,12 @@ class FrameEncoder:
         """(D, N, N) of the maps ``features`` returns."""
         return (self.widths[-1], self.map_size, self.map_size)
 
-    def _check(self, frames):
+    def blocks(self):
+        """The conv blocks' parameters, W{i} and b{i} (the same arrays as in ``params``, without the head's)."""
+        return {k: v for k, v in self.params.items() if k[0] in "Wb" and k[1:].isdigit()}
+
+    def normalise(self, frames):
+        """uint8 frames (B, size, size, channels), checked -> floats (B, channels, size, size) in [-1, 1]."""
         frames = np.asarray(frames) if not hasattr(frames, "__cuda_array_interface__") else frames
         want = (self.size, self.size, self.channels)
         if frames.ndim != 4 or tuple(frames.shape[1:]) != want:
@@ -88,7 +93,8 @@ class FrameEncoder:
             raise ValueError(f"frames: expected dtype uint8 (decoded frames or flow images), got {frames.dtype}")
         return normalise_frames(frames, self.dtype)
 
-    def _maps_forward(self, x):
+    def maps_forward(self, x):
+        """Normalised frames x (B, C, H, W) -> (maps (B, D, N, N), one BlockCache per block)."""
         caches = []
         for i in range(len(self.widths)):
             x, conv_cache = conv2d_forward(x, self.params[f"W{i}"], self.params[f"b{i}"])
@@ -97,7 +103,8 @@ class FrameEncoder:
             caches.append(BlockCache(conv_cache, relu_cache, pool_cache))
         return x, caches
 
-    def _maps_backward(self, dx, caches, grads):
+    def maps_backward(self, dx, caches, grads):
+        """dmaps (B, D, N, N) -> dx (B, C, H, W); the blocks' gradients go into ``grads`` (W{i}, b{i})."""
         for i in reversed(range(len(self.widths))):
             block = caches[i]
             dx = relu_backward(maxpool2x2_backward(dx, block.pool), block.relu)
@@ -113,10 +120,10 @@ class FrameEncoder:
         """Softmax cross-entropy of every frame (the multi-label loss with ``multilabel``) -> (loss, grads like
         params, dx (B, C, H, W)).
         ``rng`` switches dropout on; ``x`` (already normalised floats) replaces ``frames`` (gradient checks)."""
-        x = self._check(frames) if x is None else x
+        x = self.normalise(frames) if x is None else x
         check = check_multilabels if self.multilabel else check_labels
         y = backend.to_device(check("y", y, x.shape[0], self.n_classes))
-        maps, caches = self._maps_forward(x)
+        maps, caches = self.maps_forward(x)
         mask = None
         if rng is not None and self.dropout > 0:
             mask = backend.to_device(dropout_mask((x.shape[0], int(np.prod(self.feature_shape))), self.dropout, rng,
@@ -126,7 +133,7 @@ class FrameEncoder:
         grads = {}
         dflat, grads["W_out"], grads["b_out"] = affine_backward(dscores[:, 0], head_cache.out)
         dmaps = dropout_backward(dflat, head_cache.drop).reshape(head_cache.maps_shape)
-        dx = self._maps_backward(dmaps, caches, grads)
+        dx = self.maps_backward(dmaps, caches, grads)
         return float(loss), grads, dx
 
     def loss(self, frames, y, rng=None):
@@ -135,7 +142,7 @@ class FrameEncoder:
 
     def features(self, frames):
         """uint8 frames (B, size, size, channels) -> maps (B, D, N, N), the recurrent models' input."""
-        return self._maps_forward(self._check(frames))[0]
+        return self.maps_forward(self.normalise(frames))[0]
 
     def predict(self, frames):
         """-> class probabilities (B, n_classes) of each frame (independent sigmoids with ``multilabel``)."""

@@ -26,12 +26,12 @@ from .storage import save_npz
 # changes what is trained, except --epochs (continuing to more epochs is what --resume is for).
 RUN_IDENTITY = ("model", "modality", "dataset", "root", "split", "hidden", "frames", "fc_dim", "validation",
                 "attended_data", "lr", "seed", "dropout", "batch_size", "size", "encoder_epochs", "attention_penalty",
-                "init_from", "flip", "input_chunk", "optimizer", "momentum", "lr_decay", "lr_decay_after",
+                "init_from", "flip", "input_chunk", "rgb_encoder", "optimizer", "momentum", "lr_decay", "lr_decay_after",
                 "classes", "feature_shape", "input_shapes", "rows_per_step")
 # what checkpoints written before an option existed ran with
 _BEFORE = {"validation": 0.0, "attended_data": None, "attention_penalty": 0.0, "init_from": None, "flip": False,
            "input_chunk": 1, "optimizer": "rmsprop", "momentum": 0.9, "lr_decay": 1.0,
-           "lr_decay_after": 8}
+           "lr_decay_after": 8, "rgb_encoder": "scratch"}
 _REQUIRED = ("param/", "config", "epoch", "rng", "metrics")
 
 # The stored configuration's fields (the train command's options and what the run added), each with what it must
@@ -41,7 +41,7 @@ _REQUIRED = ("param/", "config", "epoch", "rng", "metrics")
 CONFIG_FIELDS = {
     "model": ("text",), "modality": ("text",), "dataset": ("text",), "optimizer": ("text",), "out": ("text",),
     "root": ("text", None), "work": ("text", None), "attended_data": ("text", None), "init_from": ("text", None),
-    "device": ("text", None),
+    "device": ("text", None), "rgb_encoder": ("text", None),
     "split": ("int", 1, 3), "epochs": ("int", 1), "batch_size": ("int", 1), "seed": ("int", 0), "frames": ("int", 1),
     "hidden": ("int", 1), "fc_dim": ("int", 1), "eval_windows": ("int", 1), "size": ("int", 1),
     "encoder_epochs": ("int", 0), "workers": ("int", 1), "input_chunk": ("int", 1), "lr_decay_after": ("int", 0),

@@ -92,12 +92,14 @@ def _pattern(app, u, v):
     return 0.5 + 0.5 * np.cos(math.pi * 1.5 * f * np.sqrt(u * u + v * v))          # rings
 
 
-def draw(canvas, pad, app, cx, cy, R, alpha=1.0):
-    """Composite the object ``app`` into ``canvas`` (T, H + 2 pad, W + 2 pad, 3) float32, in place.
+def footprint(app, cx, cy, R):
+    """Where the object ``app`` lies in each frame: index arrays of a square patch around it and the signed
+    distance (pixels, negative inside) of each patch pixel's centre to its edge.
 
-    cx, cy, R: (T,) centre (pixels, unpadded frame coordinates) and radius (pixels) per frame. Anti-aliased:
-    coverage = clip(0.5 - signed distance in pixels, 0, 1). A dark 1.2-pixel outline runs inside the edge."""
-    T = canvas.shape[0]
+    cx, cy, R: (T,) centre (pixels, frame coordinates) and radius (pixels) per frame -> (tt (T, 1, 1), yy (T, P, 1),
+    xx (T, 1, P): frame, row and column of each patch pixel, unpadded, so possibly outside the frame; u, v
+    (T, P, P): object coordinates in radius units; d (T, P, P): signed distance in pixels)."""
+    T = len(cx)
     ex, ey = EXTENTS[app["shape"]]
     P = int(math.ceil(2 * float(R.max()) * max(ex, ey))) + 4
     x0 = np.floor(cx - P / 2).astype(np.int64)
@@ -109,7 +111,23 @@ def draw(canvas, pad, app, cx, cy, R, alpha=1.0):
     u = (X - cx[:, None, None]) / Rb
     v = (Y - cy[:, None, None]) / Rb
     d = _sdf(app["shape"], u, v) * Rb                           # (T, P, P) signed distance in pixels
-    cover = np.clip(0.5 - d, 0.0, 1.0) * alpha
+    tt = np.arange(T)[:, None, None]
+    return tt, y0[:, None, None] + j[None, :, None], x0[:, None, None] + j[None, None, :], u, v, d
+
+
+def coverage(d, alpha=1.0):
+    """Anti-aliased coverage of a pixel from its signed distance ``d`` (pixels): clip(0.5 - d, 0, 1) x alpha."""
+    return np.clip(0.5 - d, 0.0, 1.0) * alpha
+
+
+def draw(canvas, pad, app, cx, cy, R, alpha=1.0):
+    """Composite the object ``app`` into ``canvas`` (T, H + 2 pad, W + 2 pad, 3) float32, in place.
+
+    cx, cy, R: (T,) centre (pixels, unpadded frame coordinates) and radius (pixels) per frame. Anti-aliased:
+    ``coverage`` of each pixel from its signed distance (``footprint``). A dark 1.2-pixel outline runs inside the
+    edge."""
+    tt, yy, xx, u, v, d = footprint(app, cx, cy, R)
+    cover = coverage(d, alpha)
     fill = np.asarray(app["color"], np.float32)
     w = _pattern(app, u, v)
     if w is None:
@@ -118,9 +136,7 @@ def draw(canvas, pad, app, cx, cy, R, alpha=1.0):
         col = fill + w[..., None] * (np.asarray(app["pattern_color"], np.float32) - fill)
     rim = np.clip(d + 1.2, 0.0, 1.0)[..., None]
     col = col * (1.0 - 0.65 * rim)                              # outline: 35 % of the colour
-    tt = np.arange(T)[:, None, None]
-    yy = (y0 + pad)[:, None, None] + j[None, :, None]
-    xx = (x0 + pad)[:, None, None] + j[None, None, :]
+    yy, xx = yy + pad, xx + pad
     a = cover[..., None].astype(np.float32)
     patch = canvas[tt, yy, xx]
     canvas[tt, yy, xx] = patch + a * (col.astype(np.float32) - patch)
