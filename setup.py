@@ -8,6 +8,9 @@ from setuptools import setup
 
 KERNEL_COMPILER = ["numba-cuda[cu12]>=0.30.4,<0.31", "nvidia-cuda-nvdisasm>=12.4"]
 GPU_CUDA12 = ["cupy-cuda12x>=13", "numba-cuda[cu12]>=0.30.4,<0.31"]
+# Dask's distributed scheduler runs the data pipeline's per-video passes on a cluster (--scheduler, data/cluster.py);
+# 2023.4.1 is the oldest release the tests have passed on.
+CLUSTER = ["dask[distributed]>=2023.4.1"]
 
 setup(
     name="tinyalstm",
@@ -34,9 +37,11 @@ setup(
         "gpu-cuda13": ["cupy-cuda13x>=13.6", "numba-cuda[cu13]>=0.30.4,<0.31"],
         # pytest + hypothesis for the suite; nbclient/nbformat/ipykernel execute the tutorials; matplotlib draws
         # their plots; numba-cuda, NVVM and ptxas (nvidia-cuda-nvcc-cu12) and nvdisasm compile every kernel for
-        # sm_80 and sm_90 and read its SASS, with no GPU (tests/kernels/test_kernels_compile.py).
+        # sm_80 and sm_90 and read its SASS, with no GPU (tests/kernels/test_kernels_compile.py); Dask runs the
+        # cluster tests on a local cluster (tests/data/test_cluster.py).
         "test": ["pytest>=7", "hypothesis>=6.80", "nbclient>=0.8", "nbformat>=5.7", "ipykernel>=6",
-                 "matplotlib>=3.6"] + KERNEL_COMPILER,
+                 "matplotlib>=3.6"] + KERNEL_COMPILER + CLUSTER,
+        "cluster": CLUSTER,
         "tutorials": ["jupyterlab>=4", "matplotlib>=3.6"],
     },
 )

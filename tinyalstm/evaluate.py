@@ -25,6 +25,7 @@ from pathlib import Path
 from . import backend
 from .experiment.evaluation import evaluate_checkpoint, fused_rows, video_metrics
 from .run.checkpoints import read_config
+from .run.cli import add_scheduler_option
 from .run.folder import RUN_FILES, claim_results
 from .run.storage import save_json
 
@@ -53,6 +54,7 @@ def main(argv=None):
     ap.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file (see above)")
     ap.add_argument("--overwrite", action="store_true",
                     help="with --json: replace the file when it holds other results (without it they are refused)")
+    add_scheduler_option(ap)
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
     if not 1 <= args.windows <= MAX_WINDOWS:
         ap.error(f"--windows: expected an integer 1..{MAX_WINDOWS}, got {args.windows}")
@@ -85,7 +87,8 @@ def main(argv=None):
 
 
 def _evaluate(args, paths, origin):
-    evaluated = [evaluate_checkpoint(p, args.windows, chunks=args.chunks, root=args.root) for p in paths]
+    evaluated = [evaluate_checkpoint(p, args.windows, chunks=args.chunks, root=args.root, scheduler=args.scheduler)
+                 for p in paths]
     rows = fused_rows(evaluated, args.weights, args.fusion)
     labels = evaluated[0][1]
     result = {}

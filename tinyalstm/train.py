@@ -35,6 +35,7 @@ from .data.registry import DATASETS, dataset_spec
 from .experiment.parts import DEFAULT_LR, OPTIMIZERS, SGD_DEFAULTS, default_optimizer, multilabel_models
 from .experiment.training import run_training
 from .models import CONVNET, CONVNET_SUMMARY, MODEL_CHOICES, MODELS
+from .run.cli import add_scheduler_option
 
 
 def parse_args(argv):
@@ -126,6 +127,7 @@ def parse_args(argv):
     ap.add_argument("--workers", type=int, default=None,
                     help="processes decoding videos, computing flow and encoding frames when the caches are built "
                          "(default: the cores available to this process); the caches are the same byte for byte")
+    add_scheduler_option(ap)
     ap.add_argument("--work", type=Path, default=None,
                     help="cache for frames, flow, encoders and features (default <root>/.tinyalstm-work/<hash of "
                          "the benchmark's options> or ~/.cache/tinyalstm/work-<dataset>-<hash of --root>)")

@@ -11,6 +11,7 @@ optical flow, the feature cache, the windows a model reads, and the pipeline fro
 - ``flow``          hand-written pyramidal Lucas-Kanade optical flow and flow images (VideoLSTM sec. 5.2)
 - ``features``      the per-video ``.npy`` feature cache, written atomically, read memory-mapped
 - ``workers``       an ordered parallel map over worker processes, for the feature extraction
+- ``cluster``       the same passes on a Dask cluster: connecting, and checking the workers see the files
 - ``windows``       training and test windows (VideoLSTM sec. 5.2) and reading them as model inputs
 - ``validation``    a validation split carved from the training videos, by group
 - ``augment``       horizontal flips for training (aLSTM sec. 4.1)

@@ -48,17 +48,20 @@ and no record at all, nothing is reused. Checking costs a stat per video (13,320
 cache, the disk's read rate otherwise), paid once when a video is cached (beside its decoding) and again only for
 files whose time changed.
 
-Parallel extraction (``workers > 1``): the per-video work (frames_of, encode, the atomic write) runs on worker
-processes (``workers.ordered_map``) and gives the same files, byte for byte, and the same report, entry for entry
-and in the same order, as one worker. frames_of, encode and the videos then travel to the workers by pickling
-(module-level functions, ``functools.partial`` of them, bound methods of picklable objects such as
-``FrameEncoder.features``; not lambdas or closures).
+Parallel extraction (``workers > 1``, or ``scheduler``, a Dask cluster): the per-video work (frames_of, encode,
+the atomic write) runs on worker processes (``workers.ordered_map``) and gives the same files, byte for byte, and
+the same report, entry for entry and in the same order, as one worker. frames_of, encode and the videos then
+travel to the workers by pickling (module-level functions, ``functools.partial`` of them, bound methods of
+picklable objects such as ``FrameEncoder.features``; not lambdas or closures). On a cluster the workers write the
+files themselves, so the cache folder and the inputs must be on a filesystem they share with this machine, at the
+same paths; that is checked before the pass (``cluster.check_shared``).
 """
 import hashlib
 import json
 import os
 import sys
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -67,6 +70,7 @@ import numpy as np
 from .. import backend
 from ..run.progress import progress as show_progress
 from ..run.storage import save_json, save_npy
+from .cluster import check_shared, connected
 from .datasets import SkipReport, Split, load_ucf101
 from .workers import check_picklable, ordered_map
 
@@ -80,7 +84,7 @@ def feature_path(root, key):
 
 def extract_features(items, frames_of, encode, root, feature_shape, dtype=np.float16, batch=64, report=None,
                      progress=True, desc="features", workers=1, source_of=None, hash_sources=False, depends=None,
-                     log=None):
+                     log=None, scheduler=None):
     """Encode every video once and cache its maps.
 
     items: iterable of (key, video) pairs; frames_of(video) -> uint8 frames (F, H, W, C) (may raise: the video is
@@ -90,7 +94,9 @@ def extract_features(items, frames_of, encode, root, feature_shape, dtype=np.flo
     ``hash_sources``: also compare contents; ``depends``: a JSON value every entry also depends on). ``log``: where
     the count of changed videos is said (default: stderr when ``progress``). workers: processes doing the per-video
     work (1: this process; see the module docstring for more, and for what frames_of, encode, source_of and the
-    videos must then be: picklable).
+    videos must then be: picklable). scheduler: a Dask scheduler's address ('tcp://host:8786') or a
+    ``distributed.Client``: the work runs on that cluster instead (``workers`` is then not used; cluster.py; the
+    cluster is contacted only when there is work to do).
     -> the SkipReport (also printed to stderr at the end when it is not empty).
     """
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
@@ -115,35 +121,49 @@ def extract_features(items, frames_of, encode, root, feature_shape, dtype=np.flo
             todo.append((key, video))
     if changed and (log is not None or progress):
         (log or _to_stderr)(f"{desc}: {_changed_line(changed, record)}")
-    job = _Job(frames_of, encode, Path(root), tuple(feature_shape), np.dtype(dtype), int(batch), source_of,
-               bool(hash_sources))
-    if workers > 1 and todo:
-        check_picklable(workers, frames_of=job.frames_of, encode=job.encode, videos=todo[0][1],
-                        source_of=job.source_of)
+    # absolute: a worker on a cluster resolves a relative path from its own working folder
+    job = _Job(frames_of, encode, Path(os.path.abspath(root)), tuple(feature_shape), np.dtype(dtype), int(batch),
+               source_of, bool(hash_sources))
+    if (workers > 1 or scheduler is not None) and todo:
+        check_picklable(f"workers={workers}" if scheduler is None else f"scheduler={scheduler}",
+                        frames_of=job.frames_of, encode=job.encode, videos=todo[0][1], source_of=job.source_of)
 
     def bar(iterable):
         return show_progress(iterable, total=len(todo), desc=desc, unit="videos") if progress and todo else iterable
 
-    if workers > 1 and len(todo) > 1:
-        results = ordered_map(_extract_one, job, todo, min(int(workers), len(todo)), bar,
-                              cleanup=lambda item: _remove_partial(feature_path(root, item[0])))
-    else:
-        results = (_extract_one(job, item) for item in bar(todo))
-    try:
-        for (entries, stamp), (key, _) in zip(results, todo):
-            for name, reason in entries:
-                report.add(name, reason)
+    cleanup = partial(_remove_partial_of, job.root)
+    with connected(scheduler if todo else None) as client:
+        if client is not None:
+            check_shared(client, job.root, _first_input(source_of, todo))
+            results = ordered_map(_extract_one, job, todo, bar=bar, cleanup=cleanup, client=client)
+        elif workers > 1 and len(todo) > 1:
+            results = ordered_map(_extract_one, job, todo, min(int(workers), len(todo)), bar, cleanup)
+        else:
+            results = (_extract_one(job, item) for item in bar(todo))
+        try:
+            for (entries, stamp), (key, _) in zip(results, todo):
+                for name, reason in entries:
+                    report.add(name, reason)
+                if record is not None:
+                    record.set(key, None if entries else stamp)
+        except BaseException:
             if record is not None:
-                record.set(key, None if entries else stamp)
-    except BaseException:
-        if record is not None:
-            record.save(quiet=True)         # what was done stays recorded; a failed save costs a re-check only
-        raise
+                record.save(quiet=True)     # what was done stays recorded; a failed save costs a re-check only
+            raise
     if record is not None:
         record.save()
     if report.count and progress and own_report:     # a caller's report is printed by the caller, once
         print(f"feature extraction: {report.summary()}", file=sys.stderr)
     return report
+
+
+def _first_input(source_of, todo):
+    """[the file the first video of ``todo`` is made from], or [] (no ``source_of``, or it fails: the pass will
+    say why)."""
+    try:
+        return [] if source_of is None else [source_of(todo[0][1])]
+    except (OSError, TypeError):
+        return []
 
 
 def _to_stderr(msg):
@@ -268,8 +288,10 @@ def _extract_one(job, item):
     return skipped.skipped, stamp
 
 
-def _remove_partial(path):
-    """What a worker stopped mid-write leaves (run.storage.write_atomic's temporary file)."""
+def _remove_partial_of(root, item):
+    """What a worker stopped mid-write of ``item`` = (key, video) leaves (run.storage.write_atomic's temporary
+    file)."""
+    path = feature_path(root, item[0])
     path.with_name(path.name + ".partial").unlink(missing_ok=True)
 
 

@@ -48,6 +48,7 @@ from ..optim import RMSprop
 from ..run.storage import save_json, save_npz
 from .activitynet import read_segment
 from .augment import flip_frames
+from .cluster import check_scheduler
 from .datasets import DatasetError, SkipReport, is_multilabel, load_ucf101
 from .features import (FeatureChecks, FeatureError, extract_features, file_stamp, load_features,
                        validate_modalities)
@@ -188,7 +189,7 @@ def _flipped(frames_of, modality, sample):
 
 
 def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epochs=8, seed=0, validation=0.0,
-              flip=False, log=print, workers=1, generate=True, classes=None, rgb_encoder="scratch"):
+              flip=False, log=print, workers=1, generate=True, classes=None, rgb_encoder="scratch", scheduler=None):
     """The FeatureData of a run: given features (``dataset='features'``), or videos of ``dataset`` (synthetic,
     generated into ``root`` or the default cache folder on first use; ucf101; hmdb51) through the pipeline of the
     module docstring, with the work cache ``work`` (default: ``default_work``). Cached stages are reused while their
@@ -196,7 +197,8 @@ def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epoc
     (validation.py); the frame encoders never see them. ``flip``: also cache the maps of every video mirrored
     left-right (``FeatureData.flipped_roots``), for flip augmentation and aLSTM's test protocol (videos only: given
     features have no frames to flip). ``workers``: processes decoding, computing flow and encoding videos
-    (``features.extract_features``; 1: this process). ``generate=False`` (a saved run read again): a built-in
+    (``features.extract_features``; 1: this process); ``scheduler``: a Dask scheduler's address (or Client) to run
+    them on instead (cluster.py; checked first). ``generate=False`` (a saved run read again): a built-in
     benchmark missing from ``root`` is refused, not generated. ``classes``: the class list the data must have (a
     saved run's), checked before anything is decoded. ``rgb_encoder``: one of RGB_ENCODERS, where the RGB maps
     come from (``prepare_video_features``)."""
@@ -208,6 +210,7 @@ def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epoc
         data = prepare_given_features(root, split, modalities, log=log, classes=classes)
         data.train, data.val = carve_validation(data.train, validation, key=lambda s: s[0])
         return data
+    check_scheduler(scheduler)
     options = None
     if spec.built_in:
         root = root or spec.default_root()
@@ -221,7 +224,7 @@ def load_data(dataset, root, split, modalities, work=None, size=64, encoder_epoc
     data = prepare_video_features(dataset, root, split, modalities, work, size=size, enc_epochs=encoder_epochs,
                                   seed=seed, validation=validation, flip=flip, log=log, workers=workers,
                                   classes=classes, rgb_encoder=rgb_encoder,
-                                  render_size=min((options or {}).get("size") or [112]))
+                                  render_size=min((options or {}).get("size") or [112]), scheduler=scheduler)
     data.options = options
     return data
 
@@ -239,12 +242,13 @@ def check_classes(found, expected, root):
 
 def prepare_video_features(dataset, root, split, modalities, work, size=64, widths=ENCODER_WIDTHS, enc_epochs=8,
                            per_video=8, seed=0, validation=0.0, flip=False, log=print, workers=1, classes=None,
-                           rgb_encoder="scratch", render_size=112):
+                           rgb_encoder="scratch", render_size=112, scheduler=None):
     """Run the pipeline of the module docstring for ``modalities`` -> FeatureData, its stages in order: the dataset's
     split, the validation carve, then per modality the frames (and flow), the frame encoder, the maps. Stages
     already done (same options) are skipped; encoder weights are kept in work/encoders/<modality>-<options>.npz.
     ``workers``: processes per extraction pass (decoding + flow; the encoder's passes too on the CPU, while on a GPU
-    they stay in this process, which holds the one CUDA context). ``classes``: the class list the split must have
+    they stay in this process, which holds the one CUDA context); ``scheduler``: the same passes on a Dask cluster
+    instead (``features.extract_features``). ``classes``: the class list the split must have
     (``check_classes``). Every class must keep training and test videos that could be read (``check_split``).
     ``rgb_encoder`` (RGB_ENCODERS): "scratch" trains the RGB encoder on the action labels from random weights, as
     the flow encoder always is; "finetuned" starts it from the encoder pretrained on the world's stills
@@ -266,8 +270,10 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
     enc = None
     held_out = f"-val{validation:g}" if val else ""      # in the encoders' cache tag: trained without these videos
     enc_workers = workers if backend.get_device() == "cpu" else 1
+    enc_scheduler = scheduler if backend.get_device() == "cpu" else None
     for m in modalities:
-        frames_root = cache_frames(m, everything, work / "frames" / m / f"{size}px", size, report, log, workers)
+        frames_root = cache_frames(m, everything, work / "frames" / m / f"{size}px", size, report, log, workers,
+                                   scheduler)
         ok = [s for s in everything if (frames_root / f"{key_of(s)}.npy").exists()]
         usable = set(ok)
         train, val, test = ([s for s in subset if s in usable] for subset in (train, val, test))
@@ -288,11 +294,11 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
         convnet[m] = fit_frame_encoder(enc, m, work / "encoders" / f"{tag}.npz", train, test, frames_of, enc_epochs,
                                        per_video, seed, report, log, inputs=stamps)
         roots[m] = encode_maps(maps_of, ok, frames_of, work / "features" / maps_tag, report, f"[{m}] feature maps",
-                               enc_workers, frames_root, log)
+                               enc_workers, frames_root, log, enc_scheduler)
         if flip:                                  # the same encoder on the mirrored videos
             flipped[m] = encode_maps(maps_of, ok, _flipped_frames(frames_of, m),
                                      work / "features" / f"{maps_tag}-flipped", report, f"[{m}] mirrored feature maps",
-                                     enc_workers, frames_root, log)
+                                     enc_workers, frames_root, log, enc_scheduler)
     if report.count:
         log(f"data report: {report.summary()}")
     pairs = lambda subset: [(key_of(s), s.label) for s in subset]  # noqa: E731
@@ -364,7 +370,7 @@ def _pretraining_figures(f):
             f"cells taken for an object; shape right {f['shape']:.2f}, scene type right {f['scene']:.2f}")
 
 
-def cache_frames(modality, samples, frames_root, size, report, log=print, workers=1):
+def cache_frames(modality, samples, frames_root, size, report, log=print, workers=1, scheduler=None):
     """Stage "frames and flow": decode every sample at size x size (and compute its flow images, ``flow.py``) into
     ``frames_root/<key>.npy`` (uint8; done ones are skipped while their video is unchanged, bad videos reported)
     -> frames_root."""
@@ -374,7 +380,7 @@ def cache_frames(modality, samples, frames_root, size, report, log=print, worker
     extract_features(((key_of(s), s) for s in samples), _frames_of(modality, size), _unchanged, frames_root,
                      (size, size, MODALITY_CHANNELS[modality]), dtype=np.uint8, batch=4096, report=report,
                      desc=f"[{modality}] decoding" + (" + flow" if flow else ""), workers=workers,
-                     source_of=_video_file, hash_sources=True, log=log)
+                     source_of=_video_file, hash_sources=True, log=log, scheduler=scheduler)
     log(f"[{modality}] frames ready ({time.perf_counter() - t0:.0f} s)")
     return frames_root
 
@@ -458,7 +464,8 @@ def weights_digest(params):
     return h.hexdigest()
 
 
-def encode_maps(enc, samples, frames_of, feature_root, report, desc, workers=1, frames_root=None, log=None):
+def encode_maps(enc, samples, frames_of, feature_root, report, desc, workers=1, frames_root=None, log=None,
+                scheduler=None):
     """Stage "maps": the frame encoder's last pooled maps of every sample's frames into
     ``feature_root/<key>.npy`` (done ones skipped, while the frames in ``frames_root`` and the encoder's weights
     are the ones they were made from) -> feature_root."""
@@ -466,7 +473,7 @@ def encode_maps(enc, samples, frames_of, feature_root, report, desc, workers=1, 
                      report=report, desc=desc, workers=workers,
                      source_of=None if frames_root is None else partial(_frames_file, Path(frames_root)),
                      depends=None if frames_root is None else {"frame encoder weights": weights_digest(enc.params)},
-                     log=log)
+                     log=log, scheduler=scheduler)
     return feature_root
 
 

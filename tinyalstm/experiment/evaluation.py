@@ -73,14 +73,15 @@ def video_metrics(scores, labels):
             "map": mean_average_precision(scores, labels)}
 
 
-def evaluate_checkpoint(path, windows=25, log=print, chunks=None, root=None):
+def evaluate_checkpoint(path, windows=25, log=print, chunks=None, root=None, scheduler=None):
     """-> (scores (V, C), labels (V,), test keys, config) of one checkpoint on its own test split, with ``windows``
     evenly spaced windows, or aLSTM's ``chunks`` (default: the run's own ``test_chunks``). ``root``: where the
-    run's dataset is now, if it was moved (``parts.saved_run_data``)."""
+    run's dataset is now, if it was moved (``parts.saved_run_data``). ``scheduler``: a Dask cluster for the caches
+    that must be rebuilt (``parts.load_run``)."""
     config = read_config(path)
     if config["model"] == CONVNET:
         raise RunError(f"--checkpoint {path}: ConvNet runs keep no checkpoint; their accuracy is in result.json")
-    data, model, reader = load_run(config, path, log, root)
+    data, model, reader = load_run(config, path, log, root, scheduler)
     chunks = config.get("test_chunks", 0) if chunks is None else chunks
     if chunks and not data.flipped_roots:
         raise RunError(f"--chunks {chunks}: the run behind {path} has no mirrored maps (train it with "

@@ -32,7 +32,7 @@ def run_data(config, log=print, saved=False):
                      validation=config.get("validation", 0.0),
                      flip=config.get("flip", False) or bool(config.get("test_chunks")), log=log,
                      workers=config.get("workers", 1), generate=not saved,
-                     classes=config.get("classes") if saved else None,
+                     classes=config.get("classes") if saved else None, scheduler=config.get("scheduler"),
                      rgb_encoder=config.get("rgb_encoder") or "scratch")
 
 
@@ -145,12 +145,13 @@ def multilabel_models():
     return [CONVNET] + [n for n, spec in MODELS.items() if "multilabel" in spec.options]
 
 
-def load_run(config, path, log=print, root=None):
+def load_run(config, path, log=print, root=None, scheduler=None):
     """The trained run behind checkpoint ``path`` with stored configuration ``config`` -> (data, model with the
     checkpoint's parameters, WindowReader of its inputs); the data are rebuilt from the configuration (cached
     stages are reused while their inputs are unchanged), from ``root`` when the dataset was moved there
-    (``saved_run_data``). Serves evaluate and localize."""
-    data = run_data(saved_run_data(config, path, root), log, saved=True)
+    (``saved_run_data``); ``scheduler``: the Dask cluster to rebuild missing caches on (this command's, never the
+    one the run was trained with, which may be gone). Serves evaluate and localize."""
+    data = run_data({**saved_run_data(config, path, root), "scheduler": scheduler}, log, saved=True)
     model = build_run_model(config, data)
     load_checkpoint(path, model, RMSprop(), config, what="--checkpoint")
     return data, model, run_reader(config, data)

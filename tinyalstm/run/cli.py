@@ -48,6 +48,17 @@ def describe(err):
     return f"unexpected {type(err).__name__}: {message} (a bug: rerun with --debug for the traceback and report it)"
 
 
+def add_scheduler_option(ap):
+    """``--scheduler ADDRESS`` on the argparse parser ``ap``: the commands that build the data caches (train,
+    evaluate) run their per-video passes on a Dask cluster (``data/cluster.py``)."""
+    ap.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="run decoding, optical flow and encoding on a Dask cluster instead of --workers local "
+                         "processes: its scheduler's address, tcp://HOST:8786 (start it with `dask scheduler`, and "
+                         "`dask worker tcp://HOST:8786` on each machine). Every worker needs tinyalstm with the "
+                         "cluster extra, and the dataset and --work folders at the same paths as here, on a shared "
+                         "filesystem (checked first); the caches are the same byte for byte")
+
+
 def run(main, argv=None):
     """Run ``main(argv)`` as a command: the exit codes and messages of the module docstring."""
     argv = list(sys.argv[1:] if argv is None else argv)
