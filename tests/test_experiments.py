@@ -37,6 +37,22 @@ def test_every_run_trains_and_the_tables_hold_their_mean_and_std(tiny_experiment
     assert json.loads((out / "results.json").read_text())["results"]["0"]["videolstm"]["model"] == "videolstm"
 
 
+def test_the_localization_table_holds_the_runs_own_figures(tiny_experiment):
+    """The tiny benchmark has ground truth: the videolstm row's attention ratio and recall cells are the mean and
+    std of the two seeds' result.json figures, smoothed and unsmoothed."""
+    out, _, _ = tiny_experiment
+    loc = [json.loads((out / f"seed{s}" / "videolstm" / "result.json").read_text())["localization"] for s in (0, 1)]
+    ratio = [f["attention_in_box"] / f["box_share"] for f in loc]
+    raw = [f["recall_unsmoothed"]["0.2"] for f in loc]
+    table = (out / "results.md").read_text().split("Localization")[1]
+    row = next(line for line in table.splitlines() if line.startswith("| videolstm |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == f"{np.mean(ratio):.3f} ± {np.std(ratio, ddof=1):.3f}"
+    assert cells[6] == f"{np.mean(raw):.3f} ± {np.std(raw, ddof=1):.3f}"
+    assert any(line.startswith("| the true box at the map's resolution |") for line in
+               (out / "results.md").read_text().splitlines())
+
+
 def test_fusion_is_the_product_of_the_saved_scores(tiny_experiment):
     out, _, results = tiny_experiment
     for seed in (0, 1):

@@ -238,7 +238,44 @@ def tables(results, seeds, chance, wall):
     for label, name in (("vanilla LSTM (input-data only)", "lstm-flow"), ("aLSTM (a)", "alstm-a"),
                         ("aLSTM (b)", "alstm-b")):
         lines.append(f"| {label} | {cell(per[name])} | {cell(per[name], 'test_map')} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + localization_table(per)) + "\n"
+
+
+def _figure(result, *path):
+    """result["localization"][path...] as a float, or None where the run has no such figure."""
+    value = result.get("localization")
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def localization_table(per):
+    """VideoLSTM sec. 5.4 / Fig. 4 and aLSTM sec. 4.2 analogue from the runs' result.json ``localization``
+    figures (the built-in benchmark's ground truth): Markdown lines, none when no run has them."""
+    spatial = [name for name in RUNS if any(_figure(r, "attention_in_box_over_share") is not None
+                                            for r in per[name])]
+    temporal = [name for name in RUNS if any(_figure(r, "temporal_mass_over_share") is not None for r in per[name])]
+    if not spatial and not temporal:
+        return []
+    lines = ["", "Localization (test videos, the actor's box during its action; mean ± std over seeds):", "",
+             "| run | accuracy | attention in box / box share | outside the action | pointing | recall@0.2 "
+             "smoothed | recall@0.2 unsmoothed | video-mAP@0.2 |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    at = lambda name, *path: cell([{"v": _figure(r, *path)} for r in per[name]], "v")  # noqa: E731
+    for name in spatial:
+        lines.append(f"| {name} | {cell(per[name])} | {at(name, 'attention_in_box_over_share')} | "
+                     f"{at(name, 'attention_in_box_outside_over_share')} | {at(name, 'pointing')} | "
+                     f"{at(name, 'recall', '0.2')} | {at(name, 'recall_unsmoothed', '0.2')} | "
+                     f"{at(name, 'video_map', '0.2')} |")
+    if spatial:
+        first = spatial[0]
+        for label, tube in (("whole-frame tube", "whole"), ("centred box of the mean actor size", "centre"),
+                            ("the true box at the map's resolution", "upper")):
+            lines.append(f"| {label} | - | - | - | - | {at(first, f'recall_{tube}', '0.2')} | - | "
+                         f"{at(first, f'video_map_{tube}', '0.2')} |")
+    for name in temporal:
+        lines.append(f"| {name}: temporal attention on the action / its share | {cell(per[name])} | "
+                     f"{at(name, 'temporal_mass_over_share')} | - | - | - | - | - |")
+    return lines
 
 
 def run_experiments(args, log=print):

@@ -175,8 +175,9 @@ def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigm
     or has no box left inside the frame, is skipped with the reason. ``source``: where the ground truth came from,
     for the error when no video can be measured. Tube labels must be class indices of the model.
     ``tracks`` {key: [Tube]}: the actor's boxes on frames outside the ground-truth tubes too (the built-in
-    benchmark's), for the ``*_outside`` figures: the attention in the actor's box before and after its action."""
-    tubes, scores, skipped, n_frames, sizes, upper = {}, {}, [], {}, {}, {}
+    benchmark's), for the ``*_outside`` figures: the attention in the actor's box before and after its action.
+    With ``smooth``, the recall and video-mAP of the same tubes unsmoothed are figures too (``*_unsmoothed``)."""
+    tubes, scores, skipped, n_frames, sizes, upper, raw = {}, {}, [], {}, {}, {}, {}
     mass_in, share_in, hits_in = [], [], []
     outside, clipped = ([], [], []), []
     gts = {}
@@ -209,6 +210,8 @@ def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigm
         n_frames[key], gts[key], sizes[key] = n, truth, size
         tube = localize(att, np.arange(n), size, theta, sigma, smooth, window, saturation)
         tubes[key], scores[key] = tube, probs.mean(axis=0)
+        if smooth:              # the same tube without temporal smoothing (VideoLSTM Fig. 4a compares both)
+            raw[key] = localize(att, np.arange(n), size, theta, sigma, False, window, saturation)
         oracle = np.full_like(att, 1.0 / att[0].size)
         for g in truth:
             keep = g.frames < n
@@ -233,6 +236,9 @@ def measure(model, reader, items, T, ground_truth, frame_size, theta=THETA, sigm
                "recall": _keyed(recall_at(tubes, gts, RECALL_AT)),
                "video_map": _keyed(video_map(tubes, scores, gts, MAP_AT))}
     figures["attention_in_box_over_share"] = figures["attention_in_box"] / figures["box_share"]
+    if raw:
+        figures["recall_unsmoothed"] = _keyed(recall_at(raw, gts, RECALL_AT))
+        figures["video_map_unsmoothed"] = _keyed(video_map(raw, scores, gts, MAP_AT))
     if outside[0] and len(cat(outside[0])):
         m, s, h = (cat(v) for v in outside)
         figures.update(attention_in_box_outside=float(m.mean()), box_share_outside=float(s.mean()),
