@@ -38,5 +38,8 @@ setup(
         "test": ["pytest>=7", "hypothesis>=6.80", "nbclient>=0.8", "nbformat>=5.7", "ipykernel>=6",
                  "matplotlib>=3.6"] + KERNEL_COMPILER,
         "tutorials": ["jupyterlab>=4", "matplotlib>=3.6"],
+        # python -m tinyalstm.extract: torchvision's pretrained VGG-16 and R3D-18 as the papers' feature extractors,
+        # imported only when it runs (data/pretrained.py). torch 2.1 (torchvision 0.16) for load_state_dict(assign).
+        "features": ["torch>=2.1", "torchvision>=0.16"],
     },
 )
