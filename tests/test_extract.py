@@ -244,13 +244,33 @@ def test_without_pytorch_the_command_says_how_to_install_it(ucf101, tmp_path):
     code = ("import sys; sys.modules['torch'] = sys.modules['torchvision'] = None\n"
             "import tinyalstm, tinyalstm.data.pretrained, tinyalstm.data.extraction\n"
             "from tinyalstm.extract import main\nfrom tinyalstm.run.cli import run\nrun(main)\n")
+    proc = _command(code, ucf101, tmp_path)
+    assert "pip install -e '.[features]'" in proc.stderr
+
+
+def test_a_torchvision_that_does_not_import_beside_torch_is_named(ucf101, tmp_path):
+    """A torchvision built for another torch (a CUDA build beside a CPU-only torch) fails at import with a
+    RuntimeError, not an ImportError: the message says so rather than reporting a bug. Stand-in packages on
+    PYTHONPATH play the pair."""
+    fake = tmp_path / "fake"
+    (fake / "torch").mkdir(parents=True)
+    (fake / "torch" / "__init__.py").write_text("")
+    (fake / "torchvision").mkdir()
+    (fake / "torchvision" / "__init__.py").write_text(
+        "raise RuntimeError('operator torchvision::nms does not exist')\n")
+    code = "from tinyalstm.extract import main\nfrom tinyalstm.run.cli import run\nrun(main)\n"
+    proc = _command(code, ucf101, tmp_path, {"PYTHONPATH": os.pathsep.join([str(fake), str(ROOT)])})
+    assert "does not import beside torch" in proc.stderr and "torchvision::nms does not exist" in proc.stderr
+
+
+def _command(code, root, tmp_path, env=()):
     out = tmp_path / "o"
-    proc = subprocess.run([sys.executable, "-c", code, "--dataset", "ucf101", "--root", str(ucf101), "--out",
+    proc = subprocess.run([sys.executable, "-c", code, "--dataset", "ucf101", "--root", str(root), "--out",
                            str(out), "--random-weights"], capture_output=True, text=True, timeout=120, cwd=ROOT,
-                          env={**os.environ, "TINYALSTM_DEBUG": "0"})
+                          env={**os.environ, "TINYALSTM_DEBUG": "0", **dict(env)})
     assert proc.returncode == 1, proc.stderr
-    assert proc.stderr.startswith("error: ") and "pip install -e '.[features]'" in proc.stderr
-    assert "Traceback" not in proc.stderr and not out.exists()
+    assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr and not out.exists()
+    return proc
 
 
 def test_the_readme_extract_commands_parse(tmp_path):

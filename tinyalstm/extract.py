@@ -147,9 +147,9 @@ def main(argv=None):
 def _default_device():
     try:
         import torch
-    except ImportError:
-        return "cpu"                 # extract() says how to install PyTorch
-    return "cuda" if torch.cuda.is_available() else "cpu"
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except Exception:  # noqa: BLE001 -- not installed, or broken: extract() says which, and what to do
+        return "cpu"
 
 
 if __name__ == "__main__":

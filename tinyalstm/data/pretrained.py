@@ -36,6 +36,7 @@ their own.
 """
 import os
 from dataclasses import dataclass
+from importlib import metadata
 from typing import NamedTuple, Optional
 from urllib.parse import urlparse
 
@@ -108,6 +109,17 @@ def torch_modules():
         import torchvision
     except ImportError as err:
         raise ExtractionError(f"feature extraction needs PyTorch and torchvision ({err}); {INSTALL}") from None
+    except Exception as err:  # noqa: BLE001 -- a torchvision built for another torch fails in many ways
+        versions = {}
+        for name in ("torch", "torchvision"):
+            try:
+                versions[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                versions[name] = "?"
+        raise ExtractionError(f"torchvision {versions['torchvision']} does not import beside torch "
+                              f"{versions['torch']} ({type(err).__name__}: {err}): the two must be builds made for "
+                              f"each other (a CPU-only torch with a CUDA torchvision fails so); install a matching "
+                              f"pair, e.g. with pip install -e '.[features]' in a fresh environment") from None
     return torch, torchvision
 
 
