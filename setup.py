@@ -43,5 +43,8 @@ setup(
                  "matplotlib>=3.6"] + KERNEL_COMPILER + CLUSTER,
         "cluster": CLUSTER,
         "tutorials": ["jupyterlab>=4", "matplotlib>=3.6"],
+        # python -m tinyalstm.extract: torchvision's pretrained VGG-16 and R3D-18 as the papers' feature extractors,
+        # imported only when it runs (data/pretrained.py). torch 2.1 (torchvision 0.16) for load_state_dict(assign).
+        "features": ["torch>=2.1", "torchvision>=0.16"],
     },
 )

@@ -154,3 +154,19 @@ def activitynet_folder(tmp_path):
             write_mp4(root / "videos" / f"v_{vid}.mp4", 50)
     (root / "activity_net.v1-3.min.json").write_text(json.dumps({"taxonomy": ANET_TAXONOMY, "database": database}))
     return root
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """PyTorch on one thread while a module's tests run (restored after), where torch is installed: the feature
+    extractor's tests feed its networks a few tiny frames, which a second thread only slows (on a busy 2-core
+    machine OpenMP's synchronisation made each VGG-16 call 10x slower)."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
