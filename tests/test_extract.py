@@ -291,3 +291,23 @@ def test_the_readme_extract_commands_parse(tmp_path):
             assert args.dataset in ("ucf101", "activitynet") and args.stride >= 1
         else:
             assert train.parse_args(argv).dataset == "features"
+
+
+def test_on_a_dask_cluster_the_files_are_those_of_one_worker(ucf101, tmp_path, capsys):
+    """--scheduler: a local cluster of two worker processes writes the same bytes, and names the same bad video,
+    as one process (the per-video passes go through the same ordered map)."""
+    _torch()
+    distributed = pytest.importorskip("distributed")
+    argv = ["--dataset", "ucf101", "--root", str(ucf101)] + TINY + ["--rgb", "pool5", "--flow", "r3d"]
+    assert extract.main(argv + ["--out", str(tmp_path / "one")]) == 0
+    alone = capsys.readouterr().out
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c:
+        assert extract.main(argv + ["--out", str(tmp_path / "two"), "--scheduler", c.scheduler_address]) == 0
+    on_cluster = capsys.readouterr().out
+    tree = lambda root: {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))  # noqa: E731
+                         if p.is_file() and p.suffix in (".npy", ".txt")}
+    one, two = tree(tmp_path / "one"), tree(tmp_path / "two")
+    assert len(one) > 10 and one == two
+    report = lambda text: [line for line in text.splitlines() if BAD in line]  # noqa: E731
+    assert report(alone) and [r.replace(str(tmp_path / "one"), "") for r in report(alone)] == \
+        [r.replace(str(tmp_path / "two"), "") for r in report(on_cluster)]

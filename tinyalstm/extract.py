@@ -43,7 +43,7 @@ from pathlib import Path
 from .data.extraction import DTYPES, Sampling, extract, video_datasets
 from .data.pretrained import FEATURES
 from .data.registry import dataset_spec
-from .run.cli import run
+from .run.cli import add_scheduler_option, run
 
 
 def parse_args(argv):
@@ -78,6 +78,7 @@ def parse_args(argv):
     ap.add_argument("--workers", type=int, default=1,
                     help="processes decoding, computing flow and encoding videos (default 1); each builds its own "
                          "copy of the network")
+    add_scheduler_option(ap)
     ap.add_argument("--dtype", choices=DTYPES, default="float16",
                     help="of the files (default float16: half the disk; training reads either)")
     ap.add_argument("--vgg-weights", type=Path, default=None, metavar="FILE",
@@ -124,7 +125,7 @@ def main(argv=None):
     weights = {"vgg16": args.vgg_weights, "flow": args.flow_weights, "r3d18": args.r3d_weights}
     summary = extract(args.dataset, args.root, args.out, {"rgb": args.rgb, "flow": args.flow}, sampling,
                       weights, args.random_weights, device, args.batch, args.workers, args.dtype, args.seed,
-                      log=print)
+                      log=print, scheduler=args.scheduler)
     report = summary["report"]
     if report.count or report.damaged:
         print(f"extraction report: {report.summary()}")

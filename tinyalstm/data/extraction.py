@@ -48,6 +48,7 @@ from .. import backend
 from ..run.folder import locked
 from ..run.storage import save_json, save_text
 from .activitynet import read_segment
+from .cluster import check_scheduler
 from .datasets import SkipReport
 from .features import InputRecord, content_hash, extract_features, feature_path
 from .flow import video_flow
@@ -283,7 +284,7 @@ def _readable_rows(path):
 
 
 def extract(dataset, root, out, streams, sampling=Sampling(), weights=None, random_weights=False, device="cpu",
-            batch=16, workers=1, dtype="float16", seed=0, progress=True, log=print):
+            batch=16, workers=1, dtype="float16", seed=0, progress=True, log=print, scheduler=None):
     """Extract features of every video of ``dataset`` in ``root`` into ``out`` (module docstring) -> summary dict.
 
     streams: {"rgb": feature name or None, "flow": ...} (pretrained.FEATURES); weights: {"vgg16": file,
@@ -291,7 +292,9 @@ def extract(dataset, root, out, streams, sampling=Sampling(), weights=None, rand
     VGG-16 file, cross-modality initialised); random_weights: torchvision's random initialisation after
     ``torch.manual_seed(seed)``, for tests only. Everything is checked before any video is read: PyTorch,
     the device, the weights files, the dataset's lists. Bad videos are skipped and named in
-    ``summary["report"]``; the split lists name only the videos that have a file in every stream."""
+    ``summary["report"]``; the split lists name only the videos that have a file in every stream. ``scheduler``: a
+    Dask scheduler's address (or Client) that runs the per-video passes instead of ``workers`` local processes
+    (data/cluster.py; checked before any video is read)."""
     streams = {s: n for s, n in streams.items() if n}
     if not streams or set(streams) - set(STREAMS):
         raise ValueError(f"streams: expected features for rgb and/or flow, got {streams!r}")
@@ -303,6 +306,7 @@ def extract(dataset, root, out, streams, sampling=Sampling(), weights=None, rand
     weights = dict(weights or {})
     torch_modules()
     check_device(device)
+    check_scheduler(scheduler)
     files = {s: _weights_for(n, weights, random_weights) for s, n in streams.items()}
     digests = {f: content_hash(f) for f in set(files.values()) if f is not None}
     root, out = Path(root), Path(out)
@@ -323,7 +327,8 @@ def extract(dataset, root, out, streams, sampling=Sampling(), weights=None, rand
                 f"videos; rows: {rows_summary(name, sampling)}")
             extract_features(todo, rows_of(name, sampling), Encoder(name, files[stream], device, seed), out / stream,
                              shape, np.dtype(dtype), batch, report, progress, desc, workers,
-                             source_of=_video_file, hash_sources=True, depends=depends, log=log)
+                             source_of=_video_file, hash_sources=True, depends=depends, log=log,
+                             scheduler=scheduler)
             described["streams"][stream] = {"feature": name, "network": NETWORK_NAMES[f.network], "layer": f.layer,
                                             "shape": ["rows", *shape], "rows": rows_summary(name, sampling),
                                             "weights": source, "dtype": dtype}

@@ -50,7 +50,7 @@ def describe(err):
 
 def add_scheduler_option(ap):
     """``--scheduler ADDRESS`` on the argparse parser ``ap``: the commands that build the data caches (train,
-    evaluate) run their per-video passes on a Dask cluster (``data/cluster.py``)."""
+    evaluate) and extract run their per-video passes on a Dask cluster (``data/cluster.py``)."""
     ap.add_argument("--scheduler", default=None, metavar="ADDRESS",
                     help="run decoding, optical flow and encoding on a Dask cluster instead of --workers local "
                          "processes: its scheduler's address, tcp://HOST:8786 (start it with `dask scheduler`, and "
