@@ -126,7 +126,7 @@ def test_alstm_vectors_resume_recompute_on_a_change_and_train(ucf101, tmp_path, 
     assert all(np.load(p).shape == (1, 1000) for p in (out / "rgb").rglob("*.npy"))
     assert [p for p in after if p.parts[-3] == "flow" and after[p] != before[p]] == [truncated]
     assert np.array_equal(np.load(truncated), whole)
-    assert "rgb fc8: 5 videos were made with another feature, sampling or weights" in capsys.readouterr().out
+    assert "rgb fc8: 5 cached videos were made with other feature and weights: recomputed" in capsys.readouterr().out
     run = tmp_path / "run"
     train.main(["--dataset", "features", "--root", str(out), "--model", "alstm", "--out", str(run)] + TRAIN)
     assert json.loads((run / "config.json").read_text())["model"] == "alstm"

@@ -50,7 +50,7 @@ from ..run.storage import save_json, save_text
 from .activitynet import read_segment
 from .cluster import check_scheduler
 from .datasets import SkipReport
-from .features import InputRecord, content_hash, extract_features, feature_path
+from .features import content_hash, extract_features, feature_path
 from .flow import video_flow
 from .pretrained import (FEATURES, NETWORK_NAMES, TRAINED_ON, Encoder, ExtractionError, cached_weights_path,
                          check_device, feature, feature_shape, torch_modules, weights_file)
@@ -249,40 +249,6 @@ def _weights_for(name, weights, random_weights):
     return weights_file("vgg16", weights.get("vgg16"), "--vgg-weights")
 
 
-def _unfinished_vectors(root, items, depends, log, desc):
-    """The items whose vector file (rows, D) must be (re)computed, deciding as extract_features does for maps:
-    finished files are reused while their video and ``depends`` are unchanged (features.InputRecord); stale ones
-    are removed first, so they are never read again, and counted in the log. (extract_features recognises
-    finished files of maps only, (rows, D, N, N); without this, every rerun would recompute every vector file.)"""
-    record = InputRecord(root, depends)
-    todo, stale = [], []
-    for key, sample in items:
-        path = feature_path(root, key)
-        readable = _readable_rows(path)
-        if readable and record.current(key, _video_file(sample), content=True):
-            continue
-        if readable:
-            stale.append(key)
-        path.unlink(missing_ok=True)
-        record.set(key, None)
-        todo.append((key, sample))
-    record.save()
-    if stale:
-        why = ("were made with another feature, sampling or weights" if record.depends_changed
-               else "changed since they were cached")
-        names = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
-        log(f"{desc}: {len(stale)} videos {why}: recomputed ({names})")
-    return todo
-
-
-def _readable_rows(path):
-    try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError):
-        return False
-    return arr.ndim == 2 and arr.shape[0] > 0
-
-
 def extract(dataset, root, out, streams, sampling=Sampling(), weights=None, random_weights=False, device="cpu",
             batch=16, workers=1, dtype="float16", seed=0, progress=True, log=print, scheduler=None):
     """Extract features of every video of ``dataset`` in ``root`` into ``out`` (module docstring) -> summary dict.
@@ -322,10 +288,9 @@ def extract(dataset, root, out, streams, sampling=Sampling(), weights=None, rand
             depends = {"feature": f"{name}: {f.summary}; {rows_summary(name, sampling)}; {dtype}",
                        "weights": f"random, seed {seed}" if files[stream] is None else digests[files[stream]]}
             desc = f"{stream} {name}"
-            todo = _unfinished_vectors(out / stream, items, depends, log, desc) if len(shape) == 1 else items
             log(f"{stream}/: {name} ({NETWORK_NAMES[f.network]} {f.layer}; weights: {source}) of {len(items)} "
                 f"videos; rows: {rows_summary(name, sampling)}")
-            extract_features(todo, rows_of(name, sampling), Encoder(name, files[stream], device, seed), out / stream,
+            extract_features(items, rows_of(name, sampling), Encoder(name, files[stream], device, seed), out / stream,
                              shape, np.dtype(dtype), batch, report, progress, desc, workers,
                              source_of=_video_file, hash_sources=True, depends=depends, log=log,
                              scheduler=scheduler)

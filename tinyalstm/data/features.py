@@ -302,7 +302,7 @@ def _cached(path, feature_shape):
         arr = np.load(path, mmap_mode="r")
     except (ValueError, OSError):
         return False                       # unreadable leftovers are recomputed, not trusted
-    return arr.ndim == 4 and tuple(arr.shape[1:]) == tuple(feature_shape)
+    return arr.ndim == len(feature_shape) + 1 and tuple(arr.shape[1:]) == tuple(feature_shape)  # maps or vectors
 
 
 def _write(path, frames, encode, feature_shape, dtype, batch):
