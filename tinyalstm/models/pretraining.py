@@ -65,10 +65,11 @@ class PartsHead:
         scores, head = affine_forward(cells, self.params["W_part"], self.params["b_part"])
         return scores.reshape(B, N, N, self.n_parts), PartsCache(maps.shape, blocks, head)
 
-    def loss(self, encoder, frames, labels, objects=None, x=None):
+    def loss(self, encoder, frames, labels, objects=None, x=None, blocks=True):
         """Cell labels (B, N, N) int in [0, P) -> (loss, grads of the encoder's blocks and of the head).
         ``objects``: the number of object labels, which are 0..objects-1 (their cells weigh OBJECT_WEIGHT);
-        default: every cell weighs 1. ``x``: as in ``scores``."""
+        default: every cell weighs 1. ``x``: as in ``scores``. ``blocks=False``: the head's gradients alone (no
+        backward pass through the encoder)."""
         scores, cache = self.scores(encoder, frames, x)
         B, D, N, _ = cache.maps_shape
         if tuple(labels.shape) != (B, N, N):
@@ -79,8 +80,8 @@ class PartsHead:
                                               backend.to_device(w, scores.dtype))
         grads = {}
         dcells, grads["W_part"], grads["b_part"] = affine_backward(dscores, cache.head)
-        dmaps = dcells.reshape(B, N, N, D).transpose(0, 3, 1, 2)
-        encoder.maps_backward(dmaps, cache.blocks, grads)
+        if blocks:
+            encoder.maps_backward(dcells.reshape(B, N, N, D).transpose(0, 3, 1, 2), cache.blocks, grads)
         return float(loss), grads
 
     def predict(self, encoder, frames, batch=256):
@@ -99,7 +100,7 @@ def pretrain(encoder, head, frames, labels, optimiser, epochs, rng, batch=64, ob
         total = 0.0
         for s in range(0, len(order), batch):
             idx = order[s:s + batch]
-            loss, grads = head.loss(encoder, frames[idx], labels[idx], objects)
+            loss, grads = head.loss(encoder, frames[idx], labels[idx], objects, blocks=not frozen)
             clip_grad_norm(grads, 5.0)
             optimiser.step(head.params if frozen else {**encoder.blocks(), **head.params}, grads)
             total += loss * len(idx)
