@@ -29,6 +29,14 @@ def test_pretraining_is_cached_and_a_damaged_file_is_redone(tmp_path):
         np.testing.assert_array_equal(v, redone.blocks()[k])
 
 
+def test_a_frame_size_of_no_whole_cells_draws_its_stills_a_little_larger(tmp_path):
+    """A 30 px benchmark and 4 x 4 maps: the stills are drawn at 32 px, whole cells of 8 pixels."""
+    said = []
+    pipeline.pretrain_frame_encoder(32, (4, 8, 8), 30, log=said.append, cache=tmp_path, settings=SMALL)
+    assert [p.name for p in tmp_path.glob("*.npz")] == [f"{pipeline.pretraining_tag(32, (4, 8, 8), 32, SMALL)}.npz"]
+    assert "-r32-" in pipeline.pretraining_tag(32, (4, 8, 8), 30, SMALL)
+
+
 @pytest.fixture(scope="module")
 def tiny_benchmark(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench") / "syn"

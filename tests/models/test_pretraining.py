@@ -5,7 +5,8 @@ import numpy as np
 
 from tinyalstm.gradcheck import check_full_loss
 from tinyalstm.models.frame_encoder import FrameEncoder
-from tinyalstm.models.pretraining import PartsHead, pretrain, weighted_softmax_loss
+from tinyalstm.layers.feedforward import stepwise_softmax_loss, weighted_softmax_loss
+from tinyalstm.models.pretraining import PartsHead, pretrain
 from tinyalstm.optim import RMSprop
 from tinyalstm.data.synthetic import SHAPES
 from tinyalstm.data.synthetic.stills import PARTS, render_stills
@@ -17,6 +18,10 @@ def test_weighted_softmax_loss_against_a_plain_sum_and_finite_differences():
     loss, dscores = weighted_softmax_loss(scores, y, w)
     log_p = [s[k] - np.log(np.exp(s).sum()) for s, k in zip(scores, y)]     # written out row by row
     np.testing.assert_allclose(loss, -np.dot(w, log_p) / w.sum(), rtol=1e-12)
+    plain, dplain = stepwise_softmax_loss(scores[:, None, :], y)              # unit weights: the plain loss
+    ones, dones = weighted_softmax_loss(scores, y, np.ones(7))
+    np.testing.assert_allclose(ones, plain, rtol=1e-12)
+    np.testing.assert_allclose(dones, dplain[:, 0], rtol=1e-12)
     check_full_loss("weighted softmax loss", lambda: weighted_softmax_loss(scores, y, w)[0], {"scores": scores},
                     {"scores": dscores})
 

@@ -286,9 +286,9 @@ def prepare_video_features(dataset, root, split, modalities, work, size=64, widt
         if m == "rgb" and rgb_encoder != "scratch":
             pretrained = pretrain_frame_encoder(size, widths, render_size, log)
             enc.params.update({k: v.copy() for k, v in pretrained.blocks().items()})
-            tag = f"{tag}-{pretraining_tag(size, widths, render_size)}"
-            maps_of, maps_tag = ((pretrained, pretraining_tag(size, widths, render_size)) if rgb_encoder == "frozen"
-                                 else (enc, tag))
+            pre_tag = pretraining_tag(size, widths, render_size)
+            tag = f"{tag}-{pre_tag}"
+            maps_of, maps_tag = (pretrained, pre_tag) if rgb_encoder == "frozen" else (enc, tag)
         stamps = {sub: {key_of(s): file_stamp(frames_root / f"{key_of(s)}.npy") for s in samples}
                   for sub, samples in (("train", train), ("test", test))}
         convnet[m] = fit_frame_encoder(enc, m, work / "encoders" / f"{tag}.npz", train, test, frames_of, enc_epochs,
@@ -311,8 +311,16 @@ def pretraining_tag(size, widths, render_size, settings=None):
     """The name of a pretrained encoder's cache entry: everything its weights depend on (``settings``: as
     PRETRAINING, the default)."""
     p = settings or PRETRAINING
+    render_size = _whole_cells(size, widths, render_size)
     return (f"pretrained-s{size}-w{'x'.join(map(str, widths))}-r{render_size}-n{p['stills']}-e{p['epochs']}"
             f"-seed{p['seed']}-v{STILLS_VERSION}")
+
+
+def _whole_cells(size, widths, render_size):
+    """``render_size`` rounded up to whole cells of the encoder's map grid (a benchmark of 100 px and 8 x 8 maps
+    draws its stills at 104 px), as the stills' labels need."""
+    cells = size // 2 ** len(widths)
+    return -(-int(render_size) // cells) * cells
 
 
 def pretrain_frame_encoder(size, widths, render_size, log=print, cache=None, settings=None):
@@ -322,6 +330,7 @@ def pretrain_frame_encoder(size, widths, render_size, log=print, cache=None, set
     earlier run left them -> the encoder (its head is untrained: only ``blocks()`` are pretrained). Logs how well
     it does its task on stills it never saw. ``settings``: as PRETRAINING (the default)."""
     p = settings or PRETRAINING
+    render_size = _whole_cells(size, widths, render_size)
     path = Path(cache or default_cache() / "pretrained") / f"{pretraining_tag(size, widths, render_size, p)}.npz"
     enc = FrameEncoder(3, size, 2, widths=widths, seed=p["seed"])
     if path.exists():

@@ -130,6 +130,22 @@ def stepwise_softmax_loss(scores, y):
     return loss, dscores
 
 
+def weighted_softmax_loss(scores, y, w):
+    """Softmax cross-entropy of M rows with a weight per row (the frame encoder's pretraining loss over map cells,
+    models/pretraining.py): scores (M, P), y (M,) int, w (M,) >= 0
+    -> loss = -sum_m w_m log softmax(scores_m)[y_m] / sum_m w_m, dscores (M, P).
+    With every w_m = 1 it is ``stepwise_softmax_loss`` of scores[:, None, :]."""
+    xp = array_module(scores)
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_p = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+    rows = xp.arange(len(y))
+    total = w.sum()
+    loss = -(w * log_p[rows, y]).sum() / total
+    dscores = xp.exp(log_p)
+    dscores[rows, y] -= 1.0
+    return loss, dscores * (w / total)[:, None]
+
+
 def stepwise_sigmoid_loss(scores, Y):
     """Multi-label loss: a sigmoid cross-entropy per class at every step, summed over classes and averaged over
     batch and steps (the "multilabel classification loss" aLSTM sec. 4 uses for Hollywood2, whose clips carry

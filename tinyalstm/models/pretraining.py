@@ -21,24 +21,10 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend
-from ..layers.feedforward import affine_backward, affine_forward
+from ..layers.feedforward import affine_backward, affine_forward, weighted_softmax_loss
 from ..optim import clip_grad_norm
 
 OBJECT_WEIGHT = 8.0
-
-
-def weighted_softmax_loss(scores, y, w):
-    """Softmax cross-entropy of M rows with a weight per row: scores (M, P), y (M,) int, w (M,) >= 0
-    -> loss = -sum_m w_m log softmax(scores_m)[y_m] / sum_m w_m, dscores (M, P)."""
-    xp = backend.array_module(scores)
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    log_p = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-    rows = xp.arange(len(y))
-    total = w.sum()
-    loss = -(w * log_p[rows, y]).sum() / total
-    dscores = xp.exp(log_p)
-    dscores[rows, y] -= 1.0
-    return loss, dscores * (w / total)[:, None]
 
 
 class PartsCache(NamedTuple):

@@ -26,8 +26,8 @@ from .storage import save_npz
 # changes what is trained, except --epochs (continuing to more epochs is what --resume is for).
 RUN_IDENTITY = ("model", "modality", "dataset", "root", "split", "hidden", "frames", "fc_dim", "validation",
                 "attended_data", "lr", "seed", "dropout", "batch_size", "size", "encoder_epochs", "attention_penalty",
-                "init_from", "flip", "input_chunk", "rgb_encoder", "optimizer", "momentum", "lr_decay", "lr_decay_after",
-                "classes", "feature_shape", "input_shapes", "rows_per_step")
+                "init_from", "flip", "input_chunk", "rgb_encoder", "optimizer", "momentum", "lr_decay",
+                "lr_decay_after", "classes", "feature_shape", "input_shapes", "rows_per_step")
 # what checkpoints written before an option existed ran with
 _BEFORE = {"validation": 0.0, "attended_data": None, "attention_penalty": 0.0, "init_from": None, "flip": False,
            "input_chunk": 1, "optimizer": "rmsprop", "momentum": 0.9, "lr_decay": 1.0,
