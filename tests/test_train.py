@@ -108,6 +108,32 @@ def test_a_validation_split_scores_the_epochs_and_the_test_set_waits(feats, tmp_
         train.main(_args(feats, out, "convlstm", epochs=3, extra=("--resume",)))
 
 
+def test_videolstm_trains_its_two_streams_and_fuses_them_by_product(feats, tmp_path, capsys):
+    """The default VideoLSTM run is the paper's Table 3 model: its flow stream is the same run as a ConvALSTM on
+    flow trained alone with the same options (scores equal), and the fused figures are those of the product of the
+    two streams' normalised video scores, on validation and test."""
+    extra = ("--validation", "0.34")
+    res = train.main(_args(feats, tmp_path / "two", "videolstm", epochs=2, extra=extra))
+    alone = train.main(_args(feats, tmp_path / "flow", "convalstm", epochs=2, extra=(*extra, "--modality", "flow")))
+    stream = tmp_path / "two" / "flow-stream"
+    for subset in ("test", "validation"):
+        np.testing.assert_array_equal(np.load(stream / f"{subset}_scores.npy"),
+                                      np.load(tmp_path / "flow" / f"{subset}_scores.npy"))
+        p, q = (np.load(d / f"{subset}_scores.npy") for d in (tmp_path / "two", stream))
+        fused = (p / p.sum(1, keepdims=True)) * (q / q.sum(1, keepdims=True))
+        labels = np.load(stream / f"{subset}_labels.npy")
+        assert res["two_stream"][f"{subset}_accuracy"] == np.mean(fused.argmax(1) == labels)
+    assert res["two_stream"]["flow_stream"]["test_accuracy"] == alone["test_accuracy"]
+    assert json.loads((tmp_path / "two" / "result.json").read_text())["two_stream"] == res["two_stream"]
+    assert "two streams fused by product" in capsys.readouterr().out
+    one = train.main(_args(feats, tmp_path / "one", "videolstm", epochs=2, extra=(*extra, "--no-two-stream")))
+    assert "two_stream" not in one and not (tmp_path / "one" / "flow-stream").exists()
+    assert one["test_accuracy"] == res["test_accuracy"]                    # the RGB stream is the same run
+    with pytest.raises(SystemExit):
+        train.parse_args(_args(feats, tmp_path / "x", "convalstm", extra=("--two-stream",)))
+    assert "--two-stream: the two-stream model is VideoLSTM's" in capsys.readouterr().err
+
+
 def test_the_video_pipeline_on_a_tiny_synthetic_dataset(tmp_path):
     """Generate -> decode -> flow -> frame encoders (ConvNet baseline) -> feature cache -> VideoLSTM."""
     from tinyalstm.data import synthetic

@@ -6,7 +6,9 @@
 
 With no arguments it generates the synthetic benchmark into a cache folder (once), decodes it, computes optical
 flow, trains a frame encoder per modality (whose video accuracy is the ConvNet baseline), caches their feature
-maps, trains VideoLSTM on them and prints the test accuracy. Every stage shows progress and is resumable.
+maps, trains VideoLSTM's two streams on them (the RGB VideoLSTM, and a ConvALSTM on flow maps in
+--out/flow-stream), fuses them by product as VideoLSTM's paper does (Table 3) and prints the test accuracy of the
+ConvNets, of each stream and of the fusion. Every stage shows progress and is resumable.
 
 Models (--model) and what they read:
 {models}
@@ -15,7 +17,8 @@ Outputs in --out: config.json, metrics.jsonl (one line per epoch), checkpoint.np
 epoch: parameters, optimiser state, RNG state; no pickle), curves.png, attention overlays (attention_*.png),
 result.json with the final test accuracy and mean average precision (25 evenly spaced windows per test video,
 softmax summed over the steps of a window and averaged over windows, VideoLSTM's protocol), and the per-video
-scores and labels behind them (test_scores.npy, test_labels.npy; python -m tinyalstm.experiments fuses these).
+scores and labels behind them (test_scores.npy, test_labels.npy, and validation_*.npy with --validation;
+python -m tinyalstm.experiments fuses these).
 A folder holding a run is never replaced silently (--resume continues it, --overwrite replaces it), and a lock
 keeps a second process out of it. Ctrl-C or SIGTERM stops a run cleanly, keeping the last checkpoint.
 
@@ -124,6 +127,11 @@ def parse_args(argv):
                          "action labels), frozen (the pretrained encoder as it is; the ConvNet baseline is still the "
                          "fine-tuned one) or scratch (trained on the action labels alone; the default). The flow "
                          "encoder is always trained on the action labels")
+    ap.add_argument("--two-stream", action=argparse.BooleanOptionalAction, default=None,
+                    help="videolstm only: also train the flow stream (ConvALSTM on flow maps, the same options, in "
+                         "--out/flow-stream) and fuse the two by product, as VideoLSTM's paper reports its model "
+                         "(sec. 5.3, Table 3); default on for videolstm. --no-two-stream trains the RGB stream "
+                         "alone (Table 2)")
     ap.add_argument("--workers", type=int, default=None,
                     help="processes decoding videos, computing flow and encoding frames when the caches are built "
                          "(default: the cores available to this process); the caches are the same byte for byte")
@@ -175,6 +183,10 @@ def parse_args(argv):
                                                                     and not (spec and spec.pooled)):
         ap.error(f"--input-chunk {args.input_chunk}: expected a divisor of --frames {args.frames}, for a model of "
                  f"pooled vectors (lstm, alstm, alstm-b), not {args.model}")
+    if args.two_stream and args.model != "videolstm":
+        ap.error(f"--two-stream: the two-stream model is VideoLSTM's (RGB VideoLSTM and flow ConvALSTM, fused), "
+                 f"not {args.model}")
+    args.two_stream = args.model == "videolstm" if args.two_stream is None else args.two_stream
     if args.attention_penalty and (spec is None or "attention_penalty" not in spec.options):
         ap.error(f"--attention-penalty: {args.model} has no spatial attention to penalise")
     if not (args.attention_penalty >= 0 and math.isfinite(args.attention_penalty)):

@@ -153,8 +153,9 @@ def run_one(name, seed, args, log, children=None):
     model, modality = RUNS[name]
     out = args.out / f"seed{seed}" / name
     result, recorded = out / "result.json", out / "options.json"
+    one_stream = ["--no-two-stream"] if model == "videolstm" else []     # the fusions are made of runs (FUSIONS)
     options = ["--root", str(args.root), "--model", model, "--modality", modality, "--seed", str(seed),
-               "--epochs", str(args.epochs), "--out", str(out)] + args.train_args
+               "--epochs", str(args.epochs), "--out", str(out), *one_stream] + args.train_args
     if recorded.is_file() and _read_options(recorded) != options:
         raise RunError(f"{out}: this run was made with other options ({recorded}) than this invocation's; "
                        f"use another --out, or delete the folder to redo it")

@@ -13,6 +13,7 @@ import numpy as np
 from .. import backend, plots
 from ..data.registry import dataset_spec, ground_truth_for
 from ..data.windows import training_batches
+from ..metrics import late_fusion
 from ..models import CONVNET
 from ..optim import RMSprop, clip_grad_norm
 from ..run.checkpoints import (CheckpointError, check_same_options, init_from, load_checkpoint, read_checkpoint,
@@ -23,6 +24,8 @@ from ..run.storage import save_json, save_npy, save_text
 from .evaluation import evaluate_videos, sequence_inputs, video_metrics
 from .localization import draw_window_attention, run_localization
 from .parts import build_optimizer, build_run_model, run_data, run_reader
+
+FLOW_STREAM = "flow-stream"      # the two-stream VideoLSTM's flow run, inside the RGB run's folder
 
 
 def train_batches(model, optimiser, batches, rng, max_norm=5.0):
@@ -64,7 +67,39 @@ def run_training(config, log=print):
         ckpt = out / "checkpoint.npz"
         if config["resume"] and ckpt.exists():
             _check_resume_early(ckpt, config)
-        return _train_in(out, ckpt, config, log)
+        result = _train_in(out, ckpt, config, log)
+        if result is not None and config.get("two_stream"):
+            result = _two_stream(out, config, result, log)
+        return result
+
+
+def _two_stream(out, config, result, log):
+    """VideoLSTM as its paper reports it in Table 3 (sec. 5.3: "we simply use product fusion on predictions from
+    our VideoLSTM models with RGB input and optical flow input"): the RGB VideoLSTM just trained in ``out``, and a
+    ConvALSTM on flow maps trained with the same options in ``out/flow-stream`` (on flow maps the motion-based
+    attention of VideoLSTM reads the maps it attends, which is ConvALSTM), their video scores multiplied
+    (``metrics.late_fusion``). -> the RGB run's result with ``two_stream``: the fused figures on the test set (and
+    on validation when there is one) and the flow stream's own; written to result.json. None-safe: a flow stream
+    stopped by a non-finite loss leaves the RGB result as it was."""
+    log(f"the flow stream of the two-stream VideoLSTM: convalstm on flow maps, same options -> {out / FLOW_STREAM}")
+    flow = run_training({**config, "model": "convalstm", "modality": "flow", "two_stream": False,
+                         "out": str(out / FLOW_STREAM)}, log)
+    if flow is None:
+        return result
+    fused = {}
+    for subset in ("test", "validation"):
+        a, b = out / f"{subset}_scores.npy", out / FLOW_STREAM / f"{subset}_scores.npy"
+        if a.is_file() and b.is_file():
+            scores = late_fusion(np.load(a), np.load(b), "product")
+            fused.update(_result_figures(subset, video_metrics(scores, np.load(out / f"{subset}_labels.npy"))))
+    own = {k: v for k, v in flow.items() if k.startswith(("test_", "validation_")) and not isinstance(v, dict)}
+    result = {**result, "two_stream": {**fused, "flow_stream": own, "fusion": "product (VideoLSTM Table 3)"}}
+    save_json(out / "result.json", result)
+    convnets = ", ".join(f"{m} {v:.3f}" for m, v in (result.get("convnet") or {}).items())
+    log(f"VideoLSTM, two streams fused by product (VideoLSTM Table 3): test {_figures_line(fused, loss=False)} "
+        f"[RGB VideoLSTM {result['test_accuracy']:.3f}, flow ConvALSTM {flow['test_accuracy']:.3f}"
+        + (f"; ConvNets {convnets}" if convnets else "") + "]")
+    return result
 
 
 def _check_resume_early(ckpt, config):
@@ -167,6 +202,8 @@ def _train_in(out, ckpt, config, log):
     if data.val:
         v_scores, v_labels, _ = evaluate_videos(model, reader, data.val, frames, 25, dtype, chunks=chunks)
         result.update(_result_figures("validation", video_metrics(v_scores, v_labels)))
+        save_npy(out / "validation_scores.npy", v_scores)          # for choices made on fusions of runs
+        save_npy(out / "validation_labels.npy", v_labels)
         _localization(config, model, data.val, reader, result, log, key="validation_localization")
     _localization(config, model, data.test, reader, result, log)
     save_json(out / "result.json", result)

@@ -89,7 +89,8 @@ _SPECS = [
     ModelSpec("convalstm", "ConvALSTM", "VideoLSTM eqs. 1-9, Table 1", "Convolutional ALSTM on --modality maps",
               ConvALSTM, None, None, False, _maps),
     ModelSpec("videolstm", "VideoLSTM", "VideoLSTM eqs. 1-15, Tables 2-3", "VideoLSTM: RGB maps attended by "
-              "motion-based attention from flow maps", VideoLSTM, "rgb", "flow", False, _two_maps),
+              "motion-based attention from flow maps; with a flow ConvALSTM fused by product unless "
+              "--no-two-stream (Table 3)", VideoLSTM, "rgb", "flow", False, _two_maps),
 ]
 MODELS = {spec.name: spec for spec in _SPECS}
 

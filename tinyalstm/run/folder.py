@@ -26,7 +26,8 @@ from pathlib import Path
 from ..checks import RunError
 
 RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.npz", "best.npz", "result.json", "curves.png",
-             "test_scores.npy", "test_labels.npy", "tubes.json", "localization.json")
+             "test_scores.npy", "test_labels.npy", "validation_scores.npy", "validation_labels.npy", "tubes.json",
+             "localization.json")
 RUN_PICTURES = ("attention_*.png", "localization_*.png", "highlight_*.png", "*.partial")
 LOCK = ".lock"
 
