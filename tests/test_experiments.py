@@ -10,7 +10,7 @@ from tinyalstm.checks import RunError
 from tinyalstm.data import synthetic
 
 TINY = ["--size", "32", "--frames", "6", "--hidden", "3", "--fc-dim", "6", "--eval-windows", "1",
-        "--encoder-epochs", "1"]
+        "--rgb-encoder", "scratch", "--encoder-epochs", "1"]
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from tinyalstm.data.features import extract_features
 TINY = dict(classes=3, groups=3, clips=1, frames=12, size=32, distractors=1, clutter=2)
 STAGES = dict(size=16, widths=(4, 4), enc_epochs=1, per_video=2)
 RUN = ["--model", "convlstm", "--epochs", "1", "--encoder-epochs", "1", "--size", "16", "--frames", "4", "--hidden",
-       "3", "--fc-dim", "6", "--eval-windows", "1", "--workers", "1"]
+       "3", "--fc-dim", "6", "--eval-windows", "1", "--rgb-encoder", "scratch", "--workers", "1"]
 
 
 def _cli(module, *argv, env=None):

@@ -22,7 +22,7 @@ from tinyalstm.run.checkpoints import CheckpointError, read_checkpoint
 from tinyalstm.run.folder import RunFolderError
 
 TINY = ["--size", "32", "--frames", "6", "--hidden", "3", "--fc-dim", "6", "--eval-windows", "1",
-        "--encoder-epochs", "1"]
+        "--rgb-encoder", "scratch", "--encoder-epochs", "1"]
 
 
 @pytest.fixture(scope="module")

@@ -184,7 +184,8 @@ def trained(tmp_path_factory):
     synthetic.generate(root, classes=2, groups=3, clips=1, frames=12, size=32, distractors=1, clutter=2,
                        verbose=False)
     train.main(["--root", str(root), "--out", str(out), "--epochs", "1", "--encoder-epochs", "1", "--size", "32",
-                "--frames", "6", "--hidden", "3", "--fc-dim", "6", "--eval-windows", "1", "--workers", "1"])
+                "--frames", "6", "--hidden", "3", "--fc-dim", "6", "--eval-windows", "1", "--rgb-encoder", "scratch",
+                "--workers", "1"])
     config = json.loads((out / "config.json").read_text())
     test = [ln.split()[0].rsplit(".", 1)[0] for ln in (root / "ucfTrainTestlist" / "testlist01.txt").read_text()
             .splitlines() if ln.strip()]

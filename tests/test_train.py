@@ -134,13 +134,27 @@ def test_videolstm_trains_its_two_streams_and_fuses_them_by_product(feats, tmp_p
     assert "--two-stream: the two-stream model is VideoLSTM's" in capsys.readouterr().err
 
 
+def test_the_defaults_are_the_recipe_chosen_on_validation(tmp_path):
+    """No options: the two-stream VideoLSTM for 8 epochs on maps of the fine-tuned pretrained RGB encoder (the
+    choices docs/pretraining.md made on the validation split); other models keep 15 epochs, and datasets whose
+    frames are not of the synthetic world train their RGB encoder from scratch."""
+    args = train.parse_args([])
+    assert (args.model, args.two_stream, args.epochs, args.rgb_encoder) == ("videolstm", True, 8, "finetuned")
+    args = train.parse_args(["--no-two-stream"])
+    assert (args.two_stream, args.epochs) == (False, 15)
+    assert train.parse_args(["--model", "convlstm"]).epochs == 15
+    assert train.parse_args(["--dataset", "ucf101", "--root", str(tmp_path)]).rgb_encoder == "scratch"
+    assert train.parse_args(["--epochs", "3", "--rgb-encoder", "frozen"]).epochs == 3
+
+
 def test_the_video_pipeline_on_a_tiny_synthetic_dataset(tmp_path):
     """Generate -> decode -> flow -> frame encoders (ConvNet baseline) -> feature cache -> VideoLSTM."""
     from tinyalstm.data import synthetic
     synthetic.generate(tmp_path / "syn", classes=3, groups=3, clips=1, frames=12, size=32, distractors=1, clutter=2)
     out = tmp_path / "run"
     res = train.main(["--root", str(tmp_path / "syn"), "--out", str(out), "--epochs", "1", "--encoder-epochs",
-                      "1", "--size", "32", "--frames", "6", "--hidden", "3", "--fc-dim", "6", "--eval-windows", "1"])
+                      "1", "--size", "32", "--frames", "6", "--hidden", "3", "--fc-dim", "6", "--eval-windows", "1",
+                      "--rgb-encoder", "scratch"])
     assert set(res["convnet"]) == {"rgb", "flow"}
     assert (out / "result.json").is_file()
     shown = [p.name.split("_")[1] for p in out.glob("attention_*.png")]        # attention_<Class>_<video>.png

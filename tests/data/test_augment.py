@@ -48,7 +48,8 @@ def test_training_with_flips_caches_and_reads_the_mirrored_maps(tmp_path):
     synthetic.generate(tmp_path / "syn", classes=3, groups=3, clips=1, frames=12, size=32, distractors=1, clutter=2)
     out = tmp_path / "run"
     argv = ["--root", str(tmp_path / "syn"), "--out", str(out), "--epochs", "1", "--encoder-epochs", "1", "--size",
-            "32", "--frames", "6", "--hidden", "3", "--fc-dim", "6", "--eval-windows", "1", "--flip"]
+            "32", "--frames", "6", "--hidden", "3", "--fc-dim", "6", "--eval-windows", "1", "--rgb-encoder", "scratch",
+            "--flip"]
     assert train.main(argv)["test_accuracy"] >= 0
     config = json.loads((out / "config.json").read_text())
     data = run_data(config, log=lambda msg: None)
@@ -79,7 +80,7 @@ def test_alstm_test_protocol_averages_random_chunks_and_their_mirrored_copies(tm
     out = tmp_path / "chunks"
     res = train.main(["--root", str(tmp_path / "syn"), "--out", str(out), "--model", "alstm", "--epochs", "1",
                       "--encoder-epochs", "1", "--size", "32", "--frames", "6", "--hidden", "3", "--eval-windows",
-                      "1", "--test-chunks", "4"])
+                      "1", "--rgb-encoder", "scratch", "--test-chunks", "4"])
     assert res["test_protocol"].startswith("4 random chunks")
     tested = np.load(out / "test_scores.npy")
     config = read_config(out / "checkpoint.npz")

@@ -53,7 +53,7 @@ def test_localize_cli_on_a_tiny_trained_run(tmp_path, capsys):
     synthetic.generate(root, classes=3, groups=3, clips=1, frames=12, size=32, distractors=1, clutter=2)
     out = tmp_path / "run"
     train.main(["--root", str(root), "--out", str(out), "--epochs", "1", "--encoder-epochs", "1", "--size", "32",
-                "--frames", "6", "--hidden", "3", "--fc-dim", "6", "--eval-windows", "1"])
+                "--frames", "6", "--hidden", "3", "--fc-dim", "6", "--eval-windows", "1", "--rgb-encoder", "scratch"])
     figures = localize.main(["--checkpoint", str(out / "checkpoint.npz"), "--theta", "33"])
     assert "R@0.1" in capsys.readouterr().out
     tubes = json.loads((out / "tubes.json").read_text())
@@ -103,7 +103,8 @@ def test_localize_measures_alstm_temporal_attention(tmp_path, capsys):
     synthetic.generate(root, classes=3, groups=3, clips=1, frames=12, size=32, distractors=1, clutter=2)
     out = tmp_path / "alstm"
     train.main(["--root", str(root), "--model", "alstm", "--out", str(out), "--epochs", "1", "--encoder-epochs",
-                "1", "--size", "32", "--frames", "6", "--hidden", "3", "--eval-windows", "1"])
+                "1", "--size", "32", "--frames", "6", "--hidden", "3", "--eval-windows", "1", "--rgb-encoder",
+                "scratch"])
     figures = localize.main(["--checkpoint", str(out / "checkpoint.npz")])
     assert "temporal attention on the action interval" in capsys.readouterr().out
     assert 0 <= figures["temporal_mass_in_interval"] <= 1 and 0 < figures["interval_share"] <= 1
