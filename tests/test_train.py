@@ -125,7 +125,9 @@ def test_videolstm_trains_its_two_streams_and_fuses_them_by_product(feats, tmp_p
         assert res["two_stream"][f"{subset}_accuracy"] == np.mean(fused.argmax(1) == labels)
     assert res["two_stream"]["flow_stream"]["test_accuracy"] == alone["test_accuracy"]
     assert json.loads((tmp_path / "two" / "result.json").read_text())["two_stream"] == res["two_stream"]
-    assert "two streams fused by product" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert f"two streams fused by product (VideoLSTM Table 3): test acc {res['two_stream']['test_accuracy']:.3f}" \
+        in said
     one = train.main(_args(feats, tmp_path / "one", "videolstm", epochs=2, extra=(*extra, "--no-two-stream")))
     assert "two_stream" not in one and not (tmp_path / "one" / "flow-stream").exists()
     assert one["test_accuracy"] == res["test_accuracy"]                    # the RGB stream is the same run

@@ -86,19 +86,20 @@ def _two_stream(out, config, result, log):
                          "out": str(out / FLOW_STREAM)}, log)
     if flow is None:
         return result
-    fused = {}
+    fused, said = {}, {}
     for subset in ("test", "validation"):
         a, b = out / f"{subset}_scores.npy", out / FLOW_STREAM / f"{subset}_scores.npy"
         if a.is_file() and b.is_file():
             scores = late_fusion(np.load(a), np.load(b), "product")
-            fused.update(_result_figures(subset, video_metrics(scores, np.load(out / f"{subset}_labels.npy"))))
-    own = {k: v for k, v in flow.items() if k.startswith(("test_", "validation_")) and not isinstance(v, dict)}
+            said[subset] = video_metrics(scores, np.load(out / f"{subset}_labels.npy"))
+            fused.update(_result_figures(subset, said[subset]))
+    own = {k: v for k, v in flow.items() if k.startswith(("test_", "validation_")) and isinstance(v, float)}
     result = {**result, "two_stream": {**fused, "flow_stream": own, "fusion": "product (VideoLSTM Table 3)"}}
     save_json(out / "result.json", result)
     convnets = ", ".join(f"{m} {v:.3f}" for m, v in (result.get("convnet") or {}).items())
-    log(f"VideoLSTM, two streams fused by product (VideoLSTM Table 3): test {_figures_line(fused, loss=False)} "
-        f"[RGB VideoLSTM {result['test_accuracy']:.3f}, flow ConvALSTM {flow['test_accuracy']:.3f}"
-        + (f"; ConvNets {convnets}" if convnets else "") + "]")
+    log(f"VideoLSTM, two streams fused by product (VideoLSTM Table 3): test {_figures_line(said['test'], False)}"
+        f" (RGB VideoLSTM {result['test_accuracy']:.3f}, flow ConvALSTM {flow['test_accuracy']:.3f}"
+        + (f"; ConvNets {convnets}" if convnets else "") + ")")
     return result
 
 
