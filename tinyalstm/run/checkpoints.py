@@ -50,7 +50,7 @@ CONFIG_FIELDS = {
     "lr": ("number", 0, None, "lo_open"), "momentum": ("number", 0, 1, "hi_open"),
     "lr_decay": ("number", 0, 1, "lo_open"), "dropout": ("number", 0, 1, "hi_open"), "attention_penalty": ("number", 0),
     "validation": ("number", 0, 1, "hi_open"),
-    "resume": ("flag",), "overwrite": ("flag",), "flip": ("flag",),
+    "resume": ("flag",), "overwrite": ("flag",), "flip": ("flag",), "two_stream": ("flag",),
     "classes": ("texts",), "feature_shape": ("ints",), "input_shapes": ("shapes",), "rows_per_step": ("counts",),
     "convnet": ("figures",),
 }
