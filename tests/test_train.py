@@ -12,6 +12,7 @@ import pytest
 
 from tinyalstm import train
 from tinyalstm.checks import RunError
+from tinyalstm.experiment.evaluation import fuse_runs
 from tinyalstm.metrics import mean_average_precision
 
 CLASSES = ["Jump", "Run", "Swim"]             # the classes of the ``feats`` fixture (conftest.py)
@@ -128,6 +129,21 @@ def test_videolstm_trains_its_two_streams_and_fuses_them_by_product(feats, tmp_p
     said = capsys.readouterr().out
     assert f"two streams fused by product (VideoLSTM Table 3): test acc {res['two_stream']['test_accuracy']:.3f}" \
         in said
+    # the fusion of two runs' saved scores (the experiments' Table 3 too) refuses what it cannot fuse, by name
+    other = tmp_path / "other"
+    other.mkdir()
+    scores, labels = np.load(stream / "test_scores.npy"), np.load(stream / "test_labels.npy")
+    np.save(other / "test_scores.npy", scores[:-1])
+    np.save(other / "test_labels.npy", labels[:-1])
+    with pytest.raises(RunError, match="do not match"):
+        fuse_runs(stream, other)
+    np.save(other / "test_scores.npy", scores)
+    np.save(other / "test_labels.npy", (labels + 1) % len(CLASSES))
+    with pytest.raises(RunError, match="scored on different test videos"):
+        fuse_runs(stream, other)
+    (other / "test_scores.npy").write_bytes(b"half a file")
+    with pytest.raises(RunError, match=f"{other / 'test_scores.npy'}: unreadable"):
+        fuse_runs(stream, other)
     one = train.main(_args(feats, tmp_path / "one", "videolstm", epochs=2, extra=(*extra, "--no-two-stream")))
     assert "two_stream" not in one and not (tmp_path / "one" / "flow-stream").exists()
     assert one["test_accuracy"] == res["test_accuracy"]                    # the RGB stream is the same run

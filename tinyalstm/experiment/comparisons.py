@@ -19,8 +19,8 @@ import numpy as np
 
 from ..checks import RunError
 from ..data.registry import DATASETS, ensure_built_in
-from ..metrics import accuracy, late_fusion, mean_average_precision
 from ..run.storage import save_json, save_text
+from .evaluation import fuse_runs
 
 # run name -> (registry model name, modality)
 RUNS = {
@@ -183,28 +183,8 @@ def run_one(name, seed, args, log, children=None):
 
 def fuse(seed_dir, a, b):
     """Late fusion by product of two runs' saved test scores -> {"test_accuracy", "test_map"}."""
-    sa, sb = (_load_array(seed_dir / r / "test_scores.npy") for r in (a, b))
-    la, lb = (_load_array(seed_dir / r / "test_labels.npy") for r in (a, b))
-    if sa.shape != sb.shape or sa.ndim != 2 or len(la) != len(sa):
-        raise RunError(f"{seed_dir}: the saved test scores of {a} {sa.shape} and {b} {sb.shape} (and their labels) "
-                       f"do not match; delete the run folders to redo the runs")
-    if not np.array_equal(la, lb):
-        raise ValueError(f"{seed_dir}: runs {a} and {b} were tested on different videos")
-    f = late_fusion(sa, sb, "product")
-    return {"test_accuracy": accuracy(f, la), "test_map": mean_average_precision(f, la)}
-
-
-def _load_array(path):
-    """A run's saved scores or labels (.npy, no pickle) -> the array; a RunError naming the file otherwise."""
-    try:
-        x = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as err:
-        raise RunError(f"{path}: unreadable ({type(err).__name__}); the file is damaged or missing: delete the run "
-                       f"folder {path.parent} to redo the run") from None
-    if x.dtype.kind not in "fiub" or (x.dtype.kind == "f" and not np.isfinite(x).all()):
-        raise RunError(f"{path}: expected finite numbers, got {x.dtype} data; delete the run folder {path.parent} "
-                       f"to redo the run")
-    return x
+    figures = fuse_runs(seed_dir / a, seed_dir / b)
+    return {"test_accuracy": figures["acc"], "test_map": figures["map"]}
 
 
 def cell(values, key="test_accuracy"):

@@ -3,14 +3,15 @@ VideoLSTM's test protocol (25 evenly spaced windows per video, softmax summed ov
 windows; data/windows.py), alone or late-fused (VideoLSTM Table 3).
 """
 import zlib
+from pathlib import Path
 
 import numpy as np
 
 from .. import backend
 from ..checks import RunError
 from ..data.windows import chunk_windows, test_windows
-from ..metrics import (accuracy, mean_average_precision, video_binary_cross_entropy, video_cross_entropy,
-                       weighted_fusion)
+from ..metrics import (accuracy, late_fusion, mean_average_precision, video_binary_cross_entropy,
+                       video_cross_entropy, weighted_fusion)
 from ..models import CONVNET
 from ..run.checkpoints import read_config
 from .parts import load_run
@@ -71,6 +72,33 @@ def video_metrics(scores, labels):
         return {"loss": video_binary_cross_entropy(scores, labels), "map": mean_average_precision(scores, labels)}
     return {"loss": video_cross_entropy(scores, labels), "acc": accuracy(scores, labels),
             "map": mean_average_precision(scores, labels)}
+
+
+def fuse_runs(a, b, subset="test"):
+    """Late fusion by product (VideoLSTM Table 3) of the video scores two run folders ``a``, ``b`` saved for
+    ``subset`` ("test" or "validation": <subset>_scores.npy, <subset>_labels.npy) -> video_metrics of the fusion.
+    A RunError names a damaged file, scores of other shapes, or runs scored on other videos."""
+    sa, sb = (_load_array(Path(r) / f"{subset}_scores.npy") for r in (a, b))
+    la, lb = (_load_array(Path(r) / f"{subset}_labels.npy") for r in (a, b))
+    if sa.shape != sb.shape or sa.ndim != 2 or len(la) != len(sa):
+        raise RunError(f"{a}, {b}: the saved {subset} scores {sa.shape} and {sb.shape} (and their labels) do not "
+                       f"match; delete the run folders to redo the runs")
+    if not np.array_equal(la, lb):
+        raise RunError(f"{a}, {b}: the runs were scored on different {subset} videos")
+    return video_metrics(late_fusion(sa, sb, "product"), la)
+
+
+def _load_array(path):
+    """A run's saved scores or labels (.npy, no pickle) -> the array; a RunError naming the file otherwise."""
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise RunError(f"{path}: unreadable ({type(err).__name__}); the file is damaged or missing: delete the run "
+                       f"folder {path.parent} to redo the run") from None
+    if x.dtype.kind not in "fiub" or (x.dtype.kind == "f" and not np.isfinite(x).all()):
+        raise RunError(f"{path}: expected finite numbers, got {x.dtype} data; delete the run folder {path.parent} "
+                       f"to redo the run")
+    return x
 
 
 def evaluate_checkpoint(path, windows=25, log=print, chunks=None, root=None, scheduler=None):

@@ -13,7 +13,6 @@ import numpy as np
 from .. import backend, plots
 from ..data.registry import dataset_spec, ground_truth_for
 from ..data.windows import training_batches
-from ..metrics import late_fusion
 from ..models import CONVNET
 from ..optim import RMSprop, clip_grad_norm
 from ..run.checkpoints import (CheckpointError, check_same_options, init_from, load_checkpoint, read_checkpoint,
@@ -21,7 +20,7 @@ from ..run.checkpoints import (CheckpointError, check_same_options, init_from, l
 from ..run.folder import claim
 from ..run.progress import eta, progress
 from ..run.storage import save_json, save_npy, save_text
-from .evaluation import evaluate_videos, sequence_inputs, video_metrics
+from .evaluation import evaluate_videos, fuse_runs, sequence_inputs, video_metrics
 from .localization import draw_window_attention, run_localization
 from .parts import build_optimizer, build_run_model, run_data, run_reader
 
@@ -86,13 +85,9 @@ def _two_stream(out, config, result, log):
                          "out": str(out / FLOW_STREAM)}, log)
     if flow is None:
         return result
-    fused, said = {}, {}
-    for subset in ("test", "validation"):
-        a, b = out / f"{subset}_scores.npy", out / FLOW_STREAM / f"{subset}_scores.npy"
-        if a.is_file() and b.is_file():
-            scores = late_fusion(np.load(a), np.load(b), "product")
-            said[subset] = video_metrics(scores, np.load(out / f"{subset}_labels.npy"))
-            fused.update(_result_figures(subset, said[subset]))
+    said = {subset: fuse_runs(out, out / FLOW_STREAM, subset) for subset in ("test", "validation")
+            if (out / f"{subset}_scores.npy").is_file()}
+    fused = {k: v for subset, figures in said.items() for k, v in _result_figures(subset, figures).items()}
     own = {k: v for k, v in flow.items() if k.startswith(("test_", "validation_")) and isinstance(v, float)}
     result = {**result, "two_stream": {**fused, "flow_stream": own, "fusion": "product (VideoLSTM Table 3)"}}
     save_json(out / "result.json", result)

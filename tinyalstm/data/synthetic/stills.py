@@ -14,8 +14,9 @@ task asks every cell "which shape is here, or which kind of scene": recognising 
 world's videos are made of, without their motions.
 
 ``still_spec`` gives one still's drawing list and labels, ``render_stills(n, cells, ...)`` draws n of them;
-``stills(n, cells, size, ...)`` also passes them through the benchmark's own path to the encoder (XVID in AVI, decoded and scaled by ffmpeg, data/video.py), so a still
-at 64 px has the codec's and the scaler's marks just as a decoded benchmark frame has.
+``stills(n, cells, size, ...)`` also passes them through the benchmark's own path to the encoder (XVID in AVI,
+decoded and scaled by ffmpeg, data/video.py), so a still at 64 px has the codec's and the scaler's marks just as a
+decoded benchmark frame has.
 """
 import os
 import tempfile
